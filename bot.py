@@ -1,0 +1,78 @@
+"""diplo's entry point and composition root: `python bot.py --help`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from cli import main
+from cli.context import StartupError, configure_logging, open_deps, settings_or_exit
+from handlers.sender import ConsoleSender, SlackSender, make_web_client
+from jobs.feeds import seed_feeds
+from jobs.scheduler import build_scheduler
+from settings import Settings
+
+logger = logging.getLogger("diplo")
+
+
+def run_bot(args: argparse.Namespace) -> int:
+    """Run the scheduler beside Socket Mode, HTTP mode or the console, until a signal."""
+    settings = settings_or_exit()
+    configure_logging(settings.log_level)
+    mode = settings.slack_mode
+    client = None
+    if mode != "console":
+        assert settings.slack_bot_token is not None
+        client = make_web_client(settings.slack_bot_token, settings.slack_api_url)
+    sender = SlackSender(client) if client is not None else ConsoleSender()
+    with open_deps(settings, sender) as deps:
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        seed_feeds(deps)
+        server = None
+        if mode != "console":
+            from handlers import register_handlers
+            from handlers.app import SlackAuthError, build_app, check_auth, run_http, run_socket_mode
+
+            app = build_app(deps)
+            try:
+                who = check_auth(app.client)
+            except SlackAuthError as exc:
+                raise StartupError(str(exc)) from None
+            register_handlers(app, deps)
+            if mode == "socket":
+                assert settings.slack_app_token is not None
+                server = run_socket_mode(app, settings.slack_app_token)
+            else:
+                server = run_http(app, settings.port)
+            logger.info("connected to Slack as %s (%s mode)", who, mode)
+        else:
+            logger.info("no Slack tokens: console mode, alerts are printed here")
+        scheduler = build_scheduler(deps)
+        scheduler.start()
+        logger.info(
+            "diplo running: %s, polling every %ss", _safe_db(settings), settings.poll_seconds
+        )
+        try:
+            stop.wait()
+        finally:
+            logger.info("stopping")
+            scheduler.shutdown(wait=True)
+            if server is not None:
+                server.close()
+    return 0
+
+
+def _safe_db(settings: Settings) -> str:
+    """The database URL without its password, for the log."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(run_bot))

@@ -1,0 +1,50 @@
+"""The command line: `python bot.py [run|poll|feeds|db|classify|reclassify] …`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+from cli import classify, db, feeds, poll, reclassify
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and exit with status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser(run_bot: Command) -> argparse.ArgumentParser:
+    """The whole command tree; `run_bot` (from bot.py) is `run` and the default."""
+    parser = OneLineParser(
+        prog="bot.py",
+        description="diplo: US–China leader-level diplomacy news, polled, classified and "
+        "posted to Slack (console mode without Slack tokens).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    run = sub.add_parser("run", help="run the bot (the default): scheduler + Slack or console")
+    run.set_defaults(func=run_bot)
+    for module in (poll, feeds, db, classify, reclassify):
+        module.register(sub)
+    parser.set_defaults(func=run_bot)
+    return parser
+
+
+def main(run_bot: Command, argv: list[str] | None = None) -> int:
+    """Parse arguments and run the chosen command; returns the exit status."""
+    from cli.context import StartupError
+
+    args = build_parser(run_bot).parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return int(args.func(args))
+    except StartupError as exc:
+        print(f"diplo: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,93 @@
+"""`bot.py feeds list|add|remove|import|export`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cli.context import StartupError, configure_logging, open_deps, settings_or_exit
+from jobs.feeds import FeedRejected, add_feed_checked, export_opml, import_opml
+from models.feed import all_feeds, remove_feed
+from news.opml import OpmlError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `feeds` and its sub-commands."""
+    parser = sub.add_parser("feeds", help="list, add, remove, import or export feeds")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="list feeds with their health").set_defaults(func=list_feeds)
+    add = actions.add_parser("add", help="fetch URL, check it is a feed, and add it")
+    add.add_argument("url")
+    add.set_defaults(func=add_feed)
+    remove = actions.add_parser("remove", help="remove the feed with this URL")
+    remove.add_argument("url")
+    remove.set_defaults(func=remove)
+    imp = actions.add_parser("import", help="add every feed of an OPML file")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(func=import_file)
+    actions.add_parser("export", help="print the feed list as OPML").set_defaults(func=export)
+    for name, action in actions.choices.items():
+        action.prog = f"bot.py feeds {name}"
+    parser.set_defaults(func=list_feeds)
+
+
+def list_feeds(args: argparse.Namespace) -> int:
+    """Print one line per feed: status, failures, last poll, URL, last error."""
+    with open_deps(settings_or_exit()) as deps, deps.sessions() as s:
+        feeds = all_feeds(s)
+        if not feeds:
+            print("no feeds yet (they are seeded when the bot or `poll --once` first runs)")
+        for f in feeds:
+            polled = f.last_polled_at.strftime("%Y-%m-%d %H:%M") if f.last_polled_at else "never"
+            line = f"{f.status:<9} {f.consecutive_failures:>3} fails  {polled:<16}  {f.url}"
+            if f.last_error:
+                line += f"\n{'':>9} last error: {f.last_error}"
+            print(line)
+    return 0
+
+
+def add_feed(args: argparse.Namespace) -> int:
+    """Fetch, check and add one feed."""
+    configure_logging("WARNING")
+    with open_deps(settings_or_exit()) as deps:
+        result = add_feed_checked(deps, args.url, added_by=None)
+    if isinstance(result, FeedRejected):
+        print(f"diplo: not added: {result.reason}", file=sys.stderr)
+        return 1
+    verb = "added" if result.created else "already present:"
+    print(f"{verb} {result.url} ({result.title}; {result.items} items marked seen)")
+    return 0
+
+
+def remove(args: argparse.Namespace) -> int:
+    """Remove one feed by URL."""
+    with open_deps(settings_or_exit()) as deps, deps.sessions.begin() as s:
+        removed = remove_feed(s, args.url)
+    if not removed:
+        print(f"diplo: no feed with URL {args.url}", file=sys.stderr)
+        return 1
+    print(f"removed {args.url}")
+    return 0
+
+
+def import_file(args: argparse.Namespace) -> int:
+    """Add the feeds of an OPML file."""
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise StartupError(f"cannot read {args.file}: {exc.strerror}") from None
+    with open_deps(settings_or_exit()) as deps:
+        try:
+            added, known = import_opml(deps, data)
+        except OpmlError as exc:
+            raise StartupError(f"{args.file}: {exc}") from None
+    print(f"imported {args.file}: {added} feeds added, {known} already present")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    """Print all feeds as OPML."""
+    with open_deps(settings_or_exit()) as deps, deps.sessions() as s:
+        sys.stdout.write(export_opml(all_feeds(s)))
+    return 0

@@ -1,0 +1,24 @@
+"""Buttons: the Unsubscribe button on the subscriptions list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from deps import Deps
+from handlers.blocks import UNSUBSCRIBE_ACTION
+from handlers.commands import unsubscribe_button
+
+
+def register(app: App, deps: Deps) -> None:
+    """Listen for `diplo_unsubscribe` (value = topic; the channel comes from the payload)."""
+
+    @app.action(UNSUBSCRIBE_ACTION)
+    def unsubscribe(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        ack()
+        channel_id = str((body.get("channel") or {}).get("id") or "")
+        reply = unsubscribe_button(deps, channel_id, str(action.get("value") or ""))
+        respond(text=reply.text, blocks=reply.blocks, replace_original=True)

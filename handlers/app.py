@@ -1,0 +1,170 @@
+"""The Bolt app and the two ways to run it: Socket Mode, or HTTP on /slack/events.
+
+`bot.py` calls, in order: `build_app(deps)`, `register_handlers(app, deps)`,
+`check_auth(app.client)`, then `run_socket_mode(app, token)` or `run_http(app, port)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from deps import Deps
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are a few KB; refuse anything huge
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class SlackAuthError(RuntimeError):
+    """Slack refused a token (or could not be reached) at start-up; the message says which."""
+
+
+def build_app(deps: Deps) -> App:
+    """A Bolt App talking to `settings.slack_api_url`; no Slack call is made here.
+
+    Without a signing secret (Socket Mode) a random one is used, so an HTTP endpoint started
+    by mistake refuses every request instead of accepting unsigned ones.
+    """
+    settings = deps.settings
+    if not settings.slack_bot_token:
+        raise SlackAuthError("SLACK_BOT_TOKEN is not set")
+    client = WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+    return App(
+        name="diplo",
+        client=client,
+        signing_secret=settings.slack_signing_secret or secrets.token_hex(32),
+        token_verification_enabled=False,  # check_auth() does it, with a clear error
+        request_verification_enabled=True,  # Socket Mode requests skip it by themselves
+        process_before_response=False,  # ack() answers Slack at once; work continues after
+    )
+
+
+def check_auth(client: WebClient) -> str:
+    """Call auth.test; return the bot's user ID, or raise SlackAuthError with one clear line."""
+    try:
+        response = client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error") or exc.response.status_code
+        raise SlackAuthError(f"SLACK_BOT_TOKEN was rejected by Slack: {error}") from None
+    except (SlackClientError, OSError) as exc:
+        raise SlackAuthError(f"could not reach Slack at {client.base_url}: {exc}") from None
+    user_id = str(response.get("user_id") or "")
+    logger.info(
+        "connected to Slack as %s (%s) in %s (%s)",
+        response.get("user"),
+        user_id,
+        response.get("team"),
+        response.get("team_id"),
+    )
+    return user_id
+
+
+def run_socket_mode(app: App, app_token: str) -> SocketModeHandler:
+    """Open the Socket Mode connection and return at once; the handler reconnects by itself.
+
+    Stop it with `handler.close()`.
+    """
+    handler = SocketModeHandler(app, app_token=app_token)
+    try:
+        handler.connect()
+    except SlackApiError as exc:
+        handler.close()
+        error = exc.response.get("error") or exc.response.status_code
+        raise SlackAuthError(f"SLACK_APP_TOKEN was rejected by Slack: {error}") from None
+    logger.info("Socket Mode connected")
+    return handler
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+def wsgi_app(app: App) -> WsgiApp:
+    """Bolt on POST /slack/events (signature checked by Bolt), plus GET /healthz."""
+    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH and method in ("GET", "HEAD"):
+            return _plain(start_response, "200 OK", b"ok")
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if method == "POST" and not 0 <= length <= MAX_BODY_BYTES:
+            return _plain(start_response, "413 Payload Too Large", b"too large")
+        return slack(environ, start_response)
+
+    return application
+
+
+def _plain(start_response: StartResponse, status: str, body: bytes) -> list[bytes]:
+    start_response(
+        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+class HttpServer:
+    """A threaded WSGI server running on a daemon thread; `shutdown()` stops it."""
+
+    def __init__(self, app: App, host: str, port: int) -> None:
+        self._server = make_server(
+            host, port, wsgi_app(app), server_class=_Server, handler_class=_QuietHandler
+        )
+        self.host = host
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="diplo-http",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        """Stop accepting requests and wait for the server thread."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def run_http(app: App, port: int, host: str = "0.0.0.0") -> HttpServer:
+    """Serve Slack's requests on http://host:port/slack/events (port 0: a free port)."""
+    server = HttpServer(app, host, port)
+    logger.info("listening for Slack on http://%s:%d%s", host, server.port, EVENTS_PATH)
+    return server

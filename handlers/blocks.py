@@ -1,0 +1,548 @@
+"""All Block Kit and every sentence a user sees; pure functions from plain data to messages.
+
+Slack's limits are enforced here, not trusted to callers: at most 50 blocks per message
+(100 in a Home tab), 3000 characters per section, 150 per header, 75 per button label.
+Every message has a plain `text` fallback. Everything that came from a feed or from a user
+goes through `escape_mrkdwn` so it can never ping, mention or disguise a link.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from models.item import ItemView
+from news.text import truncate
+from news.urls import is_http_url
+
+MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+SECTION_LIMIT = 3000
+TEXT_LIMIT = 3000
+HEADER_LIMIT = 150
+BUTTON_LIMIT = 75
+CONTEXT_ELEMENTS = 10
+
+UNSUBSCRIBE_ACTION = "diplo_unsubscribe"
+_CHANNEL_ID = re.compile(r"^[A-Z0-9]{2,30}$")
+
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Message:
+    """A Slack message: the plain `text` fallback (always set) and its blocks.
+
+    `public` marks a command reply the whole channel should see (`response_type=in_channel`);
+    every other reply is ephemeral, for the caller only.
+    """
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    public: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionView:
+    """One channel's subscription to one topic, as shown to users."""
+
+    channel_id: str
+    topic: str
+    paused_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedView:
+    """One feed and its health, as shown to users."""
+
+    url: str
+    title: str | None
+    status: str  # ok | failing | disabled
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    last_polled_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """Everything `/diplo status` shows."""
+
+    feeds: Sequence[FeedView]
+    last_poll: datetime | None
+    items_today: int
+    alerts: Mapping[str, int]  # outbox status -> count
+    paused: Sequence[SubscriptionView]
+
+
+# --- primitives -----------------------------------------------------------------------------
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape `&`, `<`, `>` so feed text can never ping, mention or disguise a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def code(text: str, limit: int = 80) -> str:
+    """User input shown back inside `code`: escaped, cut short, no backticks to break out."""
+    cleaned = " ".join(text.replace("`", "'").split())
+    return f"`{escape_mrkdwn(truncate(cleaned, limit)) or ' '}`"
+
+
+def usage(form: str) -> str:
+    """`/diplo <form>` as inline code, escaped (a bare `<topic>` would be read as a link)."""
+    return f"`/diplo {escape_mrkdwn(form)}`"
+
+
+def channel_mention(channel_id: str) -> str:
+    """`<#C123>` for a well-formed channel ID, else the escaped ID."""
+    if _CHANNEL_ID.match(channel_id):
+        return f"<#{channel_id}>"
+    return escape_mrkdwn(channel_id)
+
+
+def section(text: str) -> Block:
+    """A mrkdwn section, cut to Slack's 3000 characters."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SECTION_LIMIT)}}
+
+
+def header(text: str) -> Block:
+    """A header block (plain text, at most 150 characters)."""
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": _cut(text, HEADER_LIMIT), "emoji": True},
+    }
+
+
+def context(*texts: str) -> Block:
+    """A context block of up to 10 mrkdwn elements."""
+    elements = [{"type": "mrkdwn", "text": _cut(t, SECTION_LIMIT)} for t in texts if t]
+    return {"type": "context", "elements": elements[:CONTEXT_ELEMENTS] or [_mrkdwn(" ")]}
+
+
+def button(label: str, action_id: str, value: str, style: str | None = None) -> Block:
+    """A button element (label ≤ 75 characters, value ≤ 2000)."""
+    element: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": _cut(label, BUTTON_LIMIT), "emoji": True},
+        "action_id": action_id,
+        "value": value[:2000],
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def notice(text: str, public: bool = False) -> Message:
+    """A one-paragraph reply; `text` is mrkdwn the caller has already escaped."""
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=[section(text)], public=public)
+
+
+def _mrkdwn(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most `limit` characters, never an empty string (Slack rejects empty texts)."""
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text if text.strip() else " "
+
+
+def _fit(blocks: list[Block], limit: int = MAX_BLOCKS) -> list[Block]:
+    """Keep at most `limit` blocks; the last one then says how many were left out."""
+    if len(blocks) <= limit:
+        return blocks
+    kept = blocks[: limit - 1]
+    return [*kept, context(f"…and {len(blocks) - len(kept)} more not shown.")]
+
+
+def _lines_to_sections(lines: Sequence[str], limit: int = SECTION_LIMIT) -> list[Block]:
+    """Pack lines into as few sections as fit in 3000 characters each."""
+    blocks: list[Block] = []
+    chunk = ""
+    for line in lines:
+        line = _cut(line, limit)
+        if chunk and len(chunk) + 1 + len(line) > limit:
+            blocks.append(section(chunk))
+            chunk = ""
+        chunk = f"{chunk}\n{line}" if chunk else line
+    if chunk:
+        blocks.append(section(chunk))
+    return blocks
+
+
+def _link(url: str | None, label: str) -> str:
+    label = escape_mrkdwn(label).replace("|", "¦")
+    if url and is_http_url(url):
+        return f"<{escape_mrkdwn(url).replace('|', '%7C')}|{label}>"
+    return label
+
+
+def _date(when: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
+    """A date Slack shows in each reader's time zone, with a UTC fallback."""
+    fallback = when.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(when.timestamp())}^{fmt}|{fallback}>"
+
+
+def _when(item: ItemView) -> str:
+    return _date(item.published_at)
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+# --- alerts and item lists --------------------------------------------------------------------
+
+
+def alert_message(item: ItemView) -> Message:
+    """The alert posted to a subscribed channel for one relevant item."""
+    title = truncate(item.title, 250)
+    source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
+    topics = ", ".join(item.topics) or "—"
+    head = f"*{_link(item.url, title)}*\n{source} · {_when(item)}"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
+    if item.summary:
+        summary = escape_mrkdwn(truncate(item.summary, 500))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": summary}})
+    why = escape_mrkdwn(truncate("; ".join(item.reasons[:6]), 300)) if item.reasons else ""
+    context = f"Topics: {escape_mrkdwn(topics)}" + (f" · Why: {why}" if why else "")
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    text = truncate(f"{escape_mrkdwn(item.title)} ({source})", TEXT_LIMIT)
+    return Message(text=text, blocks=blocks)
+
+
+def _item_text(item: ItemView, summary_chars: int = 200, show_label: bool = False) -> str:
+    """One item as mrkdwn: linked title, source, date, topics, a short summary."""
+    source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
+    meta = [source, _when(item)]
+    if item.topics:
+        meta.append(escape_mrkdwn(", ".join(item.topics)))
+    if show_label and item.label and item.label != "relevant":
+        meta.append(f"_{escape_mrkdwn(item.label)}_")
+    text = f"*{_link(item.url, truncate(item.title, 250))}*\n" + " · ".join(meta)
+    if item.summary and summary_chars:
+        text += "\n" + escape_mrkdwn(truncate(item.summary, summary_chars))
+    return text
+
+
+def item_list(
+    items: Sequence[ItemView], heading: str, empty: str = "Nothing yet.", show_label: bool = False
+) -> Message:
+    """A heading (plain text) and one section per item; `empty` (mrkdwn) when there are none."""
+    title = escape_mrkdwn(heading)
+    if not items:
+        return notice(f"*{title}*\n{empty}")
+    blocks = [section(f"*{title}*")]
+    blocks += [section(_item_text(item, show_label=show_label)) for item in items]
+    lines = [
+        "• " + escape_mrkdwn(f"{truncate(i.title, 150)} ({truncate(i.source or '?', 40)})")
+        for i in items
+    ]
+    return Message(text=_cut(title + "\n" + "\n".join(lines), TEXT_LIMIT), blocks=_fit(blocks))
+
+
+# --- help, topics, subscriptions ---------------------------------------------------------------
+
+
+def help_message(forms: Sequence[tuple[str, str]], reason: str | None = None) -> Message:
+    """Usage of `/diplo`: one line per sub-command, after `reason` (mrkdwn) if given."""
+    lines = [f"{usage(form)} — {escape_mrkdwn(summary)}" for form, summary in forms]
+    body = "*How to use `/diplo`*\n" + "\n".join(lines)
+    blocks = [section(reason)] if reason else []
+    blocks += _lines_to_sections([body])
+    listed = "; ".join(f"/diplo {escape_mrkdwn(form)}" for form, _ in forms)
+    text = (reason + "\n" if reason else "") + "Usage: " + listed
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def topics_message(topics: Mapping[str, str]) -> Message:
+    """The taxonomy, one line per topic, plus the `all` pseudo-topic."""
+    lines = [f"• `{escape_mrkdwn(name)}` — {escape_mrkdwn(desc)}" for name, desc in topics.items()]
+    lines.append("• `all` — every topic above")
+    blocks = [section("*Topics you can subscribe to*"), *_lines_to_sections(lines)]
+    blocks.append(context(f"Subscribe this channel with {usage('subscribe <topic> [<topic>…]')}."))
+    text = "Topics: " + ", ".join([*topics, "all"])
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def unknown_topics_message(unknown: Sequence[str], topics: Sequence[str]) -> Message:
+    """Some words given as topics are not topics."""
+    names = ", ".join(code(t, 40) for t in unknown)
+    known = ", ".join(f"`{escape_mrkdwn(t)}`" for t in [*topics, "all"])
+    noun = "topic" if len(unknown) == 1 else "topics"
+    return notice(f"Unknown {noun} {names}. Topics are: {known}.")
+
+
+def _topic_label(sub: SubscriptionView) -> str:
+    label = f"`{escape_mrkdwn(sub.topic)}`"
+    if sub.topic == "all":
+        label += " (every topic)"
+    if sub.paused_reason:
+        reason = escape_mrkdwn(truncate(sub.paused_reason, 200))
+        label += f" — :double_vertical_bar: paused: {reason}"
+    return label
+
+
+def subscriptions_message(
+    channel_id: str, subscriptions: Sequence[SubscriptionView], note: str | None = None
+) -> Message:
+    """A channel's subscriptions, each with an Unsubscribe button; `note` (mrkdwn) first."""
+    where = channel_mention(channel_id)
+    blocks: list[Block] = [section(note)] if note else []
+    if not subscriptions:
+        blocks.append(
+            section(
+                f"{where} has no subscriptions. See `/diplo topics`, then "
+                f"{usage('subscribe <topic>')}."
+            )
+        )
+        text = (note + "\n" if note else "") + f"{where} has no subscriptions."
+        return Message(text=_cut(text, TEXT_LIMIT), blocks=blocks)
+    blocks.append(section(f"*Subscriptions of {where}*"))
+    for sub in subscriptions:
+        block = section(_topic_label(sub))
+        block["accessory"] = button("Unsubscribe", UNSUBSCRIBE_ACTION, sub.topic)
+        blocks.append(block)
+    if any(s.paused_reason for s in subscriptions):
+        blocks.append(
+            context(f"Paused subscriptions resume with {usage('subscribe <topic>')} once fixed.")
+        )
+    topics = ", ".join(s.topic + (" (paused)" if s.paused_reason else "") for s in subscriptions)
+    text = (note + "\n" if note else "") + f"{where} is subscribed to: {escape_mrkdwn(topics)}"
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def subscribed_message(
+    channel_id: str,
+    user_id: str,
+    added: Sequence[str],
+    resumed: Sequence[str],
+    already: Sequence[str],
+    membership: str | None,
+) -> Message:
+    """The reply to `/diplo subscribe`, shown in the channel when something changed.
+
+    `membership` (mrkdwn) says what to do when the bot cannot post there.
+    """
+    where = channel_mention(channel_id)
+    parts: list[str] = []
+    if added:
+        parts.append(f"{_user(user_id)} subscribed {where} to {_topic_names(added)}.")
+    if resumed:
+        parts.append(f"Resumed the paused {_topic_names(resumed)}.")
+    if already:
+        parts.append(f"{where} was already subscribed to {_topic_names(already)}.")
+    if added or resumed:
+        parts.append("New relevant items on these topics will be posted here.")
+    if membership:
+        parts.append(membership)
+    return notice(" ".join(parts), public=bool(added or resumed))
+
+
+def unsubscribed_message(
+    channel_id: str, user_id: str, dropped: Sequence[str], missing: Sequence[str]
+) -> Message:
+    """The reply to `/diplo unsubscribe`, shown in the channel when something changed."""
+    where = channel_mention(channel_id)
+    parts: list[str] = []
+    if dropped:
+        parts.append(f"{_user(user_id)} unsubscribed {where} from {_topic_names(dropped)}.")
+    if missing:
+        parts.append(f"{where} was not subscribed to {_topic_names(missing, user=True)}.")
+    if not dropped and not missing:
+        parts.append(f"{where} had no subscriptions.")
+    return notice(" ".join(parts), public=bool(dropped))
+
+
+def _user(user_id: str) -> str:
+    return f"<@{user_id}>" if _CHANNEL_ID.match(user_id) else "Someone"
+
+
+def _topic_names(topics: Sequence[str], user: bool = False) -> str:
+    names = [code(t, 40) if user else f"`{escape_mrkdwn(t)}`" for t in topics]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def join_failed_note(private: bool, error: str | None = None) -> str:
+    """What to do when the bot is not a member of the channel it should post to."""
+    if private:
+        return (
+            ":warning: I'm not a member of this private channel and can't join it by myself, "
+            "so alerts can't be posted yet. Invite me with `/invite @diplo`."
+        )
+    why = f" (Slack said `{escape_mrkdwn(error)}`)" if error else ""
+    return (
+        f":warning: I could not join this channel{why}, so alerts can't be posted yet. "
+        "Invite me with `/invite @diplo`."
+    )
+
+
+def dm_refused_message() -> Message:
+    """Subscribing from a direct message."""
+    return notice(
+        f"Alerts go to channels, not direct messages. Run {usage('subscribe <topic>')} in the "
+        "channel that should get them (and `/invite @diplo` there if it's private)."
+    )
+
+
+# --- status and feeds -------------------------------------------------------------------------
+
+
+def _feed_line(feed: FeedView) -> str:
+    icons = {"ok": ":large_green_circle:", "failing": ":red_circle:"}
+    icon = icons.get(feed.status, ":white_circle:")
+    label = truncate(feed.title or feed.url, 100)
+    line = f"{icon} {_link(feed.url, label)} — {feed.status}"
+    if feed.status != "ok" and feed.last_error:
+        fails = f" ×{feed.consecutive_failures}" if feed.consecutive_failures > 1 else ""
+        error = escape_mrkdwn(truncate(feed.last_error.replace("`", "'"), 200))
+        line += f"{fails}: `{error}`"
+    return line
+
+
+def feeds_message(feeds: Sequence[FeedView], note: str | None = None) -> Message:
+    """The feed list with each feed's health."""
+    blocks: list[Block] = [section(note)] if note else []
+    if not feeds:
+        blocks.append(section(f"No feeds yet. An admin can add one with {usage('feeds add <url>')}."))
+        return Message(text=_cut((note or "") + " No feeds yet.", TEXT_LIMIT), blocks=blocks)
+    counts = {s: sum(1 for f in feeds if f.status == s) for s in ("ok", "failing", "disabled")}
+    blocks.append(
+        section(
+            f"*{_plural(len(feeds), 'feed')}* — {counts['ok']} ok, {counts['failing']} failing, "
+            f"{counts['disabled']} disabled"
+        )
+    )
+    blocks += _lines_to_sections([_feed_line(f) for f in feeds])
+    blocks.append(context(f"Admins: {usage('feeds add <url>')} · {usage('feeds remove <url>')}"))
+    text = (
+        f"{_plural(len(feeds), 'feed')}: {counts['ok']} ok, {counts['failing']} failing, "
+        f"{counts['disabled']} disabled"
+    )
+    text = (note + "\n" + text) if note else text
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def feed_added_message(url: str, title: str, items: int, created: bool) -> Message:
+    """A feed was stored (or already was)."""
+    link = _link(url, truncate(title or url, 150))
+    if not created and items == 0:
+        return notice(f"{link} is already polled.")
+    return notice(
+        f":white_check_mark: Added {link}. Its {_plural(items, 'current item')} "
+        "count as already seen; new ones will be alerted."
+    )
+
+
+def feed_rejected_message(url: str, reason: str) -> Message:
+    """A feed could not be added."""
+    why = escape_mrkdwn(truncate(reason, 500))
+    if "blocked_address" in reason:
+        why += " — that is a private or local address; only public feeds can be added"
+    return notice(f":x: Could not add {code(url, 200)}: {why}")
+
+
+def feed_removed_message(url: str, removed: bool) -> Message:
+    """The reply to `/diplo feeds remove`."""
+    if removed:
+        return notice(f"Removed the feed {code(url, 200)}.")
+    return notice(f"No feed has the URL {code(url, 200)}. `/diplo feeds` lists them.")
+
+
+def not_admin_message(can_check: bool = True) -> Message:
+    """Only admins may change the feed list."""
+    if not can_check:
+        return notice(
+            "Only admins can change the feed list, and I could not check your role with Slack. "
+            "Ask an admin, or set DIPLO_ADMINS."
+        )
+    return notice("Only admins can change the feed list. `/diplo feeds` shows it to everyone.")
+
+
+def status_message(report: StatusReport) -> Message:
+    """Feed health, last poll, items today, the alert queue and paused subscriptions."""
+    feeds = report.feeds
+    counts = {s: sum(1 for f in feeds if f.status == s) for s in ("ok", "failing", "disabled")}
+    last = _date(report.last_poll) if report.last_poll else "never"
+    queued = report.alerts.get("pending", 0) + report.alerts.get("sending", 0)
+    failed_alerts = report.alerts.get("failed", 0)
+    overview = (
+        f"*diplo status*\n"
+        f"• Feeds: {len(feeds)} — {counts['ok']} ok, {counts['failing']} failing, "
+        f"{counts['disabled']} disabled\n"
+        f"• Last poll: {last}\n"
+        f"• Items stored today (UTC): {report.items_today}\n"
+        f"• Alerts: {queued} queued, {failed_alerts} failed, {report.alerts.get('sent', 0)} sent"
+    )
+    blocks = [section(overview)]
+    troubled = [f for f in feeds if f.status != "ok"]
+    if troubled:
+        blocks.append(section("*Feeds that need attention*"))
+        blocks += _lines_to_sections([_feed_line(f) for f in troubled])
+    if report.paused:
+        lines = [
+            f"• {channel_mention(p.channel_id)} `{escape_mrkdwn(p.topic)}`: "
+            f"{escape_mrkdwn(truncate(p.paused_reason or 'paused', 200))}"
+            for p in report.paused
+        ]
+        blocks.append(section(f"*Paused subscriptions ({len(report.paused)})*"))
+        blocks += _lines_to_sections(lines)
+    text = (
+        f"Feeds: {counts['ok']} ok, {counts['failing']} failing, {counts['disabled']} disabled. "
+        f"Items today: {report.items_today}. Alerts queued: {queued}, failed: {failed_alerts}. "
+        f"Paused subscriptions: {len(report.paused)}."
+    )
+    return Message(text=text, blocks=_fit(blocks))
+
+
+def error_message() -> Message:
+    """Something broke on our side while answering a command."""
+    return notice(
+        ":warning: Sorry, something went wrong on my side while answering that. "
+        "The error was logged; please try again in a minute."
+    )
+
+
+# --- App Home ---------------------------------------------------------------------------------
+
+
+def home_view(
+    items: Sequence[ItemView],
+    subscriptions: Sequence[SubscriptionView],
+    feeds: Sequence[FeedView],
+) -> dict[str, Any]:
+    """The App Home tab: latest relevant items, every channel's subscriptions, feed health."""
+    blocks: list[Block] = [header("Latest US–China diplomacy news")]
+    if items:
+        blocks += [section(_item_text(i, summary_chars=0)) for i in items]
+    else:
+        blocks.append(section("No relevant items yet."))
+    blocks += [{"type": "divider"}, header("Channel subscriptions")]
+    if subscriptions:
+        by_channel: dict[str, list[SubscriptionView]] = {}
+        for sub in subscriptions:
+            by_channel.setdefault(sub.channel_id, []).append(sub)
+        lines = [
+            f"{channel_mention(ch)}: " + ", ".join(_topic_label(s) for s in subs)
+            for ch, subs in by_channel.items()
+        ]
+        blocks += _lines_to_sections(lines)
+    else:
+        blocks.append(section("No channel is subscribed yet. Try `/diplo subscribe all` in one."))
+    blocks += [{"type": "divider"}, header("Feed health")]
+    counts = {s: sum(1 for f in feeds if f.status == s) for s in ("ok", "failing", "disabled")}
+    blocks.append(
+        section(
+            f"{_plural(len(feeds), 'feed')}: {counts['ok']} ok, {counts['failing']} failing, "
+            f"{counts['disabled']} disabled"
+        )
+    )
+    troubled = [f for f in feeds if f.status != "ok"]
+    if troubled:
+        blocks += _lines_to_sections([_feed_line(f) for f in troubled[:30]])
+    blocks.append(context("`/diplo help` lists every command."))
+    return {"type": "home", "blocks": _fit(blocks, MAX_VIEW_BLOCKS)}

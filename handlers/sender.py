@@ -1,0 +1,304 @@
+"""Posting alerts: the `Sender` protocol, Slack's Web API behind it, and a console stand-in.
+
+Every outcome is a value (`Posted`, `RateLimited`, `SlackFailed`), never an exception, so
+`jobs.deliver` decides what to retry without knowing slack_sdk.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import logging
+import re
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
+from urllib.error import URLError
+
+from handlers.blocks import Message
+
+if TYPE_CHECKING:  # slack_sdk is imported only where it is used: jobs/ import this module
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+logger = logging.getLogger(__name__)
+
+FailureKind = Literal["transient", "channel", "auth", "content"]
+
+ALERT_EVENT = "diplo_alert"
+HISTORY_PAGES = 5
+HISTORY_PAGE_SIZE = 200
+
+# Slack `error` codes by what they mean for a post. Anything unknown counts as transient:
+# the alert waits and is retried, it is never dropped.
+CHANNEL_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "restricted_action_non_threadable_channel",
+        "cannot_reply_to_message",
+        "team_access_not_granted",
+        "method_not_supported_for_channel_type",
+    }
+)
+AUTH_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "missing_scope",
+        "no_permission",
+        "not_allowed_token_type",
+        "ekm_access_denied",
+        "org_login_required",
+    }
+)
+CONTENT_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "too_many_attachments",
+        "invalid_attachments",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+    }
+)
+_ERROR_CODE = re.compile(r"^[a-z0-9_]{1,60}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """The message is in the channel, with this `ts`."""
+
+    ts: str
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimited:
+    """Slack said 429; try again after `retry_after` seconds."""
+
+    retry_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class SlackFailed:
+    """Slack (or the way to it) failed; `kind` says whether retrying can help.
+
+    `transient`: outage, timeout, 5xx, unknown error (retry later; it may have been posted).
+    `channel`: this channel refuses posts. `auth`: the token is bad for every call.
+    `content`: this message is malformed for Slack.
+    """
+
+    error: str
+    kind: FailureKind
+
+
+PostResult = Posted | RateLimited | SlackFailed
+LookupResult = Posted | RateLimited | SlackFailed | None
+
+
+class Sender(Protocol):
+    """Where alerts go: Slack in production, stdout in console mode, the fake in tests."""
+
+    pace: float  # seconds to leave between two posts to one channel
+
+    def post(self, channel: str, message: Message, metadata: dict[str, Any] | None) -> PostResult:
+        """Post one message to a channel."""
+        ...
+
+    def find_posted(self, channel: str, alert_id: int, oldest: datetime) -> LookupResult:
+        """Look for an alert already in the channel since `oldest`.
+
+        `Posted(ts)` when found, None when surely absent, else why the lookup failed
+        (then nobody can tell, and the alert must not be posted yet).
+        """
+        ...
+
+    def join(self, channel: str) -> bool:
+        """Join a public channel; True when the bot is now a member."""
+        ...
+
+
+def classify_error(error: str) -> FailureKind:
+    """What a Slack `error` code means for the alert being posted."""
+    if error in AUTH_ERRORS:
+        return "auth"
+    if error in CHANNEL_ERRORS:
+        return "channel"
+    if error in CONTENT_ERRORS:
+        return "content"
+    return "transient"
+
+
+def make_web_client(token: str, base_url: str, timeout: float = 10) -> WebClient:
+    """A WebClient for posting alerts: bounded timeout, and no automatic retries.
+
+    slack_sdk's default ConnectionErrorRetryHandler re-sends a request whose connection
+    dropped, which can post an alert twice; a 429 retry handler would sleep in our thread.
+    """
+    from slack_sdk import WebClient
+
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])  # type: ignore[arg-type]
+
+
+def _api_failure(e: SlackApiError) -> PostResult:
+    status = e.response.status_code
+    data = e.response.data if isinstance(e.response.data, dict) else {}
+    raw = str(data.get("error") or "")
+    error = raw if _ERROR_CODE.match(raw) else f"http_{status}"
+    if status == 429 or error == "ratelimited":
+        headers = {k.lower(): v for k, v in (e.response.headers or {}).items()}
+        try:
+            retry_after = float(headers.get("retry-after", 1))
+        except (TypeError, ValueError):
+            retry_after = 1.0
+        return RateLimited(retry_after=max(retry_after, 0.0))
+    if status >= 500:
+        return SlackFailed(error, "transient")
+    return SlackFailed(error, classify_error(error))
+
+
+def _transport_failure(e: BaseException) -> SlackFailed:
+    reason = e.reason if isinstance(e, URLError) else e
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return SlackFailed("timeout", "transient")
+    if isinstance(reason, ConnectionRefusedError):
+        return SlackFailed("connection_refused", "transient")
+    if isinstance(reason, ConnectionError | http.client.HTTPException):
+        return SlackFailed("connection_dropped", "transient")
+    return SlackFailed(f"connection_error_{type(reason).__name__}".lower(), "transient")
+
+
+class SlackSender:
+    """Posts through slack_sdk's WebClient (build it with `make_web_client`)."""
+
+    def __init__(self, client: WebClient, pace: float = 1.0) -> None:
+        from slack_sdk.errors import SlackApiError
+
+        self.client = client
+        self.pace = pace  # Slack allows about one message per second per channel
+        self._api_error: type[SlackApiError] = SlackApiError
+
+    def post(self, channel: str, message: Message, metadata: dict[str, Any] | None) -> PostResult:
+        """chat.postMessage with link unfurling off; every failure becomes a value."""
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks or None,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except self._api_error as e:
+            return _api_failure(e)
+        except (URLError, OSError, http.client.HTTPException) as e:
+            return _transport_failure(e)
+        return Posted(ts=str(response["ts"]))
+
+    def find_posted(self, channel: str, alert_id: int, oldest: datetime) -> LookupResult:
+        """Page through conversations.history (newest first) for the alert's metadata."""
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            try:
+                response = self.client.conversations_history(
+                    channel=channel,
+                    oldest=f"{oldest.timestamp():.6f}",
+                    limit=HISTORY_PAGE_SIZE,
+                    include_all_metadata=True,
+                    cursor=cursor,
+                )
+            except self._api_error as e:
+                return _api_failure(e)
+            except (URLError, OSError, http.client.HTTPException) as e:
+                return _transport_failure(e)
+            for message in response.get("messages") or []:
+                if _carries_alert(message, alert_id):
+                    return Posted(ts=str(message["ts"]))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        logger.warning(
+            "channel %s: alert %s not in %d history pages", channel, alert_id, HISTORY_PAGES
+        )
+        return None
+
+    def join(self, channel: str) -> bool:
+        """conversations.join; False when Slack refuses (private, archived, missing) or fails."""
+        try:
+            self.client.conversations_join(channel=channel)
+        except self._api_error as e:
+            logger.warning("could not join channel %s: %s", channel, e.response.get("error"))
+            return False
+        except (URLError, OSError, http.client.HTTPException) as e:
+            logger.warning("could not join channel %s: %s", channel, _transport_failure(e).error)
+            return False
+        return True
+
+
+def _carries_alert(message: dict[str, Any], alert_id: int) -> bool:
+    meta = message.get("metadata") or {}
+    payload = meta.get("event_payload") or {}
+    return meta.get("event_type") == ALERT_EVENT and payload.get("alert_id") == alert_id
+
+
+_SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def _plain(mrkdwn: str) -> str:
+    """mrkdwn back to plain text: links as `label (url)`, dates as their fallback, no escapes."""
+
+    def link(m: re.Match[str]) -> str:
+        target, label = m.group(1), m.group(2)
+        if target.startswith("!date^"):
+            return label or ""
+        if label is None:
+            return target
+        return f"{label} ({target})" if target.startswith(("http://", "https://")) else label
+
+    text = _SLACK_LINK.sub(link, mrkdwn).replace("*", "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _block_lines(block: dict[str, Any]) -> list[str]:
+    texts = [block.get("text"), *(block.get("elements") or []), *(block.get("fields") or [])]
+    return [_plain(t["text"]) for t in texts if isinstance(t, dict) and t.get("text")]
+
+
+class ConsoleSender:
+    """Prints each alert as a readable plain-text block (console mode: no Slack at all)."""
+
+    def __init__(self, stream: TextIO = sys.stdout) -> None:
+        self.stream = stream
+        self.pace = 0.0
+        self._count = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def post(self, channel: str, message: Message, metadata: dict[str, Any] | None) -> PostResult:
+        """Print the message; it is always `Posted`."""
+        lines = [line for block in message.blocks for line in _block_lines(block)]
+        body = "\n".join(lines) if lines else _plain(message.text)
+        with self._lock:
+            n = next(self._count)
+            print(f"── alert {n} for {channel} ──\n{body}\n", file=self.stream, flush=True)
+        return Posted(ts=f"console-{n}")
+
+    def find_posted(self, channel: str, alert_id: int, oldest: datetime) -> LookupResult:
+        """Nothing printed can be looked up."""
+        return None
+
+    def join(self, channel: str) -> bool:
+        """Console channels need no joining."""
+        return True

@@ -1,0 +1,1 @@
+"""Scheduled work: poll feeds, classify and queue alerts, deliver them."""

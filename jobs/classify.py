@@ -1,0 +1,81 @@
+"""Give new items their relevance verdict and queue alerts for the channels that want them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.item import Item
+from models.outbox import enqueue
+from models.subscription import channels_for
+from news.relevance import Classifier, Verdict
+
+logger = logging.getLogger(__name__)
+
+DUPLICATE_WINDOW = timedelta(days=3)
+
+
+def apply_verdict(item: Item, verdict: Verdict) -> None:
+    """Store the verdict on the item."""
+    item.label = verdict.label
+    item.score = round(verdict.score, 4)
+    item.topics = ",".join(verdict.topics)
+    item.reasons = json.dumps(list(verdict.reasons), ensure_ascii=False)
+
+
+def classify_new_items(
+    s: Session, items: Sequence[Item], classifier: Classifier, now: datetime, *, alert: bool
+) -> int:
+    """Classify freshly stored items; when `alert`, queue relevant ones; returns alerts queued.
+
+    The same headline already alerted from another feed in the last days is marked a
+    duplicate of it and not alerted again.
+    """
+    queued = 0
+    for item in items:
+        verdict = classifier.classify(item.title, item.summary)
+        apply_verdict(item, verdict)
+        if not (alert and verdict.relevant):
+            continue
+        earlier = s.scalar(
+            select(Item.id)
+            .where(
+                Item.title_key == item.title_key,
+                Item.id != item.id,
+                Item.label == "relevant",
+                Item.fetched_at >= now - DUPLICATE_WINDOW,
+            )
+            .order_by(Item.id)
+            .limit(1)
+        )
+        if earlier is not None:
+            item.duplicate_of = earlier
+            logger.info("item %s repeats item %s; no second alert", item.id, earlier)
+            continue
+        queued += enqueue(s, item.id, channels_for(s, verdict.topics), now)
+    s.flush()
+    return queued
+
+
+def reclassify_all(sessions: sessionmaker[Session], classifier: Classifier, batch: int = 2000) -> dict[str, int]:
+    """Re-run the classifier over every stored item (no alerts); returns counts per label."""
+    counts: dict[str, int] = {"relevant": 0, "related": 0, "irrelevant": 0, "changed": 0}
+    last_id = 0
+    while True:
+        with sessions.begin() as s:
+            items = s.scalars(
+                select(Item).where(Item.id > last_id).order_by(Item.id).limit(batch)
+            ).all()
+            if not items:
+                return counts
+            for item in items:
+                before = (item.label, item.topics)
+                apply_verdict(item, classifier.classify(item.title, item.summary))
+                counts[item.label or "irrelevant"] += 1
+                counts["changed"] += (item.label, item.topics) != before
+            last_id = items[-1].id

@@ -1,0 +1,263 @@
+"""Post queued alerts to Slack exactly once, in order per channel, losing none.
+
+One run: claim a batch of due alerts (short transaction), post them round-robin across
+channels at most one per `sender.pace` seconds per channel, and record each result in its own short
+transaction. No transaction is open while Slack is called.
+
+Why a post is never repeated: every message carries `metadata.event_payload.alert_id`, and an
+alert whose last try may have landed unrecorded (the sender crashed after posting, or the
+request timed out or dropped) is first looked up in the channel's history.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+from handlers.blocks import Message, alert_message
+from handlers.sender import (
+    ALERT_EVENT,
+    LookupResult,
+    Posted,
+    PostResult,
+    RateLimited,
+    Sender,
+    SlackFailed,
+)
+from models.outbox import (
+    AlertJob,
+    claim_batch,
+    fail_channel,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    pending_count,
+    release,
+)
+from models.subscription import pause_channel
+
+if TYPE_CHECKING:
+    from deps import Deps
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)  # a crashed sender's alerts are looked up after this
+PER_CHANNEL = 20  # alerts per channel per run when the sender is paced
+FIRST_BACKOFF = timedelta(seconds=5)
+MAX_BACKOFF = timedelta(minutes=15)
+LOOKBACK = timedelta(minutes=5)  # history is searched from this long before the claim (skew)
+MAX_TRANSIENT = 3  # consecutive outage-like failures that end the run
+
+
+@dataclass(frozen=True)
+class DeliverySummary:
+    """What one run did; `stopped_reason` says why it ended early (alerts kept pending)."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    recovered: int = 0
+    stopped_reason: str | None = None
+
+
+def alert_metadata(alert_id: int) -> dict[str, Any]:
+    """The message metadata that lets a later run find an alert already posted."""
+    return {"event_type": ALERT_EVENT, "event_payload": {"alert_id": alert_id}}
+
+
+def backoff(attempt: int) -> timedelta:
+    """Wait before retry `attempt` + 1 after a transient failure: doubling, capped."""
+    return min(FIRST_BACKOFF * 2 ** max(attempt - 1, 0), MAX_BACKOFF)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    result: PostResult
+    recovered: bool = False  # found in the history instead of posted
+    lookup: bool = False  # the failure came from the history lookup
+
+
+class _Pacer:
+    """Keeps posts to one channel `pace` seconds apart (sleeps at most `pace`)."""
+
+    def __init__(self, pace: float) -> None:
+        self.pace = pace
+        self.last: dict[str, float] = {}
+
+    def wait(self, channel: str) -> None:
+        if channel in self.last:
+            gap = self.last[channel] + self.pace - time.monotonic()
+            if gap > 0:
+                time.sleep(gap)
+        self.last[channel] = time.monotonic()
+
+
+def _attempt(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
+    """Look up (when unsure), then post, joining the channel or dropping blocks once if needed."""
+    if job.maybe_posted_since is not None:
+        found = _find(sender, job, pacer)
+        if found is not None:
+            return _Outcome(found, recovered=isinstance(found, Posted), lookup=True)
+    message = alert_message(job.item)
+    metadata = alert_metadata(job.alert_id)
+    pacer.wait(job.channel)
+    result = sender.post(job.channel, message, metadata)
+    if _is(result, "channel") and result.error == "not_in_channel" and sender.join(job.channel):
+        pacer.wait(job.channel)
+        result = sender.post(job.channel, message, metadata)
+    if _is(result, "content"):
+        logger.warning("alert %s: Slack refused the blocks (%s); text only", job.alert_id, result)
+        pacer.wait(job.channel)
+        result = sender.post(job.channel, Message(text=message.text), metadata)
+    return _Outcome(result)
+
+
+def _find(sender: Sender, job: AlertJob, pacer: _Pacer) -> LookupResult:
+    assert job.maybe_posted_since is not None
+    oldest = job.maybe_posted_since - LOOKBACK
+    found = sender.find_posted(job.channel, job.alert_id, oldest)
+    if _is(found, "channel") and found.error == "not_in_channel" and sender.join(job.channel):
+        found = sender.find_posted(job.channel, job.alert_id, oldest)
+    return found
+
+
+def _is(result: object, kind: str) -> TypeGuard[SlackFailed]:
+    return isinstance(result, SlackFailed) and result.kind == kind
+
+
+def _round_robin(jobs: list[AlertJob]) -> dict[str, deque[AlertJob]]:
+    queues: dict[str, deque[AlertJob]] = {}
+    for job in jobs:
+        queues.setdefault(job.channel, deque()).append(job)
+    return queues
+
+
+def _next_jobs(queues: dict[str, deque[AlertJob]]) -> Iterator[AlertJob]:
+    while queues:
+        for channel in list(queues):
+            if queues.get(channel):
+                yield queues[channel].popleft()
+            if channel in queues and not queues[channel]:
+                del queues[channel]
+
+
+class _Run:
+    """The state of one deliver run."""
+
+    def __init__(self, deps: Deps, owner: str, pace: float) -> None:
+        self.deps, self.owner, self.pacer = deps, owner, _Pacer(pace)
+        self.counts = {"sent": 0, "retried": 0, "failed": 0, "recovered": 0}
+        self.stopped: str | None = None
+        self.hold: timedelta | None = None
+        self.transient_streak = 0
+
+    def record(self, job: AlertJob, outcome: _Outcome, queues: dict[str, deque[AlertJob]]) -> None:
+        """Store one outcome; drops the channel's later jobs from this run when it is blocked."""
+        now, owner, result = self.deps.clock(), self.owner, outcome.result
+        with self.deps.sessions.begin() as s:
+            if isinstance(result, Posted):
+                mark_sent(s, job.alert_id, result.ts, now)
+                self.counts["recovered" if outcome.recovered else "sent"] += 1
+                self.transient_streak = 0
+                return
+            if isinstance(result, RateLimited):
+                delay = timedelta(seconds=max(result.retry_after, 1.0))
+                mark_retry(s, job.alert_id, now, delay, "ratelimited", owner=owner)
+                self.counts["retried"] += 1
+                self.stop("ratelimited", delay)
+                return
+            assert isinstance(result, SlackFailed)
+            where = "history lookup: " if outcome.lookup else ""
+            error = where + result.error
+            if result.kind == "auth":
+                mark_retry(s, job.alert_id, now, timedelta(0), error, owner=owner)
+                left = pending_count(s)
+                logger.error(
+                    "Slack rejected the bot token (%s): delivery stopped, %d alerts kept",
+                    result.error,
+                    left,
+                )
+                self.stop(result.error)
+            elif result.kind == "channel":
+                mark_failed(s, job.alert_id, error, now, owner=owner)
+                others = fail_channel(s, job.channel, error, now, owner=owner)
+                paused = pause_channel(s, job.channel, result.error)
+                queues.pop(job.channel, None)
+                logger.warning(
+                    "channel %s refuses posts (%s): %d alerts failed, %d subscriptions paused",
+                    job.channel,
+                    result.error,
+                    1 + others,
+                    paused,
+                )
+                self.counts["failed"] += 1 + others
+            elif result.kind == "content":
+                mark_failed(s, job.alert_id, error, now, owner=owner)
+                logger.warning("alert %s failed: Slack refused it (%s)", job.alert_id, error)
+                self.counts["failed"] += 1
+            else:
+                delay = backoff(job.attempt)
+                mark_retry(s, job.alert_id, now, delay, error, owner=owner, maybe_posted=True)
+                blocked = queues.pop(job.channel, deque())
+                release(s, [j.alert_id for j in blocked], owner=owner)
+                logger.warning(
+                    "alert %s for %s: %s; retry in %ss", job.alert_id, job.channel, error, delay
+                )
+                self.counts["retried"] += 1
+                self.transient_streak += 1
+                if self.transient_streak >= MAX_TRANSIENT:
+                    self.stop("slack_unavailable")
+
+    def stop(self, reason: str, hold: timedelta | None = None) -> None:
+        """End the run after this job; with `hold`, the untried alerts wait that long."""
+        self.stopped = reason
+        self.hold = hold
+
+    def summary(self) -> DeliverySummary:
+        """The run's counts."""
+        return DeliverySummary(**self.counts, stopped_reason=self.stopped)
+
+
+def deliver_pending(
+    deps: Deps, limit: int = 100, *, per_channel: int | None = None
+) -> DeliverySummary:
+    """Post up to `limit` due alerts; safe to run concurrently in threads and processes.
+
+    Posts to one channel are `deps.sender.pace` seconds apart (the run sleeps that long at
+    most); a paced sender gets `per_channel` (default PER_CHANNEL) alerts per channel per run.
+    """
+    pace = max(deps.sender.pace, 0.0)
+    if per_channel is None:
+        per_channel = PER_CHANNEL if pace > 0 else limit
+    owner = f"{deps.owner}/{secrets.token_hex(4)}"
+    started = deps.clock()
+    with deps.sessions.begin() as s:
+        jobs = claim_batch(s, started, owner, limit, LEASE, per_channel=per_channel)
+    if not jobs:
+        return DeliverySummary()
+    run = _Run(deps, owner, pace)
+    queues = _round_robin(jobs)
+    deadline = started + LEASE / 2
+    untried: list[int] = []
+    try:
+        for job in _next_jobs(queues):
+            if run.stopped is None and deps.clock() >= deadline:
+                run.stop("out_of_time")
+            if run.stopped is not None:
+                untried.append(job.alert_id)
+                continue
+            run.record(job, _attempt(deps.sender, job, run.pacer), queues)
+    finally:
+        # an exception leaves the alert in flight `sending` (looked up after the lease)
+        untried += [j.alert_id for q in queues.values() for j in q]
+        if untried:
+            not_before = deps.clock() + run.hold if run.hold else None
+            with deps.sessions.begin() as s:
+                release(s, untried, owner=owner, not_before=not_before)
+    return run.summary()

@@ -1,0 +1,198 @@
+"""One poll cycle: claim due feeds, fetch them concurrently, store what is new, queue alerts."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from deps import Deps
+from jobs.classify import classify_new_items
+from jobs.fetch import Fetched, FetchFailed, FetchRequest, FetchResult, NotModified
+from models.feed import Feed, claim_due_feeds, get_by_url
+from models.item import save_new
+from news.parse import parse_feed
+from news.relevance import Classifier
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=24)
+CLAIM_BATCH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    """What one feed's poll came to."""
+
+    feed_id: int
+    url: str
+    status: str  # ok | not_modified | unchanged | failed | primed | gone
+    new_items: int = 0
+    alerts: int = 0
+    error: str | None = None
+
+
+@dataclass
+class PollSummary:
+    """Totals of one poll cycle."""
+
+    ok: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new_items: int = 0
+    alerts: int = 0
+    seconds: float = 0.0
+    outcomes: list[FeedOutcome] = field(default_factory=list)
+
+    def add(self, outcome: FeedOutcome) -> None:
+        """Count one feed's outcome."""
+        self.outcomes.append(outcome)
+        if outcome.status in ("not_modified", "unchanged"):
+            self.not_modified += 1
+        elif outcome.status == "failed":
+            self.failed += 1
+        elif outcome.status != "gone":
+            self.ok += 1
+        self.new_items += outcome.new_items
+        self.alerts += outcome.alerts
+
+    @property
+    def feeds(self) -> int:
+        """Feeds polled in this cycle."""
+        return len(self.outcomes)
+
+
+def poll_due_feeds(
+    deps: Deps, progress: Callable[[FeedOutcome, int], None] | None = None
+) -> PollSummary:
+    """Poll every feed that is due, until none is; `progress(outcome, claimed)` after each."""
+    summary = PollSummary()
+    started = time.perf_counter()
+    seen: set[int] = set()
+    while True:
+        now = deps.clock()
+        with deps.sessions.begin() as s:
+            feeds = claim_due_feeds(s, now, deps.owner, CLAIM_BATCH)
+            requests = [
+                FetchRequest(f.id, f.url, f.etag, f.last_modified)
+                for f in feeds
+                if f.id not in seen
+            ]
+        if not requests:
+            break
+        seen.update(r.feed_id for r in requests)
+        for request, result in deps.fetcher.fetch_many(requests):
+            try:
+                with deps.sessions.begin() as s:
+                    outcome = record_result(s, deps, request, result, deps.clock())
+            except Exception:
+                logger.exception("storing the poll of feed %s failed", request.url)
+                outcome = FeedOutcome(request.feed_id, request.url, "failed", error="store_error")
+            summary.add(outcome)
+            if progress:
+                progress(outcome, len(seen))
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def record_result(
+    s: Session, deps: Deps, request: FetchRequest, result: FetchResult, now: datetime
+) -> FeedOutcome:
+    """Write one fetch result back: items, cache validators, health, next poll. One transaction."""
+    feed = s.get(Feed, request.feed_id)
+    if feed is None:
+        return FeedOutcome(request.feed_id, request.url, "gone")
+    settings = deps.settings
+    feed.last_polled_at = now
+    feed.lease_owner = None
+    feed.lease_until = None
+    if isinstance(result, FetchFailed):
+        return _record_failure(feed, result, now, settings.poll_seconds, settings.max_failures)
+    _follow_move(s, feed, result.moved_to)
+    feed.etag = result.etag
+    feed.last_modified = result.last_modified
+    if isinstance(result, NotModified):
+        return _record_ok(feed, now, settings.poll_seconds, "not_modified")
+    return _record_body(s, feed, result, now, deps.classifier, settings.poll_seconds, settings.max_failures)
+
+
+def _record_body(
+    s: Session,
+    feed: Feed,
+    result: Fetched,
+    now: datetime,
+    classifier: Classifier,
+    interval: int,
+    max_failures: int,
+) -> FeedOutcome:
+    digest = hashlib.sha256(result.body).hexdigest()
+    if digest == feed.body_hash and feed.primed:
+        return _record_ok(feed, now, interval, "unchanged")
+    parsed = parse_feed(result.body, result.headers, result.final_url, now)
+    if parsed.failed:
+        reason = "not a feed: " + "; ".join(parsed.problems)[:300]
+        return _record_failure(feed, FetchFailed(reason=reason), now, interval, max_failures)
+    if parsed.problems:
+        logger.info("feed %s parsed with problems: %s", feed.url, "; ".join(parsed.problems))
+    if parsed.title and not feed.title:
+        feed.title = parsed.title[:300]
+    items = save_new(s, feed.id, feed.title or parsed.title or None, parsed.entries, now)
+    first = not feed.primed
+    alerts = classify_new_items(s, items, classifier, now, alert=not first)
+    feed.primed = True
+    feed.body_hash = digest
+    if first and items:
+        logger.info("feed %s primed: %d existing items marked seen", feed.url, len(items))
+    outcome = _record_ok(feed, now, interval, "primed" if first else "ok")
+    return FeedOutcome(feed.id, feed.url, outcome.status, new_items=len(items), alerts=alerts)
+
+
+def _record_ok(feed: Feed, now: datetime, interval: int, status: str) -> FeedOutcome:
+    feed.consecutive_failures = 0
+    feed.last_error = None
+    feed.last_ok_at = now
+    feed.next_poll_at = now + timedelta(seconds=interval)
+    return FeedOutcome(feed.id, feed.url, status)
+
+
+def _record_failure(
+    feed: Feed, failure: FetchFailed, now: datetime, interval: int, max_failures: int
+) -> FeedOutcome:
+    feed.consecutive_failures += 1
+    feed.last_error = failure.reason[:1000]
+    backoff = min(timedelta(seconds=interval * 2 ** min(feed.consecutive_failures - 1, 16)), MAX_BACKOFF)
+    if failure.retry_after:
+        backoff = max(backoff, timedelta(seconds=min(failure.retry_after, MAX_BACKOFF.total_seconds())))
+    feed.next_poll_at = now + backoff
+    if feed.consecutive_failures >= max_failures:
+        feed.enabled = False
+        logger.warning(
+            "feed %s disabled after %d consecutive failures: %s",
+            feed.url,
+            feed.consecutive_failures,
+            failure.reason,
+        )
+    else:
+        logger.warning(
+            "feed %s failed (%d in a row, next try in %s): %s",
+            feed.url,
+            feed.consecutive_failures,
+            backoff,
+            failure.reason,
+        )
+    return FeedOutcome(feed.id, feed.url, "failed", error=failure.reason)
+
+
+def _follow_move(s: Session, feed: Feed, moved_to: str | None) -> None:
+    if not moved_to or moved_to == feed.url:
+        return
+    if get_by_url(s, moved_to) is not None:
+        logger.warning("feed %s moved to %s, which is already a feed", feed.url, moved_to)
+        return
+    logger.info("feed %s moved permanently to %s", feed.url, moved_to)
+    feed.url = moved_to

@@ -1,0 +1,94 @@
+"""The APScheduler set-up: a poll job and a delivery job, each guarded so the thread survives."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from deps import Deps
+from jobs.deliver import deliver_pending
+from jobs.poll import poll_due_feeds
+
+logger = logging.getLogger(__name__)
+
+
+def guarded(name: str, job: Callable[[Deps], Any], deps: Deps) -> Callable[[], None]:
+    """Wrap a job so an exception is logged once and the scheduler keeps running."""
+
+    def run() -> None:
+        try:
+            result = job(deps)
+            logger.debug("%s finished: %s", name, result)
+        except Exception:
+            logger.exception("%s failed; it runs again at its next interval", name)
+
+    run.__name__ = name
+    return run
+
+
+def poll_job(deps: Deps) -> None:
+    """Poll due feeds, then deliver what they queued right away."""
+    summary = poll_due_feeds(deps)
+    if summary.feeds:
+        logger.info(
+            "polled %d feeds in %.1fs: %d ok, %d not modified, %d failed; %d new items, %d alerts",
+            summary.feeds,
+            summary.seconds,
+            summary.ok,
+            summary.not_modified,
+            summary.failed,
+            summary.new_items,
+            summary.alerts,
+        )
+    if summary.alerts:
+        deliver_pending(deps)
+
+
+def _on_event(event: JobEvent) -> None:
+    if event.code == EVENT_JOB_MISSED:
+        logger.warning("job %s missed its run time", event.job_id)
+    elif event.code == EVENT_JOB_MAX_INSTANCES:
+        logger.warning("job %s still running; this run was skipped", event.job_id)
+    elif event.code == EVENT_JOB_ERROR:
+        logger.error("job %s raised", event.job_id)
+
+
+def build_scheduler(deps: Deps) -> BackgroundScheduler:
+    """A background scheduler with the poll and delivery jobs (not started).
+
+    No persistent job store: the schedule lives in our own tables (feeds.next_poll_at,
+    alerts.next_attempt_at), so any number of processes can run this safely.
+    """
+    settings = deps.settings
+    scheduler = BackgroundScheduler(
+        timezone=UTC,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+    )
+    # Poll often enough to notice due feeds; each feed's own interval lives in next_poll_at.
+    tick = max(10, min(60, settings.poll_seconds // 5))
+    scheduler.add_job(
+        guarded("poll", poll_job, deps),
+        IntervalTrigger(seconds=tick, jitter=max(1, tick // 5)),
+        id="poll",
+        replace_existing=True,
+        next_run_time=deps.clock(),
+    )
+    scheduler.add_job(
+        guarded("deliver", deliver_pending, deps),
+        IntervalTrigger(seconds=settings.deliver_seconds),
+        id="deliver",
+        replace_existing=True,
+    )
+    scheduler.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
+    return scheduler

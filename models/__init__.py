@@ -1,0 +1,9 @@
+"""Database models; each module holds one table and the queries about it (they never commit)."""
+
+from models.db import Base
+from models.feed import Feed
+from models.item import Item
+from models.outbox import Alert
+from models.subscription import Subscription
+
+__all__ = ["Alert", "Base", "Feed", "Item", "Subscription"]

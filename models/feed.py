@@ -1,0 +1,130 @@
+"""Feeds to poll, their HTTP cache state and health; and the queries about them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Boolean, Integer, String, Text, func, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.db import Base, UTCDateTime
+
+
+class Feed(Base):
+    """One RSS/Atom feed."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    title: Mapped[str | None] = mapped_column(String(300))
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    primed: Mapped[bool] = mapped_column(Boolean, default=False)
+    added_by: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def status(self) -> str:
+        """`ok`, `failing` or `disabled`, as shown by status commands."""
+        if not self.enabled:
+            return "disabled"
+        return "failing" if self.consecutive_failures else "ok"
+
+
+def get_by_url(s: Session, url: str) -> Feed | None:
+    """The feed with exactly this URL, if stored."""
+    return s.scalars(select(Feed).where(Feed.url == url)).first()
+
+
+def add_feed(s: Session, url: str, now: datetime, added_by: str | None = None) -> tuple[Feed, bool]:
+    """Store `url` as a feed (re-enabling it if known); returns (feed, created)."""
+    feed = get_by_url(s, url)
+    if feed is not None:
+        if not feed.enabled:
+            feed.enabled = True
+            feed.consecutive_failures = 0
+            feed.last_error = None
+            feed.next_poll_at = now
+        return feed, False
+    feed = Feed(
+        url=url,
+        added_by=added_by,
+        created_at=now,
+        next_poll_at=now,
+        enabled=True,
+        primed=False,
+        consecutive_failures=0,
+    )
+    s.add(feed)
+    s.flush()
+    return feed, True
+
+
+def remove_feed(s: Session, url: str) -> bool:
+    """Delete the feed with this URL and its items' pending alerts; True if it existed."""
+    feed = get_by_url(s, url)
+    if feed is None:
+        return False
+    s.delete(feed)
+    s.flush()
+    return True
+
+
+def all_feeds(s: Session) -> Sequence[Feed]:
+    """Every feed, ordered by URL."""
+    return s.scalars(select(Feed).order_by(Feed.url)).all()
+
+
+def claim_due_feeds(
+    s: Session, now: datetime, owner: str, limit: int, lease: timedelta = timedelta(minutes=10)
+) -> list[Feed]:
+    """Lease up to `limit` enabled feeds whose next poll is due; other pollers skip them.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED lets several processes claim disjoint sets. SQLite
+    drops the clause, and the whole transaction holds the write lock (BEGIN IMMEDIATE).
+    """
+    due = (
+        select(Feed.id)
+        .where(
+            Feed.enabled.is_(True),
+            Feed.next_poll_at <= now,
+            or_(Feed.lease_until.is_(None), Feed.lease_until < now),
+        )
+        .order_by(Feed.next_poll_at, Feed.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(s.scalars(due))
+    if not ids:
+        return []
+    s.execute(
+        update(Feed)
+        .where(Feed.id.in_(ids))
+        .values(lease_owner=owner, lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return list(s.scalars(select(Feed).where(Feed.id.in_(ids)).order_by(Feed.next_poll_at)))
+
+
+def feed_counts(s: Session) -> dict[str, int]:
+    """How many feeds are ok, failing and disabled."""
+    counts = {"ok": 0, "failing": 0, "disabled": 0}
+    for feed in s.scalars(select(Feed)):
+        counts[feed.status] += 1
+    return counts
+
+
+def last_poll(s: Session) -> datetime | None:
+    """When any feed was last polled."""
+    return s.scalar(select(func.max(Feed.last_polled_at)))

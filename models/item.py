@@ -1,0 +1,168 @@
+"""Every entry diplo has seen, stored once; and the queries about them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, func, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.db import Base, UTCDateTime, insert_ignore
+from news.entry import Entry
+
+
+class Item(Base):
+    """One news item; `dedup_key` is unique across all feeds."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        Index("ix_items_label_published", "label", "published_at"),
+        Index("ix_items_title_key", "title_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feeds.id", ondelete="SET NULL"), index=True
+    )
+    dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
+    title_key: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str | None] = mapped_column(String(300))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    label: Mapped[str | None] = mapped_column(String(20))
+    score: Mapped[float | None] = mapped_column(Float)
+    topics: Mapped[str] = mapped_column(Text, default="")
+    reasons: Mapped[str] = mapped_column(Text, default="[]")
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def topic_list(self) -> list[str]:
+        """Topics as a list (stored as a comma-separated string)."""
+        return [t for t in self.topics.split(",") if t]
+
+    @property
+    def reason_list(self) -> list[str]:
+        """Reasons as a list (stored as JSON)."""
+        try:
+            value = json.loads(self.reasons or "[]")
+        except ValueError:
+            return []
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def save_new(
+    s: Session, feed_id: int, source: str | None, entries: Sequence[Entry], now: datetime
+) -> list[Item]:
+    """Insert the entries not stored yet and return only those, oldest first.
+
+    ON CONFLICT DO NOTHING makes two pollers racing on the same entry store it once.
+    """
+    if not entries:
+        return []
+    rows = [
+        {
+            "feed_id": feed_id,
+            "dedup_key": e.dedup_key,
+            "title_key": e.title_key,
+            "url": e.url,
+            "title": e.title,
+            "summary": e.summary,
+            "source": source,
+            "published_at": e.published,
+            "fetched_at": now,
+            "topics": "",
+            "reasons": "[]",
+        }
+        for e in entries
+    ]
+    new_ids: list[int] = []
+    for start in range(0, len(rows), 500):
+        stmt = (
+            insert_ignore(s, Item)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(Item.id)
+        )
+        new_ids.extend(s.scalars(stmt))
+    if not new_ids:
+        return []
+    items = s.scalars(select(Item).where(Item.id.in_(new_ids))).all()
+    return sorted(items, key=lambda i: (i.published_at, i.id))
+
+
+def known_keys(s: Session, keys: Sequence[str]) -> set[str]:
+    """Which of these dedup keys are already stored."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        found.update(s.scalars(select(Item.dedup_key).where(Item.dedup_key.in_(chunk))))
+    return found
+
+
+def latest(s: Session, limit: int, topic: str | None = None) -> Sequence[Item]:
+    """The most recent relevant items, optionally for one topic."""
+    query = select(Item).where(Item.label == "relevant", Item.duplicate_of.is_(None))
+    if topic:
+        query = query.where(
+            or_(
+                Item.topics == topic,
+                Item.topics.like(f"{topic},%"),
+                Item.topics.like(f"%,{topic}"),
+                Item.topics.like(f"%,{topic},%"),
+            )
+        )
+    return s.scalars(query.order_by(Item.published_at.desc(), Item.id.desc()).limit(limit)).all()
+
+
+def search(s: Session, words: Sequence[str], limit: int) -> Sequence[Item]:
+    """Items whose title or summary contains every word (case-insensitive), newest first."""
+    query = select(Item)
+    for word in words:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(Item.title.ilike(pattern, escape="\\"), Item.summary.ilike(pattern, escape="\\"))
+        )
+    return s.scalars(query.order_by(Item.published_at.desc(), Item.id.desc()).limit(limit)).all()
+
+
+def count_since(s: Session, since: datetime) -> int:
+    """Items fetched since `since`."""
+    return s.scalar(select(func.count(Item.id)).where(Item.fetched_at >= since)) or 0
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """A detached, immutable copy of an item, safe to hand to another thread or to Slack code."""
+
+    id: int
+    title: str
+    url: str | None
+    source: str | None
+    summary: str
+    published_at: datetime
+    label: str | None
+    score: float | None
+    topics: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+    @classmethod
+    def of(cls, item: Item) -> ItemView:
+        """Copy the fields of a loaded item."""
+        return cls(
+            id=item.id,
+            title=item.title,
+            url=item.url,
+            source=item.source,
+            summary=item.summary,
+            published_at=item.published_at,
+            label=item.label,
+            score=item.score,
+            topics=tuple(item.topic_list),
+            reasons=tuple(item.reason_list),
+        )

@@ -1,0 +1,111 @@
+"""Which Slack channel wants which topics; and the queries about it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import String, Text, UniqueConstraint, delete, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.db import Base, UTCDateTime, insert_ignore
+
+ALL_TOPICS = "all"
+
+
+class Subscription(Base):
+    """A channel's subscription to one topic (or to `all`)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("channel_id", "topic"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(50), index=True)
+    topic: Mapped[str] = mapped_column(String(50))
+    created_by: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+
+
+def subscribe(
+    s: Session, channel_id: str, topics: Iterable[str], user_id: str | None, now: datetime
+) -> list[str]:
+    """Subscribe the channel to `topics`; returns the topics that were new."""
+    wanted = list(dict.fromkeys(topics))
+    if not wanted:
+        return []
+    rows = [
+        {"channel_id": channel_id, "topic": t, "created_by": user_id, "created_at": now}
+        for t in wanted
+    ]
+    stmt = (
+        insert_ignore(s, Subscription)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["channel_id", "topic"])
+        .returning(Subscription.topic)
+    )
+    added = set(s.scalars(stmt))
+    # subscribing again resumes a paused subscription
+    s.execute(
+        update(Subscription)
+        .where(Subscription.channel_id == channel_id, Subscription.topic.in_(wanted))
+        .values(paused_reason=None)
+    )
+    return [t for t in wanted if t in added]
+
+
+def unsubscribe(s: Session, channel_id: str, topics: Iterable[str] | None) -> list[str]:
+    """Drop the channel's subscriptions to `topics` (all of them when None); returns those dropped."""
+    query = select(Subscription.topic).where(Subscription.channel_id == channel_id)
+    if topics is not None:
+        query = query.where(Subscription.topic.in_(list(topics)))
+    dropped = list(s.scalars(query.order_by(Subscription.topic)))
+    if dropped:
+        s.execute(
+            delete(Subscription).where(
+                Subscription.channel_id == channel_id, Subscription.topic.in_(dropped)
+            )
+        )
+    return dropped
+
+
+def for_channel(s: Session, channel_id: str) -> Sequence[Subscription]:
+    """The channel's subscriptions, by topic."""
+    return s.scalars(
+        select(Subscription)
+        .where(Subscription.channel_id == channel_id)
+        .order_by(Subscription.topic)
+    ).all()
+
+
+def channels_for(s: Session, topics: Iterable[str]) -> list[str]:
+    """Channels with an active subscription to any of `topics` or to `all`, sorted."""
+    wanted = [*topics, ALL_TOPICS]
+    return sorted(
+        set(
+            s.scalars(
+                select(Subscription.channel_id).where(
+                    Subscription.topic.in_(wanted), Subscription.paused_reason.is_(None)
+                )
+            )
+        )
+    )
+
+
+def pause_channel(s: Session, channel_id: str, reason: str) -> int:
+    """Pause every subscription of a channel Slack refuses to post to; returns how many."""
+    result = s.execute(
+        update(Subscription)
+        .where(Subscription.channel_id == channel_id, Subscription.paused_reason.is_(None))
+        .values(paused_reason=reason)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def paused(s: Session) -> Sequence[Subscription]:
+    """Every paused subscription."""
+    return s.scalars(
+        select(Subscription)
+        .where(Subscription.paused_reason.is_not(None))
+        .order_by(Subscription.channel_id, Subscription.topic)
+    ).all()

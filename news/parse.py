@@ -1,0 +1,198 @@
+"""Feed bytes to entries: feedparser on the bytes we fetched, then normalised. No I/O."""
+
+from __future__ import annotations
+
+import calendar
+import re
+import logging
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser
+
+from news.entry import Entry, dedup_key
+from news.text import html_to_text
+from news.urls import canonical_url, is_http_url
+
+logger = logging.getLogger(__name__)
+
+MAX_ENTRIES = 500
+MAX_UNPACKED = 10 * 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+_DECLARED_ENCODING = re.compile(r"""(?<=encoding=)(["'])[A-Za-z0-9._-]+\1""")
+TITLE_LIMIT = 300
+SUMMARY_LIMIT = 1000
+_EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
+_FUTURE_SLACK = timedelta(days=2)
+# bozo reasons that say nothing about the document's structure
+_HARMLESS = frozenset({"NonXMLContentType", "CharacterEncodingOverride"})
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """What a feed document yielded; `problems` says what was wrong without failing it."""
+
+    title: str
+    entries: list[Entry]
+    problems: list[str] = field(default_factory=list)
+    site_url: str | None = None
+    broken: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """True when the document gave nothing usable: not a feed, or broken with no entries.
+
+        A well-formed feed with no items is not a failure; a broken one that still
+        yields entries is used.
+        """
+        return not self.entries and self.broken
+
+
+def parse_feed(
+    body: bytes, headers: Mapping[str, str], url: str, now: datetime | None = None
+) -> ParsedFeed:
+    """Parse `body` (already fetched from `url`) into normalised entries, newest first."""
+    now = now or datetime.now(UTC)
+    if body[:2] == _GZIP_MAGIC:
+        # a body whose Content-Encoding was not undone (or was gzipped twice)
+        unpacked = _gunzip(body, MAX_UNPACKED)
+        if unpacked is None:
+            return ParsedFeed(
+                title="", entries=[], problems=["gzip body too large or corrupt"], broken=True
+            )
+        body = unpacked
+    body = _utf16_without_bom(body)
+    if not body.strip():
+        return ParsedFeed(title="", entries=[], problems=["empty_body"], broken=True)
+    response_headers = {k.lower(): v for k, v in headers.items()}
+    response_headers.setdefault("content-location", url)
+    try:
+        # bytes, never a str: a str is taken as a URL or a file path to open.
+        parsed = feedparser.parse(
+            bytes(body),
+            response_headers=response_headers,
+            sanitize_html=False,  # everything is reduced to plain text anyway
+            resolve_relative_uris=True,
+        )
+    except Exception as exc:  # feedparser promises bozo, but guard the edge anyway
+        logger.warning("feedparser raised on %s: %s", url, type(exc).__name__)
+        return ParsedFeed(
+            title="", entries=[], problems=[f"parser_crash: {type(exc).__name__}"], broken=True
+        )
+    problems: list[str] = []
+    broken = False
+    if parsed.get("bozo"):
+        kind = type(parsed.get("bozo_exception")).__name__
+        problems.append(f"bozo: {kind}")
+        broken = kind not in _HARMLESS
+    feed = parsed.get("feed", {})
+    version = parsed.get("version") or ""
+    raw_entries = parsed.get("entries", [])
+    if not version and not raw_entries:
+        problems.append("not_a_feed")
+        broken = True
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for raw in raw_entries[: MAX_ENTRIES * 2]:
+        entry = _normalise(raw, url, now)
+        if entry is None or entry.dedup_key in seen:
+            continue
+        seen.add(entry.dedup_key)
+        entries.append(entry)
+        if len(entries) >= MAX_ENTRIES:
+            problems.append(f"truncated_to_{MAX_ENTRIES}_entries")
+            break
+    site = feed.get("link")
+    return ParsedFeed(
+        title=html_to_text(feed.get("title"), limit=200),
+        entries=entries,
+        problems=problems,
+        site_url=site if isinstance(site, str) and is_http_url(site) else None,
+        broken=broken,
+    )
+
+
+def _utf16_without_bom(body: bytes) -> bytes:
+    """Re-encode UTF-16 that has no byte-order mark (sniffed from `<` and a zero byte) as UTF-8."""
+    codec = {b"\x00<": "utf-16-be", b"<\x00": "utf-16-le"}.get(body[:2])
+    if codec is None:
+        return body
+    text = body.decode(codec, errors="replace")
+    text = _DECLARED_ENCODING.sub(r"\1utf-8\1", text, count=1)
+    return text.encode("utf-8")
+
+
+def _gunzip(data: bytes, limit: int) -> bytes | None:
+    """Decompress gzip data up to `limit` bytes; None when it is larger or corrupt."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        return None
+    return None if len(out) > limit else out
+
+
+def _normalise(raw: Mapping[str, Any], feed_url: str, now: datetime) -> Entry | None:
+    title = html_to_text(_str(raw.get("title")), limit=TITLE_LIMIT)
+    summary_html = _str(raw.get("summary"))
+    if not summary_html and raw.get("content"):
+        summary_html = _str(raw["content"][0].get("value"))
+    summary = html_to_text(summary_html, limit=SUMMARY_LIMIT)
+    link = _link(raw)
+    if not title:
+        title = summary[:120] if summary else ""
+    if not title:
+        return None
+    published = _date(raw, now)
+    guid = _str(raw.get("id")) or None
+    key = dedup_key(feed_url, guid, link, title, _raw_date(raw))
+    if summary == title:
+        summary = ""
+    return Entry(
+        dedup_key=key,
+        title=title,
+        url=canonical_url(link) if link else None,
+        summary=summary,
+        published=published,
+        guid=guid[:500] if guid else None,
+    )
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _link(raw: Mapping[str, Any]) -> str | None:
+    candidates = [_str(raw.get("link"))]
+    candidates += [
+        _str(link.get("href")) for link in raw.get("links", []) if isinstance(link, dict)
+    ]
+    guid = raw.get("id")
+    if raw.get("guidislink") and isinstance(guid, str):
+        candidates.append(guid)
+    for candidate in candidates:
+        candidate = candidate.strip()
+        if candidate and is_http_url(candidate) and len(candidate) <= 2000:
+            return candidate
+    return None
+
+
+def _date(raw: Mapping[str, Any], now: datetime) -> datetime:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = raw.get(key)
+        if isinstance(value, time.struct_time):
+            try:
+                when = datetime.fromtimestamp(calendar.timegm(value), UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+            if _EARLIEST <= when <= now + _FUTURE_SLACK:
+                return when
+    return now
+
+
+def _raw_date(raw: Mapping[str, Any]) -> str:
+    return _str(raw.get("published")) or _str(raw.get("updated"))

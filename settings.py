@@ -1,0 +1,182 @@
+"""Configuration: read once from the environment (over a `.env` file), frozen afterwards."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(ValueError):
+    """A configuration value is wrong; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything diplo can be configured with (see `.env.example`)."""
+
+    database_url: str = "sqlite:///diplo.db"
+    feeds: tuple[str, ...] = ()
+    feeds_file: Path | None = None
+    poll_seconds: int = 300
+    deliver_seconds: float = 5.0
+    max_failures: int = 10
+    fetch_timeout: float = 20.0
+    max_feed_bytes: int = 5 * 1024 * 1024
+    fetch_concurrency: int = 32
+    allow_hosts: frozenset[str] = frozenset()
+    rules_file: Path | None = None
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    port: int = 3000
+    admins: frozenset[str] = frozenset()
+    log_level: str = "INFO"
+
+    @property
+    def slack_mode(self) -> str:
+        """`socket`, `http` or `console`, from which tokens are set."""
+        if self.slack_bot_token and self.slack_app_token:
+            return "socket"
+        if self.slack_bot_token and self.slack_signing_secret:
+            return "http"
+        return "console"
+
+
+def _int(name: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(name: str, raw: str, low: float, high: float) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.replace("\n", ",").split(",") if part.strip())
+
+
+def _http_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw.strip()
+
+
+def _database_url(raw: str) -> str:
+    url = raw.strip()
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme.startswith("postgres://"):
+        scheme = "postgresql"
+    base = scheme.split("+", 1)[0]
+    if base not in ("sqlite", "postgresql", "postgres"):
+        raise SettingsError(
+            f"DATABASE_URL must start with sqlite:/// or postgresql://, got scheme {scheme!r}"
+        )
+    if base == "postgres":
+        url = "postgresql" + url[len("postgres") :]
+    if base in ("postgres", "postgresql") and "+" not in scheme:
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return url
+
+
+def _allow_hosts(raw: str) -> frozenset[str]:
+    hosts = _list(raw)
+    for host in hosts:
+        if "/" in host:
+            try:
+                ipaddress.ip_network(host, strict=False)
+            except ValueError:
+                raise SettingsError(f"DIPLO_ALLOW_HOSTS: {host!r} is not a valid CIDR") from None
+    return frozenset(h.lower() for h in hosts)
+
+
+def _token(name: str, raw: str, prefix: str) -> str:
+    value = raw.strip()
+    if not value.startswith(prefix):
+        raise SettingsError(f"{name} must start with {prefix!r}")
+    return value
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+) -> Settings:
+    """Read settings once; the environment beats `.env`; a bad value raises SettingsError."""
+    env: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value if value is not None and value.strip() != "" else None
+
+    kwargs: dict[str, object] = {}
+    if (v := get("DATABASE_URL")) is not None:
+        kwargs["database_url"] = _database_url(v)
+    if (v := get("DIPLO_FEEDS")) is not None:
+        kwargs["feeds"] = tuple(_http_url("DIPLO_FEEDS", u) for u in _list(v))
+    if (v := get("DIPLO_FEEDS_FILE")) is not None:
+        kwargs["feeds_file"] = Path(v)
+    if (v := get("DIPLO_POLL_SECONDS")) is not None:
+        kwargs["poll_seconds"] = _int("DIPLO_POLL_SECONDS", v, 10, 86400)
+    if (v := get("DIPLO_DELIVER_SECONDS")) is not None:
+        kwargs["deliver_seconds"] = _float("DIPLO_DELIVER_SECONDS", v, 0.1, 3600)
+    if (v := get("DIPLO_MAX_FAILURES")) is not None:
+        kwargs["max_failures"] = _int("DIPLO_MAX_FAILURES", v, 1, 10000)
+    if (v := get("DIPLO_FETCH_TIMEOUT")) is not None:
+        kwargs["fetch_timeout"] = _float("DIPLO_FETCH_TIMEOUT", v, 0.1, 600)
+    if (v := get("DIPLO_MAX_FEED_BYTES")) is not None:
+        kwargs["max_feed_bytes"] = _int("DIPLO_MAX_FEED_BYTES", v, 1024, 1024**3)
+    if (v := get("DIPLO_FETCH_CONCURRENCY")) is not None:
+        kwargs["fetch_concurrency"] = _int("DIPLO_FETCH_CONCURRENCY", v, 1, 256)
+    if (v := get("DIPLO_ALLOW_HOSTS")) is not None:
+        kwargs["allow_hosts"] = _allow_hosts(v)
+    if (v := get("DIPLO_RULES")) is not None:
+        path = Path(v)
+        if not path.is_file():
+            raise SettingsError(f"DIPLO_RULES: no such file {v!r}")
+        kwargs["rules_file"] = path
+    if (v := get("SLACK_BOT_TOKEN")) is not None:
+        kwargs["slack_bot_token"] = _token("SLACK_BOT_TOKEN", v, "xoxb-")
+    if (v := get("SLACK_APP_TOKEN")) is not None:
+        kwargs["slack_app_token"] = _token("SLACK_APP_TOKEN", v, "xapp-")
+    if (v := get("SLACK_SIGNING_SECRET")) is not None:
+        kwargs["slack_signing_secret"] = v.strip()
+    if (v := get("SLACK_API_URL")) is not None:
+        url = _http_url("SLACK_API_URL", v)
+        kwargs["slack_api_url"] = url if url.endswith("/") else url + "/"
+    if (v := get("PORT")) is not None:
+        kwargs["port"] = _int("PORT", v, 1, 65535)
+    if (v := get("DIPLO_ADMINS")) is not None:
+        kwargs["admins"] = frozenset(_list(v))
+    if (v := get("LOG_LEVEL")) is not None:
+        level = v.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {v!r}")
+        kwargs["log_level"] = level
+    settings = Settings(**kwargs)  # type: ignore[arg-type]
+    if settings.slack_app_token and not settings.slack_bot_token:
+        raise SettingsError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is missing")
+    if settings.slack_signing_secret and not settings.slack_bot_token:
+        raise SettingsError("SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is missing")
+    return settings

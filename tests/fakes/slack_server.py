@@ -1,0 +1,552 @@
+"""A fake Slack that speaks the real wire protocol, for tests of the whole bot.
+
+`FakeSlack` serves the Web API (`POST`/`GET /api/<method>`, JSON or form bodies, bearer token
+checked), `POST /response/<id>` for response_urls, and a Socket Mode websocket. It records
+every request, keeps posted messages per channel, enforces the Block Kit limits Slack
+enforces, and can be scripted to fail (429 + Retry-After, 5xx, dropped connections, delays,
+revoked token). Point a client at it with `WebClient(token=slack.bot_token, base_url=slack.url)`.
+
+    def test_x(slack: FakeSlack) -> None:
+        slack.set_channel("CARCH", archived=True)
+        slack.fail_next("chat.postMessage", 2)              # two 429s with Retry-After: 1
+        ...
+        assert [m["text"] for m in slack.messages("C1")] == [...]
+
+Channels are created on first use (public, bot is a member) unless declared with
+`set_channel`. Envelopes sent with `send_envelope` go to the newest Socket Mode connection.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from websockets.sync.server import Server, ServerConnection, serve
+
+Json = dict[str, Any]
+APP_TOKEN_METHODS = {"apps.connections.open"}
+JSON_FIELDS = {"blocks", "attachments", "metadata", "view"}
+CHANNEL_LOOKUP_METHODS = {"chat.postMessage", "chat.postEphemeral", "conversations.history"}
+
+
+@dataclass
+class Channel:
+    """A channel's state as the fake sees it."""
+
+    id: str
+    exists: bool = True
+    archived: bool = False
+    member: bool = True
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request received: the API method (or `response/<id>`), its parsed body, when."""
+
+    method: str
+    body: Json
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class _Fault:
+    status: int = 200
+    error: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    after_processing: bool = False
+
+
+class FakeSlack:
+    """A Slack Web API + Socket Mode server on 127.0.0.1 (random ports), for one test."""
+
+    def __init__(
+        self,
+        bot_token: str = "xoxb-fake-bot-token",
+        app_token: str = "xapp-fake-app-token",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.bot_token, self.app_token, self.clock = bot_token, app_token, clock
+        self.token_revoked = False
+        self._lock = threading.Lock()
+        self._acked = threading.Condition(self._lock)
+        self._calls: list[Call] = []
+        self._channels: dict[str, Channel] = {}
+        self._messages: dict[str, list[Json]] = defaultdict(list)
+        self._ephemeral: list[Json] = []
+        self.views: dict[str, Json] = {}
+        self.admins: set[str] = set()
+        self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
+        self._delays: dict[str, float] = {}
+        self._last_ts = 0.0
+        self._sockets: list[ServerConnection] = []
+        self._acks: dict[str, Json] = {}
+        self._http = self._start_http(0)
+        self.port = self._http.server_address[1]
+        self._ws: Server = serve(self._ws_handler, "127.0.0.1", 0)
+        self.ws_port = self._ws.socket.getsockname()[1]
+        threading.Thread(target=self._ws.serve_forever, daemon=True).start()
+
+    # ---- addresses and life cycle
+    @property
+    def url(self) -> str:
+        """The Web API base URL (`base_url` for WebClient, `SLACK_API_URL`)."""
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, key: str) -> str:
+        """A response_url whose POSTs are recorded as calls of method `response/<key>`."""
+        return f"http://127.0.0.1:{self.port}/response/{key}"
+
+    def _start_http(self, port: int) -> ThreadingHTTPServer:
+        server = _QuietServer(("127.0.0.1", port), _handler_for(self))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    def stop(self) -> None:
+        """Stop answering HTTP (connections are refused) until `restart()`."""
+        self._http.shutdown()
+        self._http.server_close()
+
+    def restart(self) -> None:
+        """Serve HTTP again on the same port after `stop()`."""
+        self._http = self._start_http(self.port)
+
+    def close(self) -> None:
+        """Shut both servers down."""
+        self.stop()
+        self._ws.shutdown()
+
+    # ---- scripting
+    def set_channel(
+        self,
+        channel: str,
+        *,
+        exists: bool = True,
+        archived: bool = False,
+        member: bool = True,
+        private: bool = False,
+    ) -> None:
+        """Declare a channel's state (undeclared channels are public, joined and live)."""
+        with self._lock:
+            self._channels[channel] = Channel(channel, exists, archived, member, private)
+
+    def set_admin(self, user_id: str, is_admin: bool = True) -> None:
+        """Make `users.info` report the user as a workspace admin (or not)."""
+        with self._lock:
+            (self.admins.add if is_admin else self.admins.discard)(user_id)
+
+    def fail_next(
+        self,
+        method: str,
+        n: int = 1,
+        status: int = 429,
+        headers: dict[str, str] | None = None,
+        error: str = "ratelimited",
+    ) -> None:
+        """Answer the next `n` calls of `method` with `{"ok": false, "error": error}`.
+
+        A 429 gets `Retry-After: 1` unless `headers` says otherwise; use status=200 for the
+        ordinary `ok: false` errors (`channel_not_found`, `invalid_blocks`, ...).
+        """
+        if headers is None:
+            headers = {"Retry-After": "1"} if status == 429 else {}
+        with self._lock:
+            self._faults[method].extend(_Fault(status, error, headers) for _ in range(n))
+
+    def drop_next(self, method: str, n: int = 1, *, after_processing: bool = False) -> None:
+        """Close the connection of the next `n` calls without answering.
+
+        With `after_processing`, the call takes effect first (a message is stored), so the
+        client sees an error for something that happened: the ambiguous case.
+        """
+        with self._lock:
+            self._faults[method].extend(
+                _Fault(drop=True, after_processing=after_processing) for _ in range(n)
+            )
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Sleep this long before answering every call of `method` (0 to stop)."""
+        with self._lock:
+            self._delays[method] = seconds
+
+    def set_token_revoked(self, revoked: bool = True) -> None:
+        """Make every bot-token call fail with `token_revoked`."""
+        self.token_revoked = revoked
+
+    # ---- recordings
+    def requests(self, method: str | None = None) -> list[Call]:
+        """Every request received (including failed ones), oldest first."""
+        with self._lock:
+            return [c for c in self._calls if method is None or c.method == method]
+
+    def calls(self, method: str) -> list[Json]:
+        """The parsed bodies of every call of `method`, oldest first."""
+        return [c.body for c in self.requests(method)]
+
+    def messages(self, channel: str) -> list[Json]:
+        """Messages stored in `channel` by chat.postMessage, oldest first."""
+        with self._lock:
+            return list(self._messages.get(channel, []))
+
+    def ephemeral(self) -> list[Json]:
+        """Bodies accepted by chat.postEphemeral, oldest first."""
+        with self._lock:
+            return list(self._ephemeral)
+
+    def responses(self, key: str) -> list[Json]:
+        """JSON bodies POSTed to `response_url(key)`."""
+        return self.calls(f"response/{key}")
+
+    # ---- Socket Mode
+    @property
+    def connection_count(self) -> int:
+        """Open Socket Mode connections."""
+        with self._lock:
+            return len(self._sockets)
+
+    def wait_connections(self, n: int, timeout: float = 5.0) -> None:
+        """Block until at least `n` Socket Mode connections are open."""
+        deadline = time.monotonic() + timeout
+        while self.connection_count < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.connection_count} of {n} socket connections")
+            time.sleep(0.01)
+
+    def send_envelope(self, type: str, payload: Json, accepts_response_payload: bool = True) -> str:
+        """Send an envelope (`slash_commands`, `events_api`, `interactive`) to the newest socket."""
+        envelope_id = str(uuid.uuid4())
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": type,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        with self._lock:
+            if not self._sockets:
+                raise RuntimeError("no Socket Mode connection is open")
+            target = self._sockets[-1]
+        target.send(json.dumps(envelope))
+        return envelope_id
+
+    def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> Json:
+        """The ack `{"envelope_id": ..., "payload": ...}` the app sent for an envelope."""
+        with self._acked:
+            if not self._acked.wait_for(lambda: envelope_id in self._acks, timeout):
+                raise TimeoutError(f"no ack for envelope {envelope_id}")
+            return self._acks[envelope_id]
+
+    def disconnect_all(self, reason: str = "too_many_websockets") -> None:
+        """Ask every socket client to reconnect, as Slack does before rotating connections."""
+        message = json.dumps({"type": "disconnect", "reason": reason, "debug_info": {}})
+        for conn in self._open_sockets():
+            conn.send(message)
+
+    def close_all(self) -> None:
+        """Drop every socket without a close frame (a network failure)."""
+        for conn in self._open_sockets():
+            conn.socket.shutdown(socket.SHUT_RDWR)
+
+    def _open_sockets(self) -> list[ServerConnection]:
+        with self._lock:
+            return list(self._sockets)
+
+    def _ws_handler(self, conn: ServerConnection) -> None:
+        with self._lock:
+            self._sockets.append(conn)
+            count = len(self._sockets)
+        try:
+            hello = {
+                "type": "hello",
+                "num_connections": count,
+                "debug_info": {"host": "fake-slack", "approximate_connection_time": 18060},
+                "connection_info": {"app_id": "A1"},
+            }
+            conn.send(json.dumps(hello))
+            for raw in conn:
+                ack = json.loads(raw)
+                if isinstance(ack, dict) and "envelope_id" in ack:
+                    with self._acked:
+                        self._acks[ack["envelope_id"]] = ack
+                        self._acked.notify_all()
+        except Exception:
+            pass  # a dropped socket ends the handler
+        finally:
+            with self._lock:
+                self._sockets.remove(conn)
+
+    # ---- the Web API
+    def handle(self, method: str, body: Json, headers: dict[str, str]) -> tuple[int, Json]:
+        """Answer one API call (called by the HTTP handler; also handy directly)."""
+        token = headers.get("authorization", "").removeprefix("Bearer ") or body.get("token")
+        expected = self.app_token if method in APP_TOKEN_METHODS else self.bot_token
+        if not token:
+            return 200, {"ok": False, "error": "not_authed"}
+        if token.startswith("xapp-") != expected.startswith("xapp-"):
+            return 200, {"ok": False, "error": "not_allowed_token_type"}
+        if token != expected:
+            return 200, {"ok": False, "error": "invalid_auth"}
+        if self.token_revoked and expected == self.bot_token:
+            return 200, {"ok": False, "error": "token_revoked"}
+        api = getattr(self, "_api_" + method.replace(".", "_"), None)
+        if api is None:
+            return 200, {"ok": False, "error": "unknown_method"}
+        with self._lock:
+            return 200, api(body)
+
+    def _channel(self, channel_id: str) -> Channel:
+        return self._channels.setdefault(channel_id, Channel(channel_id))
+
+    def _channel_error(self, method: str, channel_id: str | None) -> str | None:
+        if not channel_id:
+            return "channel_not_found"
+        ch = self._channel(channel_id)
+        if not ch.exists:
+            return "channel_not_found"
+        if ch.archived and method != "conversations.history":
+            return "is_archived"
+        if not ch.member and method in CHANNEL_LOOKUP_METHODS:
+            return "not_in_channel"
+        return None
+
+    def _next_ts(self) -> str:
+        self._last_ts = max(self.clock(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
+
+    def _api_auth_test(self, body: Json) -> Json:
+        return {
+            "ok": True,
+            "url": "https://diplo-test.slack.com/",
+            "team": "Diplo Test",
+            "user": "diplo",
+            "team_id": "T1",
+            "user_id": "U_BOT",
+            "bot_id": "B1",
+            "is_enterprise_install": False,
+        }
+
+    def _api_chat_postMessage(self, body: Json) -> Json:
+        channel = body.get("channel")
+        if error := self._channel_error("chat.postMessage", channel) or _message_error(body):
+            return {"ok": False, "error": error}
+        msg = {
+            "type": "message",
+            "ts": self._next_ts(),
+            "user": "U_BOT",
+            "bot_id": "B1",
+            "text": body.get("text", ""),
+            "blocks": body.get("blocks") or [],
+            "metadata": body.get("metadata"),
+            "unfurl_links": body.get("unfurl_links"),
+        }
+        self._messages[str(channel)].append(msg)
+        return {"ok": True, "channel": channel, "ts": msg["ts"], "message": msg}
+
+    def _api_chat_postEphemeral(self, body: Json) -> Json:
+        if error := self._channel_error("chat.postEphemeral", body.get("channel")):
+            return {"ok": False, "error": error}
+        if not body.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        if error := _message_error(body):
+            return {"ok": False, "error": error}
+        self._ephemeral.append(body)
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _api_conversations_history(self, body: Json) -> Json:
+        channel = body.get("channel")
+        if error := self._channel_error("conversations.history", channel):
+            return {"ok": False, "error": error}
+        oldest = float(body.get("oldest") or 0)
+        limit = min(int(body.get("limit") or 100), 999)
+        start = int(str(body.get("cursor") or "c0").removeprefix("c"))
+        with_meta = _flag(body.get("include_all_metadata"))
+        found = [
+            m for m in reversed(self._messages.get(str(channel), [])) if float(m["ts"]) > oldest
+        ]
+        page = [
+            {k: v for k, v in m.items() if k != "unfurl_links" and (with_meta or k != "metadata")}
+            for m in found[start : start + limit]
+        ]
+        more = start + limit < len(found)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"c{start + limit}" if more else ""},
+        }
+
+    def _api_conversations_join(self, body: Json) -> Json:
+        ch = self._channel(str(body.get("channel")))
+        if not ch.exists:
+            return {"ok": False, "error": "channel_not_found"}
+        if ch.archived:
+            return {"ok": False, "error": "is_archived"}
+        if ch.private:
+            return {"ok": False, "error": "method_not_supported_for_channel_type"}
+        ch.member = True
+        return {"ok": True, "channel": _channel_json(ch)}
+
+    def _api_conversations_info(self, body: Json) -> Json:
+        ch = self._channel(str(body.get("channel")))
+        if not ch.exists:
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, "channel": _channel_json(ch)}
+
+    def _api_views_publish(self, body: Json) -> Json:
+        view, user = body.get("view"), body.get("user_id")
+        if not user or not isinstance(view, dict) or len(view.get("blocks", [])) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        self.views[str(user)] = view
+        return {"ok": True, "view": {"id": "V" + uuid.uuid4().hex[:8].upper(), **view}}
+
+    def _api_users_info(self, body: Json) -> Json:
+        user = str(body.get("user"))
+        is_admin = user in self.admins
+        return {"ok": True, "user": {"id": user, "name": user.lower(), "is_admin": is_admin}}
+
+    def _api_apps_connections_open(self, body: Json) -> Json:
+        ticket = uuid.uuid4().hex
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.ws_port}/link/?ticket={ticket}"}
+
+    def _take_fault(self, method: str) -> tuple[_Fault | None, float]:
+        with self._lock:
+            faults = self._faults.get(method)
+            return (faults.popleft() if faults else None), self._delays.get(method, 0.0)
+
+    def _record(self, method: str, body: Json, headers: dict[str, str]) -> None:
+        with self._lock:
+            self._calls.append(Call(method, body, headers, time.monotonic()))
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # dropped connections are scripted, not failures
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def _text_of(obj: Any) -> str:
+    return str(obj.get("text", "")) if isinstance(obj, dict) else ""
+
+
+def _message_error(body: Json) -> str | None:
+    """Slack's limits on a message: the `error` it would answer, or None."""
+    blocks, text = body.get("blocks") or [], body.get("text") or ""
+    if not text and not blocks:
+        return "no_text"
+    if len(text) > 40_000:
+        return "msg_too_long"
+    if not isinstance(blocks, list) or len(blocks) > 50:
+        return "invalid_blocks"
+    for block in blocks:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "section" and len(_text_of(block.get("text"))) > 3000:
+            return "invalid_blocks"
+        if kind == "header" and len(_text_of(block.get("text"))) > 150:
+            return "invalid_blocks"
+        if kind == "context" and not 0 < len(block.get("elements") or []) <= 10:
+            return "invalid_blocks"
+        if kind not in ("section", "header", "context", "divider", "actions", "image", "rich_text"):
+            return "invalid_blocks"
+    meta = body.get("metadata")
+    if meta is not None and not (isinstance(meta, dict) and meta.get("event_type")):
+        return "invalid_metadata_format"
+    return None
+
+
+def _channel_json(ch: Channel) -> Json:
+    return {
+        "id": ch.id,
+        "name": ch.id.lower(),
+        "is_channel": True,
+        "is_private": ch.private,
+        "is_archived": ch.archived,
+        "is_member": ch.member,
+    }
+
+
+def _parse_body(raw: bytes, content_type: str, query: str) -> Json:
+    body: Json = {k: v[0] for k, v in parse_qs(query).items()}
+    if "json" in content_type and raw:
+        body.update(json.loads(raw))
+        return body
+    for key, values in parse_qs(raw.decode()).items():
+        value: Any = values[0]
+        if key in JSON_FIELDS:
+            value = json.loads(value)
+        body[key] = value
+    return body
+
+
+def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def do_GET(self) -> None:
+            self.do_POST()
+
+        def do_POST(self) -> None:
+            parts = urlsplit(self.path)
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            body = _parse_body(raw, headers.get("content-type", ""), parts.query)
+            if parts.path.startswith("/response/"):
+                fake._record("response/" + parts.path.removeprefix("/response/"), body, headers)
+                return self._send(200, {"ok": True})
+            method = parts.path.removeprefix("/api/")
+            fake._record(method, body, headers)
+            fault, pause = fake._take_fault(method)
+            if pause:
+                time.sleep(pause)
+            if fault and fault.drop:
+                if fault.after_processing:
+                    fake.handle(method, body, headers)
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return None
+            if fault:
+                payload = {"ok": False, "error": fault.error}
+                return self._send(fault.status, payload, fault.headers)
+            return self._send(*fake.handle(method, body, headers))
+
+        def _send(self, status: int, payload: Json, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A fresh fake Slack for one test (import it into conftest.py to share it)."""
+    server = FakeSlack()
+    try:
+        yield server
+    finally:
+        server.close()

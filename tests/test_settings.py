@@ -1,0 +1,83 @@
+"""settings.load_settings: environment over .env, one clear error per bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from settings import Settings, SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults() -> None:
+    settings = load_settings({}, env_file=None)
+    assert settings == Settings()
+    assert settings.database_url == "sqlite:///diplo.db"
+    assert settings.poll_seconds == 300
+    assert settings.slack_mode == "console"
+
+
+def test_environment_beats_env_file(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("DIPLO_POLL_SECONDS=60\nDIPLO_FEEDS=https://a.example/rss\n")
+    settings = load_settings({"DIPLO_POLL_SECONDS": "120"}, env_file=env)
+    assert settings.poll_seconds == 120
+    assert settings.feeds == ("https://a.example/rss",)
+
+
+@pytest.mark.parametrize(
+    ("env", "mode"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}, "socket"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, "http"),
+        ({}, "console"),
+    ],
+)
+def test_slack_mode(env: dict[str, str], mode: str) -> None:
+    assert load_settings(env, env_file=None).slack_mode == mode
+
+
+def test_postgres_urls_get_the_psycopg_driver() -> None:
+    for raw in ("postgres://u@h/db", "postgresql://u@h/db"):
+        assert load_settings({"DATABASE_URL": raw}, env_file=None).database_url == (
+            "postgresql+psycopg://u@h/db"
+        )
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"DIPLO_POLL_SECONDS": "five"}, "DIPLO_POLL_SECONDS"),
+        ({"DIPLO_POLL_SECONDS": "1"}, "DIPLO_POLL_SECONDS"),
+        ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
+        ({"DIPLO_FEEDS": "https://ok.example/rss, notaurl"}, "DIPLO_FEEDS"),
+        ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN"),
+        ({"DIPLO_ALLOW_HOSTS": "10.0.0.0/33"}, "DIPLO_ALLOW_HOSTS"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"DIPLO_RULES": "/nonexistent/topics.toml"}, "DIPLO_RULES"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(SettingsError, match=names):
+        load_settings(env, env_file=None)
+
+
+def test_secrets_are_not_in_repr() -> None:
+    settings = load_settings(
+        {"SLACK_BOT_TOKEN": "xoxb-secret", "SLACK_SIGNING_SECRET": "shh"}, env_file=None
+    )
+    assert "xoxb-secret" not in repr(settings) and "shh" not in repr(settings)
+
+
+def test_env_example_documents_every_variable() -> None:
+    source = (ROOT / "settings.py").read_text()
+    example = (ROOT / ".env.example").read_text()
+    import re
+
+    for name in set(re.findall(r'get\("([A-Z_]+)"\)', source)):
+        assert f"\n{name}=" in example, f"{name} is missing from .env.example"
