@@ -7,15 +7,22 @@ import logging
 import signal
 import sys
 import threading
+from typing import Protocol
 
 from cli import main
 from cli.context import StartupError, configure_logging, open_deps, settings_or_exit
-from handlers.sender import ConsoleSender, SlackSender, make_web_client
 from jobs.feeds import seed_feeds
+from jobs.recover import release_dead_leases
 from jobs.scheduler import build_scheduler
 from settings import Settings
 
 logger = logging.getLogger("diplo")
+
+
+class Closable(Protocol):
+    """A running Slack connection or server."""
+
+    def close(self) -> None: ...
 
 
 def run_bot(args: argparse.Namespace) -> int:
@@ -23,17 +30,13 @@ def run_bot(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     configure_logging(settings.log_level)
     mode = settings.slack_mode
-    client = None
-    if mode != "console":
-        assert settings.slack_bot_token is not None
-        client = make_web_client(settings.slack_bot_token, settings.slack_api_url)
-    sender = SlackSender(client) if client is not None else ConsoleSender()
-    with open_deps(settings, sender) as deps:
+    with open_deps(settings) as deps:
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         seed_feeds(deps)
-        server = None
+        release_dead_leases(deps)  # a crashed predecessor's feeds and alerts, at once
+        server: Closable | None = None
         if mode != "console":
             from handlers import register_handlers
             from handlers.app import SlackAuthError, build_app, check_auth, run_http, run_socket_mode
@@ -41,14 +44,16 @@ def run_bot(args: argparse.Namespace) -> int:
             app = build_app(deps)
             try:
                 who = check_auth(app.client)
-            except SlackAuthError as exc:
+                register_handlers(app, deps)
+                if mode == "socket":
+                    assert settings.slack_app_token is not None
+                    server = run_socket_mode(app, settings.slack_app_token)
+                else:
+                    server = run_http(app, settings.port)
+            except SlackAuthError as exc:  # a rejected bot or app token: one line, exit 2
                 raise StartupError(str(exc)) from None
-            register_handlers(app, deps)
-            if mode == "socket":
-                assert settings.slack_app_token is not None
-                server = run_socket_mode(app, settings.slack_app_token)
-            else:
-                server = run_http(app, settings.port)
+            except OSError as exc:  # HTTP mode: the port is taken
+                raise StartupError(f"cannot listen on PORT={settings.port}: {exc}") from None
             logger.info("connected to Slack as %s (%s mode)", who, mode)
         else:
             logger.info("no Slack tokens: console mode, alerts are printed here")

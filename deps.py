@@ -25,6 +25,29 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def owner_is_gone(owner: str, me: str | None = None) -> bool:
+    """True when a lease owner (`host:pid`, maybe `/suffix`) is a process of this host that ended.
+
+    Only sound at start-up, before this process leases anything: an owner with this very
+    host and pid is then a predecessor (a container restarted with the same pid). Owners on
+    other hosts, or pids that are alive (or not ours to signal), are never called gone.
+    """
+    me = me or default_owner()
+    host, _, pid = owner.split("/", 1)[0].rpartition(":")
+    my_host, _, my_pid = me.rpartition(":")
+    if not host or host != my_host or not pid.isdigit():
+        return False
+    if pid == my_pid:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError):
+        return False
+    return False
+
+
 @dataclass
 class Deps:
     """Settings, database sessions and the edges (HTTP, Slack) of one diplo process."""

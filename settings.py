@@ -30,7 +30,7 @@ class Settings:
     max_failures: int = 10
     fetch_timeout: float = 20.0
     max_feed_bytes: int = 5 * 1024 * 1024
-    fetch_concurrency: int = 32
+    fetch_concurrency: int = 64
     allow_hosts: frozenset[str] = frozenset()
     rules_file: Path | None = None
     slack_bot_token: str | None = field(default=None, repr=False)
@@ -138,7 +138,7 @@ def load_settings(
     if (v := get("DIPLO_FEEDS_FILE")) is not None:
         kwargs["feeds_file"] = Path(v)
     if (v := get("DIPLO_POLL_SECONDS")) is not None:
-        kwargs["poll_seconds"] = _int("DIPLO_POLL_SECONDS", v, 10, 86400)
+        kwargs["poll_seconds"] = _int("DIPLO_POLL_SECONDS", v, 1, 86400)
     if (v := get("DIPLO_DELIVER_SECONDS")) is not None:
         kwargs["deliver_seconds"] = _float("DIPLO_DELIVER_SECONDS", v, 0.1, 3600)
     if (v := get("DIPLO_MAX_FAILURES")) is not None:

@@ -43,6 +43,15 @@ def settings_or_exit() -> Settings:
         raise StartupError(f"configuration error: {exc}") from None
 
 
+def make_sender(settings: Settings) -> Sender:
+    """Slack when a bot token is set (Socket or HTTP mode), else the console."""
+    if settings.slack_mode == "console" or settings.slack_bot_token is None:
+        return ConsoleSender()
+    from handlers.sender import SlackSender, make_web_client
+
+    return SlackSender(make_web_client(settings.slack_bot_token, settings.slack_api_url))
+
+
 def fetch_config(settings: Settings) -> FetchConfig:
     """The fetcher's limits from the settings."""
     return FetchConfig(
@@ -85,7 +94,7 @@ def open_deps(
                 sessions=make_sessionmaker(engine),
                 fetcher=fetcher,
                 classifier=load_classifier(settings),
-                sender=sender or ConsoleSender(),
+                sender=sender or make_sender(settings),
             )
         finally:
             fetcher.close()

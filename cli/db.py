@@ -7,7 +7,7 @@ import argparse
 from cli.context import open_deps, settings_or_exit
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add `db upgrade`."""
     parser = sub.add_parser("db", help="database maintenance")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)

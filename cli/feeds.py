@@ -12,7 +12,7 @@ from models.feed import all_feeds, remove_feed
 from news.opml import OpmlError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add `feeds` and its sub-commands."""
     parser = sub.add_parser("feeds", help="list, add, remove, import or export feeds")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -20,9 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add = actions.add_parser("add", help="fetch URL, check it is a feed, and add it")
     add.add_argument("url")
     add.set_defaults(func=add_feed)
-    remove = actions.add_parser("remove", help="remove the feed with this URL")
-    remove.add_argument("url")
-    remove.set_defaults(func=remove)
+    drop = actions.add_parser("remove", help="remove the feed with this URL")
+    drop.add_argument("url")
+    drop.set_defaults(func=remove)
     imp = actions.add_parser("import", help="add every feed of an OPML file")
     imp.add_argument("file", type=Path)
     imp.set_defaults(func=import_file)

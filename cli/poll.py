@@ -10,10 +10,11 @@ from cli.context import configure_logging, open_deps, settings_or_exit
 from jobs.deliver import deliver_pending
 from jobs.feeds import seed_feeds
 from jobs.poll import FeedOutcome, PollSummary, poll_due_feeds
+from jobs.recover import release_dead_leases
 from models.feed import all_feeds
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add `poll`."""
     parser = sub.add_parser("poll", help="poll feeds once and print a summary")
     parser.add_argument(
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging("ERROR" if args.quiet else "WARNING")
     with open_deps(settings) as deps:
         seed_feeds(deps)
+        release_dead_leases(deps)
         with deps.sessions() as s:
             total = sum(1 for f in all_feeds(s) if f.enabled)
         bar = ProgressBar(total, enabled=not args.quiet)

@@ -9,7 +9,7 @@ from cli.context import open_deps, settings_or_exit
 from jobs.classify import reclassify_all
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add `reclassify`."""
     parser = sub.add_parser(
         "reclassify", help="re-run the relevance rules over stored items (no alerts are sent)"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App
+if TYPE_CHECKING:  # importing handlers.blocks must not load slack_bolt
+    from slack_bolt import Ack, App
 
-from deps import Deps
+    from deps import Deps
 
 logger = logging.getLogger(__name__)
 

@@ -408,7 +408,8 @@ def feeds_message(feeds: Sequence[FeedView], note: str | None = None) -> Message
     """The feed list with each feed's health."""
     blocks: list[Block] = [section(note)] if note else []
     if not feeds:
-        blocks.append(section(f"No feeds yet. An admin can add one with {usage('feeds add <url>')}."))
+        add = usage("feeds add <url>")
+        blocks.append(section(f"No feeds yet. An admin can add one with {add}."))
         return Message(text=_cut((note or "") + " No feeds yet.", TEXT_LIMIT), blocks=blocks)
     counts = {s: sum(1 for f in feeds if f.status == s) for s in ("ok", "failing", "disabled")}
     blocks.append(

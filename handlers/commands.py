@@ -71,7 +71,7 @@ _SLACK_WRAPPED = re.compile(r"<([^<>|]*)(?:\|[^<>]*)?>")
 _ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
 _ENTITY = re.compile("|".join(_ENTITIES))
 _COUNT = re.compile(r"[0-9]{1,6}")
-_NUMBERISH = re.compile(r"[-+]?[\d.,]")
+_NUMBERISH = re.compile(r"[-+]?\.?\d")
 
 
 @dataclass(frozen=True, slots=True)

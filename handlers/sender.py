@@ -171,6 +171,7 @@ def _api_failure(e: SlackApiError) -> PostResult:
 
 
 def _transport_failure(e: BaseException) -> SlackFailed:
+    """A failure on the way to Slack (or in slack_sdk itself): always worth a retry."""
     reason = e.reason if isinstance(e, URLError) else e
     if isinstance(reason, TimeoutError | socket.timeout):
         return SlackFailed("timeout", "transient")
@@ -178,18 +179,19 @@ def _transport_failure(e: BaseException) -> SlackFailed:
         return SlackFailed("connection_refused", "transient")
     if isinstance(reason, ConnectionError | http.client.HTTPException):
         return SlackFailed("connection_dropped", "transient")
-    return SlackFailed(f"connection_error_{type(reason).__name__}".lower(), "transient")
+    return SlackFailed(f"error_{type(reason).__name__}".lower(), "transient")
 
 
 class SlackSender:
     """Posts through slack_sdk's WebClient (build it with `make_web_client`)."""
 
     def __init__(self, client: WebClient, pace: float = 1.0) -> None:
-        from slack_sdk.errors import SlackApiError
+        from slack_sdk.errors import SlackApiError, SlackClientError
 
         self.client = client
         self.pace = pace  # Slack allows about one message per second per channel
         self._api_error: type[SlackApiError] = SlackApiError
+        self._other_errors = (URLError, OSError, http.client.HTTPException, SlackClientError)
 
     def post(self, channel: str, message: Message, metadata: dict[str, Any] | None) -> PostResult:
         """chat.postMessage with link unfurling off; every failure becomes a value."""
@@ -204,7 +206,7 @@ class SlackSender:
             )
         except self._api_error as e:
             return _api_failure(e)
-        except (URLError, OSError, http.client.HTTPException) as e:
+        except self._other_errors as e:
             return _transport_failure(e)
         return Posted(ts=str(response["ts"]))
 
@@ -222,7 +224,7 @@ class SlackSender:
                 )
             except self._api_error as e:
                 return _api_failure(e)
-            except (URLError, OSError, http.client.HTTPException) as e:
+            except self._other_errors as e:
                 return _transport_failure(e)
             for message in response.get("messages") or []:
                 if _carries_alert(message, alert_id):
@@ -242,7 +244,7 @@ class SlackSender:
         except self._api_error as e:
             logger.warning("could not join channel %s: %s", channel, e.response.get("error"))
             return False
-        except (URLError, OSError, http.client.HTTPException) as e:
+        except self._other_errors as e:
             logger.warning("could not join channel %s: %s", channel, _transport_failure(e).error)
             return False
         return True

@@ -1,8 +1,8 @@
 """Post queued alerts to Slack exactly once, in order per channel, losing none.
 
 One run: claim a batch of due alerts (short transaction), post them round-robin across
-channels at most one per `sender.pace` seconds per channel, and record each result in its own short
-transaction. No transaction is open while Slack is called.
+channels, at most one per `sender.pace` seconds per channel, and record each result in its
+own short transaction. No transaction is open while Slack is called.
 
 Why a post is never repeated: every message carries `metadata.event_payload.alert_id`, and an
 alert whose last try may have landed unrecorded (the sender crashed after posting, or the
@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)  # a crashed sender's alerts are looked up after this
+LEASE = timedelta(minutes=3)  # a crashed sender's alerts are looked up after this
+RUN_TIME = LEASE / 3  # no new post starts later than this in a run (its lease must hold)
 PER_CHANNEL = 20  # alerts per channel per run when the sender is paced
 FIRST_BACKOFF = timedelta(seconds=5)
 MAX_BACKOFF = timedelta(minutes=15)
@@ -84,47 +85,71 @@ class _Outcome:
 
 
 class _Pacer:
-    """Keeps posts to one channel `pace` seconds apart (sleeps at most `pace`)."""
+    """Posts to one channel at least `pace` seconds apart (sleeping at most `pace`)."""
 
-    def __init__(self, pace: float) -> None:
-        self.pace = pace
+    def __init__(self, sender: Sender, pace: float) -> None:
+        self.sender, self.pace = sender, pace
         self.last: dict[str, float] = {}
 
-    def wait(self, channel: str) -> None:
+    def post(self, channel: str, message: Message, metadata: dict[str, Any]) -> PostResult:
+        """Wait for the channel's turn, then post; the gap counts from the previous answer."""
         if channel in self.last:
             gap = self.last[channel] + self.pace - time.monotonic()
             if gap > 0:
                 time.sleep(gap)
-        self.last[channel] = time.monotonic()
+        try:
+            return self.sender.post(channel, message, metadata)
+        finally:
+            self.last[channel] = time.monotonic()
 
 
 def _attempt(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
     """Look up (when unsure), then post, joining the channel or dropping blocks once if needed."""
     if job.maybe_posted_since is not None:
-        found = _find(sender, job, pacer)
+        found = _find(sender, job)
         if found is not None:
             return _Outcome(found, recovered=isinstance(found, Posted), lookup=True)
     message = alert_message(job.item)
     metadata = alert_metadata(job.alert_id)
-    pacer.wait(job.channel)
-    result = sender.post(job.channel, message, metadata)
+    result = pacer.post(job.channel, message, metadata)
     if _is(result, "channel") and result.error == "not_in_channel" and sender.join(job.channel):
-        pacer.wait(job.channel)
-        result = sender.post(job.channel, message, metadata)
+        result = pacer.post(job.channel, message, metadata)
     if _is(result, "content"):
         logger.warning("alert %s: Slack refused the blocks (%s); text only", job.alert_id, result)
-        pacer.wait(job.channel)
-        result = sender.post(job.channel, Message(text=message.text), metadata)
+        result = pacer.post(job.channel, Message(text=message.text), metadata)
     return _Outcome(result)
 
 
-def _find(sender: Sender, job: AlertJob, pacer: _Pacer) -> LookupResult:
+def _find(sender: Sender, job: AlertJob) -> LookupResult:
+    """Search the channel for an earlier try of this alert that may have landed."""
     assert job.maybe_posted_since is not None
+    if job.was_stale_sending:
+        logger.info("alert %s was left unrecorded by a stopped sender; searching", job.alert_id)
     oldest = job.maybe_posted_since - LOOKBACK
     found = sender.find_posted(job.channel, job.alert_id, oldest)
     if _is(found, "channel") and found.error == "not_in_channel" and sender.join(job.channel):
         found = sender.find_posted(job.channel, job.alert_id, oldest)
+    if _is(found, "auth") and found.error == "missing_scope":
+        # posting may still work: hold this channel's alert, not the whole delivery
+        logger.error(
+            "cannot search channel %s for alert %s: the app lacks the channels:history or "
+            "groups:history scope; the alert waits",
+            job.channel,
+            job.alert_id,
+        )
+        return SlackFailed("missing_scope", "transient")
     return found
+
+
+def _attempt_safely(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
+    """`_attempt`, with a bug or an unexpected error turned into a retry (maybe posted)."""
+    try:
+        return _attempt(sender, job, pacer)
+    except Exception:
+        logger.exception(
+            "alert %s: unexpected error while sending; it will be retried", job.alert_id
+        )
+        return _Outcome(SlackFailed("unexpected_error", "transient"))
 
 
 def _is(result: object, kind: str) -> TypeGuard[SlackFailed]:
@@ -151,7 +176,7 @@ class _Run:
     """The state of one deliver run."""
 
     def __init__(self, deps: Deps, owner: str, pace: float) -> None:
-        self.deps, self.owner, self.pacer = deps, owner, _Pacer(pace)
+        self.deps, self.owner, self.pacer = deps, owner, _Pacer(deps.sender, pace)
         self.counts = {"sent": 0, "retried": 0, "failed": 0, "recovered": 0}
         self.stopped: str | None = None
         self.hold: timedelta | None = None
@@ -243,7 +268,7 @@ def deliver_pending(
         return DeliverySummary()
     run = _Run(deps, owner, pace)
     queues = _round_robin(jobs)
-    deadline = started + LEASE / 2
+    deadline = started + RUN_TIME
     untried: list[int] = []
     try:
         for job in _next_jobs(queues):
@@ -252,9 +277,9 @@ def deliver_pending(
             if run.stopped is not None:
                 untried.append(job.alert_id)
                 continue
-            run.record(job, _attempt(deps.sender, job, run.pacer), queues)
+            run.record(job, _attempt_safely(deps.sender, job, run.pacer), queues)
     finally:
-        # an exception leaves the alert in flight `sending` (looked up after the lease)
+        # if recording failed (database down), that alert stays `sending`: looked up later
         untried += [j.alert_id for q in queues.values() for j in q]
         if untried:
             not_before = deps.clock() + run.hold if run.hold else None

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deps import Deps
@@ -22,7 +23,8 @@ from news.relevance import Classifier
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=24)
-CLAIM_BATCH = 200
+CLAIM_BATCH = 1000
+LIGHT_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +88,51 @@ def poll_due_feeds(
         if not requests:
             break
         seen.update(r.feed_id for r in requests)
+        light: list[tuple[FetchRequest, FetchResult]] = []
         for request, result in deps.fetcher.fetch_many(requests):
-            try:
-                with deps.sessions.begin() as s:
-                    outcome = record_result(s, deps, request, result, deps.clock())
-            except Exception:
-                logger.exception("storing the poll of feed %s failed", request.url)
-                outcome = FeedOutcome(request.feed_id, request.url, "failed", error="store_error")
-            summary.add(outcome)
-            if progress:
-                progress(outcome, len(seen))
+            if isinstance(result, Fetched):
+                outcomes = _store(deps, [(request, result)])
+            else:
+                light.append((request, result))
+                if len(light) < LIGHT_BATCH:
+                    continue
+                outcomes, light = _store(deps, light), []
+            _report(summary, outcomes, progress, len(seen))
+        if light:
+            _report(summary, _store(deps, light), progress, len(seen))
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _store(deps: Deps, results: list[tuple[FetchRequest, FetchResult]]) -> list[FeedOutcome]:
+    """Record results in one transaction; if that fails, one transaction per feed.
+
+    304s and failures only update the feed row, so they are written in batches: one
+    commit per feed would cost more than the whole poll of a few hundred unchanged feeds.
+    """
+    try:
+        with deps.sessions.begin() as s:
+            # one SELECT for the batch; record_result's s.get() then hits the identity map
+            s.scalars(select(Feed).where(Feed.id.in_([req.feed_id for req, _ in results]))).all()
+            return [record_result(s, deps, req, res, deps.clock()) for req, res in results]
+    except Exception:
+        if len(results) == 1:
+            request = results[0][0]
+            logger.exception("storing the poll of feed %s failed", request.url)
+            return [FeedOutcome(request.feed_id, request.url, "failed", error="store_error")]
+    return [outcome for pair in results for outcome in _store(deps, [pair])]
+
+
+def _report(
+    summary: PollSummary,
+    outcomes: list[FeedOutcome],
+    progress: Callable[[FeedOutcome, int], None] | None,
+    claimed: int,
+) -> None:
+    for outcome in outcomes:
+        summary.add(outcome)
+        if progress:
+            progress(outcome, claimed)
 
 
 def record_result(

@@ -76,10 +76,10 @@ def build_scheduler(deps: Deps) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
     # Poll often enough to notice due feeds; each feed's own interval lives in next_poll_at.
-    tick = max(10, min(60, settings.poll_seconds // 5))
+    tick = max(1, min(60, settings.poll_seconds // 5))
     scheduler.add_job(
         guarded("poll", poll_job, deps),
-        IntervalTrigger(seconds=tick, jitter=max(1, tick // 5)),
+        IntervalTrigger(seconds=tick, jitter=tick // 5 or None),
         id="poll",
         replace_existing=True,
         next_run_time=deps.clock(),

@@ -9,7 +9,6 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -86,7 +85,7 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def insert_ignore(session: Session, table: Any) -> Insert:
+def insert_ignore(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
     """An INSERT for `table` in the session's dialect that supports ON CONFLICT DO NOTHING."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":

@@ -117,6 +117,24 @@ def claim_due_feeds(
     return list(s.scalars(select(Feed).where(Feed.id.in_(ids)).order_by(Feed.next_poll_at)))
 
 
+def lease_owners(s: Session) -> set[str]:
+    """Every owner currently holding a feed lease (expired or not)."""
+    return set(s.scalars(select(Feed.lease_owner).where(Feed.lease_owner.is_not(None)).distinct()))
+
+
+def release_leases(s: Session, owners: Sequence[str]) -> int:
+    """Drop the feed leases of these owners (they are gone); returns how many feeds."""
+    if not owners:
+        return 0
+    result = s.execute(
+        update(Feed)
+        .where(Feed.lease_owner.in_(list(owners)))
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def feed_counts(s: Session) -> dict[str, int]:
     """How many feeds are ok, failing and disabled."""
     counts = {"ok": 0, "failing": 0, "disabled": 0}

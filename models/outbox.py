@@ -159,11 +159,11 @@ def claim_batch(
     chosen = sorted(chosen)[:limit]
     if not chosen:
         return []
-    stale = [i for i in stale if i in set(chosen)]
-    if stale:
+    stale_set = set(stale).intersection(chosen)
+    if stale_set:
         s.execute(
             update(Alert)
-            .where(Alert.id.in_(stale))
+            .where(Alert.id.in_(stale_set))
             .values(maybe_posted_since=func.coalesce(Alert.maybe_posted_since, Alert.claimed_at))
             .execution_options(synchronize_session=False)
         )
@@ -186,7 +186,6 @@ def claim_batch(
         .order_by(Alert.id)
         .execution_options(populate_existing=True)
     ).all()
-    stale_set = set(stale)
     return [
         AlertJob(
             alert_id=alert.id,
@@ -294,6 +293,33 @@ def release(
         update(Alert)
         .where(Alert.id.in_(alert_ids), Alert.status == SENDING, Alert.lease_owner == owner)
         .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def sending_owners(s: Session) -> set[str]:
+    """Every owner of an alert left in `sending` (being posted, or by a stopped sender)."""
+    query = select(Alert.lease_owner).where(Alert.status == SENDING, Alert.lease_owner.is_not(None))
+    return set(s.scalars(query.distinct()))
+
+
+def expire_leases(s: Session, owners: Sequence[str], now: datetime) -> int:
+    """End now the leases of alerts these (gone) owners were sending; returns how many.
+
+    The alerts stay `sending`, so the next claim takes them as stale and searches the
+    channel before posting again: a post that landed before the crash is not repeated.
+    """
+    if not owners:
+        return 0
+    result = s.execute(
+        update(Alert)
+        .where(
+            Alert.status == SENDING,
+            Alert.lease_owner.in_(list(owners)),
+            Alert.lease_until.is_(None) | (Alert.lease_until > now),
+        )
+        .values(lease_until=now)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import calendar
-import re
 import logging
+import re
 import time
 import zlib
 from collections.abc import Mapping
@@ -30,6 +30,17 @@ _EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
 _FUTURE_SLACK = timedelta(days=2)
 # bozo reasons that say nothing about the document's structure
 _HARMLESS = frozenset({"NonXMLContentType", "CharacterEncodingOverride"})
+# feedparser's time grows with the number of entries (about 0.1 ms each, the GIL held), so a
+# document is cut after the entries we would look at anyway, then closed again.
+_ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)
+# A character reference to a surrogate or past U+10FFFF crashes feedparser's fallback parser
+# (chr() or .encode() in handle_charref), which would lose the whole feed; the ; is optional.
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));?")
+# feedparser's own pattern for the declared encoding, whose value it decodes as UTF-8 (and
+# raises UnicodeDecodeError on other bytes).
+_PI_ENCODING = re.compile(rb"""<\?.*encoding=['"](.*?)['"].*\?>""")
+_WIDE_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?utf-?(?:16|32)[^;]*", re.IGNORECASE)
+_ROOT_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:channel|rss|feed|RDF)\s*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,24 +77,29 @@ def parse_feed(
             )
         body = unpacked
     body = _utf16_without_bom(body)
+    body, cut = _cap_entries(body, MAX_ENTRIES * 2)
+    body = _valid_charrefs(_ascii_declared_encoding(body))
     if not body.strip():
         return ParsedFeed(title="", entries=[], problems=["empty_body"], broken=True)
     response_headers = {k.lower(): v for k, v in headers.items()}
     response_headers.setdefault("content-location", url)
+    if "content-type" in response_headers:
+        content_type = response_headers["content-type"]
+        response_headers["content-type"] = _plausible_charset(content_type, body)
     try:
         # bytes, never a str: a str is taken as a URL or a file path to open.
         parsed = feedparser.parse(
             bytes(body),
             response_headers=response_headers,
             sanitize_html=False,  # everything is reduced to plain text anyway
-            resolve_relative_uris=True,
+            resolve_relative_uris=False,  # links are resolved anyway; HTML is dropped
         )
     except Exception as exc:  # feedparser promises bozo, but guard the edge anyway
         logger.warning("feedparser raised on %s: %s", url, type(exc).__name__)
         return ParsedFeed(
             title="", entries=[], problems=[f"parser_crash: {type(exc).__name__}"], broken=True
         )
-    problems: list[str] = []
+    problems: list[str] = [f"cut_after_{MAX_ENTRIES * 2}_entries"] if cut else []
     broken = False
     if parsed.get("bozo"):
         kind = type(parsed.get("bozo_exception")).__name__
@@ -124,6 +140,52 @@ def _utf16_without_bom(body: bytes) -> bytes:
     text = body.decode(codec, errors="replace")
     text = _DECLARED_ENCODING.sub(r"\1utf-8\1", text, count=1)
     return text.encode("utf-8")
+
+
+def _cap_entries(body: bytes, limit: int) -> tuple[bytes, bool]:
+    """The document up to the end of its `limit`-th entry, with its root closed; and if cut."""
+    ends = _ENTRY_END.finditer(body)
+    last = None
+    for _, match in zip(range(limit), ends, strict=False):
+        last = match
+    if last is None or next(ends, None) is None:
+        return body, False
+    closers = b"".join(m.group(0) for m in _ROOT_END.finditer(body, max(len(body) - 1024, 0)))
+    return body[: last.end()] + closers, True
+
+
+def _charref(match: re.Match[bytes]) -> bytes:
+    hex_digits, digits = match.group(1), match.group(2)
+    number = (hex_digits or digits).lstrip(b"0")
+    if len(number) > 8:
+        return b"&#xFFFD;"
+    value = int(number or b"0", 16 if hex_digits else 10)
+    return b"&#xFFFD;" if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else match.group(0)
+
+
+def _plausible_charset(content_type: str, body: bytes) -> str:
+    """Drop a UTF-16/32 charset from Content-Type when the body is in a one-byte encoding.
+
+    feedparser believes the header over the document, so a server that labels a UTF-8
+    feed this way (or BOM-less UTF-16, re-encoded above) would make every poll fail.
+    """
+    start = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start[:1] == b"<" and start[1:2] not in (b"", b"\x00"):
+        return _WIDE_CHARSET.sub("", content_type)
+    return content_type
+
+
+def _ascii_declared_encoding(body: bytes) -> bytes:
+    """A declared encoding name that is not ASCII (so no encoding at all) becomes utf-8."""
+    match = _PI_ENCODING.match(body, 3 if body.startswith(b"\xef\xbb\xbf") else 0)
+    if match is None or match.group(1).isascii():
+        return body
+    return body[: match.start(1)] + b"utf-8" + body[match.end(1) :]
+
+
+def _valid_charrefs(body: bytes) -> bytes:
+    """Numeric character references no parser can decode become U+FFFD (see _CHARREF)."""
+    return _CHARREF.sub(_charref, body) if b"&#" in body else body
 
 
 def _gunzip(data: bytes, limit: int) -> bytes | None:

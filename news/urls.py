@@ -53,8 +53,11 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 def _split(url: str) -> SplitResult | None:
     """urlsplit plus the checks it skips (port range, blanks in the host); None if invalid."""
+    url = url.strip()
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in url):
+        return None  # a NUL or newline inside a link: no browser would go there as written
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
         return None

@@ -18,6 +18,7 @@ from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from settings import Settings
 from tests.fakes.feed_server import feed_server  # noqa: F401  (fixture)
+from tests.fakes.slack_server import slack  # noqa: F401  (fixture)
 
 POSTGRES_URL = os.environ.get(
     "DIPLO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -50,7 +50,7 @@ def test_postgres_urls_get_the_psycopg_driver() -> None:
     ("env", "names"),
     [
         ({"DIPLO_POLL_SECONDS": "five"}, "DIPLO_POLL_SECONDS"),
-        ({"DIPLO_POLL_SECONDS": "1"}, "DIPLO_POLL_SECONDS"),
+        ({"DIPLO_POLL_SECONDS": "0"}, "DIPLO_POLL_SECONDS"),
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
         ({"DIPLO_FEEDS": "https://ok.example/rss, notaurl"}, "DIPLO_FEEDS"),
         ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL"),

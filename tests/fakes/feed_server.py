@@ -14,7 +14,6 @@ every open connection, so slow and never-ending replies do not outlive the test.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import functools
 import gzip as gzip_module
 import socket
@@ -23,6 +22,7 @@ import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -110,9 +110,7 @@ class _Resource:
         since = request_headers.get("if-modified-since")
         if since and self.last_modified:
             try:
-                return email.utils.parsedate_to_datetime(
-                    since
-                ) >= email.utils.parsedate_to_datetime(self.last_modified)
+                return parsedate_to_datetime(since) >= parsedate_to_datetime(self.last_modified)
             except (TypeError, ValueError):
                 return since == self.last_modified
         return False
@@ -129,6 +127,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else headers and body wait 40 ms for a delayed ACK
     server: _Server
     timeout = 10  # an idle keep-alive connection is dropped after this
 
@@ -218,7 +217,7 @@ class FeedServer:
         self._server.fake = self
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
         self._thread.start()
 

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,6 +67,7 @@ class _Fault:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     after_processing: bool = False
+    pause: float = 0.0  # sleep this long first; with no error and no drop, then answer normally
 
 
 class FakeSlack:
@@ -91,12 +92,14 @@ class FakeSlack:
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
         self._last_ts = 0.0
+        self._in_flight: Counter[str] = Counter()
         self._sockets: list[ServerConnection] = []
         self._acks: dict[str, Json] = {}
         self._http = self._start_http(0)
         self.port = self._http.server_address[1]
         self._ws: Server = serve(self._ws_handler, "127.0.0.1", 0)
         self.ws_port = self._ws.socket.getsockname()[1]
+        self.ws_advertised_port = self.ws_port  # what apps.connections.open hands out (a proxy?)
         threading.Thread(target=self._ws.serve_forever, daemon=True).start()
 
     # ---- addresses and life cycle
@@ -111,7 +114,7 @@ class FakeSlack:
 
     def _start_http(self, port: int) -> ThreadingHTTPServer:
         server = _QuietServer(("127.0.0.1", port), _handler_for(self))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         return server
 
     def stop(self) -> None:
@@ -175,6 +178,40 @@ class FakeSlack:
             self._faults[method].extend(
                 _Fault(drop=True, after_processing=after_processing) for _ in range(n)
             )
+
+    def slow_next(self, method: str, n: int = 1, *, seconds: float) -> None:
+        """Answer the next `n` calls of `method` normally, but only after `seconds`.
+
+        A client with a shorter timeout gives up while the call still takes effect: a
+        message it believes failed lands a moment later (`wait_idle` waits for that).
+        """
+        with self._lock:
+            self._faults[method].extend(_Fault(pause=seconds) for _ in range(n))
+
+    def pass_next(self, method: str, n: int = 1) -> None:
+        """Let the next `n` calls of `method` through untouched (to interleave with faults)."""
+        with self._lock:
+            self._faults[method].extend(_Fault() for _ in range(n))
+
+    def wait_idle(self, timeout: float = 5.0) -> None:
+        """Block until no Web API request is being answered (slow ones have landed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.in_flight() == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("requests still in flight")
+            time.sleep(0.01)
+
+    def in_flight(self, method: str | None = None) -> int:
+        """Web API requests (of `method`, or all) being answered right now."""
+        with self._lock:
+            return self._in_flight[method] if method else sum(self._in_flight.values())
+
+    def pending_faults(self, method: str) -> int:
+        """Scripted faults (and pass_next/slow_next) for `method` not used yet."""
+        with self._lock:
+            return len(self._faults.get(method, ()))
 
     def delay(self, method: str, seconds: float) -> None:
         """Sleep this long before answering every call of `method` (0 to stop)."""
@@ -419,7 +456,8 @@ class FakeSlack:
 
     def _api_apps_connections_open(self, body: Json) -> Json:
         ticket = uuid.uuid4().hex
-        return {"ok": True, "url": f"ws://127.0.0.1:{self.ws_port}/link/?ticket={ticket}"}
+        port = self.ws_advertised_port
+        return {"ok": True, "url": f"ws://127.0.0.1:{port}/link/?ticket={ticket}"}
 
     def _take_fault(self, method: str) -> tuple[_Fault | None, float]:
         with self._lock:
@@ -515,19 +553,33 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, {"ok": True})
             method = parts.path.removeprefix("/api/")
             fake._record(method, body, headers)
+            with fake._lock:
+                fake._in_flight[method] += 1
+            try:
+                self._answer(method, body, headers)
+            finally:
+                with fake._lock:
+                    fake._in_flight[method] -= 1
+            return None
+
+        def _answer(self, method: str, body: Json, headers: dict[str, str]) -> None:
             fault, pause = fake._take_fault(method)
             if pause:
                 time.sleep(pause)
+            if fault and fault.pause:
+                time.sleep(fault.pause)
             if fault and fault.drop:
                 if fault.after_processing:
                     fake.handle(method, body, headers)
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
-                return None
-            if fault:
+                return
+            if fault and fault.error is not None:
                 payload = {"ok": False, "error": fault.error}
-                return self._send(fault.status, payload, fault.headers)
-            return self._send(*fake.handle(method, body, headers))
+                self._send(fault.status, payload, fault.headers)
+                return
+            # a client that gave up waiting (timeout) gets an error here: the call took effect
+            self._send(*fake.handle(method, body, headers))
 
         def _send(self, status: int, payload: Json, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()

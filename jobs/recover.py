@@ -1,0 +1,37 @@
+"""Start-up recovery: take back the leases that a crashed process of this host left behind.
+
+A process killed while polling leaves its feeds leased (10 min) and, while posting, its
+alerts in `sending` (3 min); without this, a restarted bot would wait that long before it
+polls those feeds or posts to those channels again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from deps import Deps, owner_is_gone
+from models.feed import lease_owners, release_leases
+from models.outbox import expire_leases, sending_owners
+
+logger = logging.getLogger(__name__)
+
+
+def release_dead_leases(deps: Deps) -> tuple[int, int]:
+    """Free the feed and alert leases of stopped processes; returns (feeds, alerts).
+
+    Call it once at start-up, before the scheduler runs (see deps.owner_is_gone).
+    """
+    with deps.sessions.begin() as s:
+        gone = sorted(
+            o for o in lease_owners(s) | sending_owners(s) if owner_is_gone(o, deps.owner)
+        )
+        feeds = release_leases(s, gone)
+        alerts = expire_leases(s, gone, deps.clock())
+    if feeds or alerts:
+        logger.info(
+            "took back %d feeds and %d alerts leased by stopped processes (%s)",
+            feeds,
+            alerts,
+            ", ".join(gone),
+        )
+    return feeds, alerts

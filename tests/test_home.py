@@ -1,0 +1,73 @@
+"""The App Home tab: `app_home_opened` → views.publish with items, subscriptions, feed health."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from deps import Deps
+from models.feed import add_feed
+from models.subscription import pause_channel, subscribe
+from tests.fakes.slack_server import FakeSlack
+from tests.fakes.slack_server import slack as slack_fixture
+from tests.test_blocks import assert_slack_limits
+from tests.test_commands import Bot, make_bot, store_items, wait_for
+
+slack = slack_fixture
+sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+
+
+def open_home(bot: Bot, user: str = "U1", tab: str = "home") -> Any:
+    event = {"type": "app_home_opened", "user": user, "channel": "D1", "tab": tab}
+    body = {
+        "token": "legacy",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event": event,
+        "type": "event_callback",
+        "event_id": "Ev1",
+        "event_time": 1,
+        "authorizations": [{"team_id": "T1", "user_id": "U_BOT", "is_bot": True}],
+    }
+    return bot.dispatch(json.dumps(body), content_type="application/json")
+
+
+def test_home_shows_items_subscriptions_and_feed_health(deps: Deps, slack: FakeSlack) -> None:
+    bot = make_bot(deps, slack)
+    store_items(deps, [("Xi and Trump meet in Busan", "relevant", "summit"), ("Noise", None, "")])
+    now = deps.clock()
+    with deps.sessions.begin() as s:
+        subscribe(s, "C1", ["trade", "all"], "U1", now)
+        subscribe(s, "C2", ["taiwan"], "U2", now)
+        pause_channel(s, "C2", "is_archived")
+        feed, _ = add_feed(s, "https://bad.example/rss", now)
+        feed.consecutive_failures, feed.last_error = 2, "timeout"
+    assert open_home(bot).status == 200
+    view = wait_for(lambda: slack.views.get("U1"))
+    assert view["type"] == "home"
+    assert_slack_limits(view["blocks"], max_blocks=100)
+    body = json.dumps(view["blocks"], ensure_ascii=False)
+    assert "Xi and Trump meet in Busan" in body and "Noise" not in body
+    assert "<#C1>: `all` (every topic), `trade`" in body
+    assert "<#C2>: `taiwan` — :double_vertical_bar: paused: is_archived" in body
+    assert "1 ok, 1 failing, 0 disabled" in body and "timeout" in body
+    assert [c["user_id"] for c in slack.calls("views.publish")] == ["U1"]
+
+
+@sqlite_only
+def test_home_when_nothing_is_stored(deps: Deps, slack: FakeSlack) -> None:
+    bot = make_bot(deps, slack)
+    open_home(bot, user="U7")
+    body = json.dumps(wait_for(lambda: slack.views.get("U7"))["blocks"])
+    assert "No relevant items yet." in body and "No channel is subscribed yet." in body
+
+
+@sqlite_only
+def test_messages_tab_publishes_nothing(deps: Deps, slack: FakeSlack) -> None:
+    bot = make_bot(deps, slack)
+    assert open_home(bot, tab="messages").status == 200
+    open_home(bot, user="U9")  # a later home open proves the first one was handled
+    wait_for(lambda: slack.views.get("U9"))
+    assert [c["user_id"] for c in slack.calls("views.publish")] == ["U9"]

@@ -1,0 +1,267 @@
+"""Secrets never appear in logs, errors or replies, whatever fails.
+
+Recognisable secrets (bot token, app token, signing secret, a DATABASE_URL password) go
+through the failure paths: a token Slack rejects at start, Slack answering 500, feeds
+that fail, a database that cannot be reached, commands that fail, a forged request. Logs
+are captured at DEBUG (caplog in process, stderr/stdout of real `python bot.py` runs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from slack_bolt import BoltRequest
+from slack_sdk import WebClient
+
+from deps import Deps
+from handlers.app import SlackAuthError, check_auth, run_http, run_socket_mode
+from handlers.commands import parse_command, run_command
+from handlers.sender import SlackSender, make_web_client
+from jobs.deliver import deliver_pending
+from jobs.poll import poll_due_feeds
+from models.feed import add_feed
+from models.subscription import subscribe
+from tests.conftest import _drop_postgres_database, _fresh_postgres_database
+from tests.fakes.feed_server import FeedServer, Reply
+from tests.fakes.slack_server import FakeSlack
+from tests.faults import ROOT, bot_can_start, bot_env, bot_process, free_port, queue_alert
+from tests.feedgen import rss, wire
+from tests.test_commands import Bot, make_bot, sign, slash_form, wait_for
+
+BOT_TOKEN = "xoxb-4242-SECRETBOTTOKEN-f00d"
+APP_TOKEN = "xapp-1-A1-SECRETAPPTOKEN-beef"
+SIGNING_SECRET = "SECRETSIGNINGSECRET-c0ffee"
+DB_PASSWORD = "SECRETDBPASSWORD-1234"
+MARKS = ("SECRETBOTTOKEN", "SECRETAPPTOKEN", "SECRETSIGNINGSECRET", "SECRETDBPASSWORD")
+
+
+def leaks(text: str) -> list[str]:
+    """Which secrets appear in `text`."""
+    return [mark for mark in MARKS if mark in text]
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A fake Slack that knows the secret tokens."""
+    server = FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_failures_in_process_log_and_reply_without_secrets(
+    deps: Deps, slack: FakeSlack, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    said: list[str] = []
+    bot = make_bot(
+        deps,
+        slack,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_app_token=APP_TOKEN,
+        admins=frozenset({"UADMIN"}),
+    )
+    deps = bot.deps
+    assert SIGNING_SECRET not in repr(deps.settings) and BOT_TOKEN not in repr(deps.settings)
+
+    # start-up: the bot token and the app token rejected, then Slack unreachable
+    with pytest.raises(SlackAuthError) as rejected:
+        check_auth(WebClient(token="xoxb-4242-SECRETBOTTOKEN-wrong", base_url=slack.url))
+    said.append(str(rejected.value))
+    with pytest.raises(SlackAuthError) as rejected_app:
+        run_socket_mode(bot.app, "xapp-1-A1-SECRETAPPTOKEN-wrong")
+    said.append(str(rejected_app.value))
+    handler = run_socket_mode(bot.app, APP_TOKEN, ping_interval=0.5)  # and a good connection
+    slack.wait_connections(1)
+    handler.close()
+
+    # feeds that fail, and Slack answering 500 / dropping the connection while posting
+    with deps.sessions.begin() as s:
+        for path, reply in [("/404.xml", Reply(404)), ("/reset.xml", Reply(reset=True))]:
+            add_feed(s, feed_server.script(path, [reply]), deps.clock())
+        subscribe(s, "C1", ["all"], "U1", deps.clock())
+    poll_due_feeds(deps)
+    sender = SlackSender(make_web_client(BOT_TOKEN, slack.url, timeout=2), pace=0)
+    posting = dataclasses.replace(deps, sender=sender)
+    queue_alert(posting, ["C1", "C2"], "Trump and Xi speak by phone")
+    slack.fail_next("chat.postMessage", 1, status=500, error="internal_error")
+    slack.drop_next("chat.postMessage")
+    deliver_pending(posting)
+    slack.set_token_revoked(True)
+    queue_alert(posting, ["C3"], "Trump and Xi speak again")
+    deliver_pending(posting)
+    slack.set_token_revoked(False)
+
+    # commands: failing ones, a crash, and requests over HTTP (signed, forged, unsigned)
+    for text in ("status", "feeds", f"feeds add {feed_server.url('/404.xml')}", "feeds add x"):
+        said.append(json.dumps(_command(bot, text)))
+    client = WebClient(token=BOT_TOKEN, base_url=slack.url)
+    broken = dataclasses.replace(deps, sessions=None)  # any bug below the command table
+    crashed = run_command(broken, parse_command("latest", "C1", "U1"), client)
+    said.append(crashed.text)
+    server = run_http(bot.app, 0, host="127.0.0.1")
+    try:
+        body = urlencode(slash_form("status", "C1", "U1", slack.response_url("http")))
+        for headers in (sign(body, SIGNING_SECRET), sign(body, "wrong"), {}):
+            said.append(_post(server.port, body, headers))
+        wait_for(lambda: slack.responses("http"))
+    finally:
+        server.close()
+
+    said += [json.dumps(r.body) for r in slack.requests() if r.method.startswith("response/")]
+    assert leaks(caplog.text) == []
+    assert leaks("\n".join(said)) == []
+    assert "token_revoked" in caplog.text and "invalid_auth" in "\n".join(said)
+
+
+def _command(bot: Bot, text: str) -> dict[str, object]:
+    """`/diplo text` from an admin, signed with the secret signing secret; the reply."""
+    key = uuid.uuid4().hex
+    body = urlencode(slash_form(text, "C1", "UADMIN", bot.slack.response_url(key)))
+    headers = {"content-type": "application/x-www-form-urlencoded", **sign(body, SIGNING_SECRET)}
+    assert bot.app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
+    return dict(wait_for(lambda: bot.slack.responses(key))[0])
+
+
+def _post(port: int, body: str, headers: dict[str, str]) -> str:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/slack/events",
+        data=body.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return f"{response.status} {response.read().decode(errors='replace')}"
+    except urllib.error.HTTPError as exc:
+        return f"{exc.code} {exc.read().decode(errors='replace')}"
+
+
+# --- real processes ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bot_runs() -> None:
+    reason = bot_can_start()
+    if reason:
+        pytest.skip(f"python bot.py --help fails: {reason}")
+
+
+def start_bot(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """`python bot.py ARGS`, its output captured."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "bot.py"), *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def secret_env(
+    slack: FakeSlack, database_url: str, feeds: list[str], **extra: str
+) -> dict[str, str]:
+    """bot_env with the secrets, at DEBUG."""
+    env = bot_env(
+        database_url, feeds, slack, SLACK_SIGNING_SECRET=SIGNING_SECRET, LOG_LEVEL="DEBUG"
+    )
+    env.update(extra)
+    return env
+
+
+def test_start_up_failures_print_no_secrets(
+    bot_runs: None, slack: FakeSlack, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    feeds = [feed_server.serve("/wire.xml", rss(wire(1)))]
+    sqlite = f"sqlite:///{tmp_path / 'diplo.db'}"
+    wrong_bot = secret_env(slack, sqlite, feeds, SLACK_BOT_TOKEN="xoxb-4242-SECRETBOTTOKEN-old")
+    wrong_app = secret_env(slack, sqlite, feeds, SLACK_APP_TOKEN="xapp-1-A1-SECRETAPPTOKEN-old")
+    no_db = secret_env(
+        slack, f"postgresql://diplo:{DB_PASSWORD}@127.0.0.1:{free_port()}/diplo", feeds
+    )
+    bad_db = secret_env(slack, f"mysql://diplo:{DB_PASSWORD}@127.0.0.1/diplo", feeds)
+    with socket.create_server(("0.0.0.0", 0)) as taken:
+        port_taken = secret_env(slack, sqlite, feeds, PORT=str(taken.getsockname()[1]))
+        cases = [
+            (wrong_bot, "SLACK_BOT_TOKEN was rejected by Slack: invalid_auth"),
+            (wrong_app, "SLACK_APP_TOKEN was rejected by Slack: invalid_auth"),
+            (no_db, "cannot open the database at DATABASE_URL"),
+            (bad_db, "DATABASE_URL must start with"),
+            (port_taken, "cannot listen on PORT="),
+        ]
+        runs = [start_bot(env) for env, _ in cases]  # side by side: each is mostly start-up
+        for (_, expected), proc in zip(cases, runs, strict=True):
+            stdout, stderr = proc.communicate(timeout=60)
+            assert proc.returncode == 2, stderr
+            assert expected in stderr and "Traceback" not in stderr
+            assert leaks(stdout + stderr) == [], stderr
+
+
+def test_a_running_bot_through_failures_prints_no_secrets(
+    bot_runs: None, slack: FakeSlack, feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """HTTP mode at DEBUG, on PostgreSQL with a password when the server is there."""
+    database_url, name = f"sqlite:///{tmp_path / 'diplo.db'}", None
+    try:
+        url, name = _fresh_postgres_database()
+        base, _, db = url.rpartition("/")
+        user_host = base.split("://", 1)[1]
+        if "@" in user_host and ":" not in user_host.split("@")[0]:  # trust auth ignores it
+            user, host = user_host.split("@", 1)
+            database_url = f"postgresql://{user}:{DB_PASSWORD}@{host}/{db}"
+    except pytest.skip.Exception:
+        pass
+    try:
+        feeds = [
+            feed_server.script("/gone.xml", [Reply(410)]),
+            feed_server.script("/reset.xml", [Reply(reset=True)]),
+            feed_server.serve("/wire.xml", rss(wire(2))),
+        ]
+        env = secret_env(slack, database_url, feeds)
+        slack.fail_next("chat.postMessage", 3, status=500, error="internal_error")
+        log = tmp_path / "bot.log"
+        with bot_process(env, log) as proc:
+            _wait_running(log, proc)
+            port = int(env["PORT"])
+            body = urlencode(slash_form("status", "C1", "U1", slack.response_url("run")))
+            replies = [_post(port, body, h) for h in (sign(body, SIGNING_SECRET), sign(body, "x"))]
+            replies.append(json.dumps(wait_for(lambda: slack.responses("run"), timeout=10)))
+            proc.terminate()
+            proc.wait(timeout=15)
+        output = log.read_text(errors="replace")
+        assert "diplo running" in output and "gone" in output
+        if name:
+            assert DB_PASSWORD not in output and "***" in output  # the URL is shown masked
+        assert leaks(output) == []
+        assert leaks("\n".join(replies)) == []
+    finally:
+        if name:
+            _drop_postgres_database(name)
+
+
+def _wait_running(log: Path, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(log.read_text(errors="replace")[-3000:])
+        if log.exists() and "diplo running" in log.read_text(errors="replace"):
+            time.sleep(1.0)  # let the first poll and its failures happen
+            return
+        time.sleep(0.05)
+    raise AssertionError("the bot did not start: " + log.read_text(errors="replace")[-3000:])
