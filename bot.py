@@ -39,7 +39,13 @@ def run_bot(args: argparse.Namespace) -> int:
         server: Closable | None = None
         if mode != "console":
             from handlers import register_handlers
-            from handlers.app import SlackAuthError, build_app, check_auth, run_http, run_socket_mode
+            from handlers.app import (
+                SlackAuthError,
+                build_app,
+                check_auth,
+                run_http,
+                run_socket_mode,
+            )
 
             app = build_app(deps)
             try:

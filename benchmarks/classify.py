@@ -3,8 +3,9 @@
 Run: `./dev bench classify` (or `.venv/bin/python benchmarks/classify.py --items 100000`).
 Classifies the labelled dev headlines (shared/data/relevance-dev.jsonl, or the project's
 holdout set when that file is absent) repeated to `--items` items, in this one process,
-and prints items/s by CPU time (this process alone, what "one core" means on a shared
-machine) and by wall time, after compiling the rules once. The target is 20,000 items/s.
+after compiling the rules once, `--rounds` times; prints the best round's items/s by CPU
+time (this process alone: what "one core" means on a shared machine; the best round is
+the one least disturbed by other work) and by wall time. The target is 20,000 items/s.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print one line of results; exit 1 below the target."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000, help="items to classify")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; the best one counts")
     parser.add_argument("--data", type=Path, default=None, help="JSON lines with title, summary")
     args = parser.parse_args(argv)
     path = args.data or (DEV_SET if DEV_SET.exists() else HOLDOUT)
@@ -49,14 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     for title, summary in sample:  # warm up
         classifier.classify(title, summary)
 
-    cpu, wall = time.process_time(), time.perf_counter()
-    relevant = sum(classifier.classify(title, summary).relevant for title, summary in items)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    rounds = []
+    for _ in range(max(args.rounds, 1)):
+        cpu, wall = time.process_time(), time.perf_counter()
+        relevant = sum(classifier.classify(title, summary).relevant for title, summary in items)
+        rounds.append((time.process_time() - cpu, time.perf_counter() - wall))
+    cpu, wall = min(rounds)
 
     per_cpu = len(items) / cpu
     print(
-        f"classify: {len(items):,} items from {path.name} ({relevant:,} relevant): "
-        f"{per_cpu:,.0f} items/s (CPU), {len(items) / wall:,.0f} items/s (wall), "
+        f"classify: {len(items):,} items from {path.name} ({relevant:,} relevant), best of "
+        f"{len(rounds)}: {per_cpu:,.0f} items/s (CPU), {len(items) / wall:,.0f} items/s (wall), "
         f"{cpu / len(items) * 1e6:.1f} µs/item; rules compiled in {compile_seconds:.2f}s; "
         f"target {TARGET:,} items/s: {'met' if per_cpu >= TARGET else 'NOT met'}"
     )

@@ -25,17 +25,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import feedparser  # noqa: E402
+import feedparser
 
-from deps import Deps  # noqa: E402
-from handlers.sender import ConsoleSender  # noqa: E402
-from jobs.fetch import FetchConfig, Fetcher  # noqa: E402
-from jobs.poll import poll_due_feeds  # noqa: E402
-from models.db import make_engine, make_sessionmaker  # noqa: E402
-from models.feed import add_feed  # noqa: E402
-from models.migrate import upgrade  # noqa: E402
-from news.relevance import default_classifier  # noqa: E402
-from settings import Settings  # noqa: E402
+from deps import Deps
+from handlers.sender import ConsoleSender
+from jobs.fetch import FetchConfig, Fetcher
+from jobs.poll import poll_due_feeds
+from models.db import make_engine, make_sessionmaker
+from models.feed import add_feed
+from models.migrate import upgrade
+from news.relevance import default_classifier
+from settings import Settings
 
 HOSTS = [f"127.0.0.{i}" for i in range(2, 52)]
 BASE = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -131,10 +131,15 @@ def main() -> int:
     args = parser.parse_args()
 
     parent, child = mp.Pipe()
-    server = mp.Process(target=serve, args=(child, args.feeds, args.entries, args.latency), daemon=True)
+    server = mp.Process(
+        target=serve, args=(child, args.feeds, args.entries, args.latency), daemon=True
+    )
     server.start()
     ports = parent.recv()
-    urls = [f"http://{HOSTS[n % len(HOSTS)]}:{ports[n % len(HOSTS)]}/f{n}.xml" for n in range(args.feeds)]
+    urls = [
+        f"http://{HOSTS[n % len(HOSTS)]}:{ports[n % len(HOSTS)]}/f{n}.xml"
+        for n in range(args.feeds)
+    ]
 
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
@@ -179,15 +184,26 @@ def main() -> int:
     server.join(timeout=5)
 
     parsed = cycle.ok  # bodies parsed in the measured cycle (304s and unchanged bodies are not)
-    print(f"feeds: {args.feeds} on {len(HOSTS)} loopback hosts, {args.entries} entries each, "
-          f"{args.latency * 1000:.0f} ms latency; {changed} changed since the last poll")
+    print(
+        f"feeds: {args.feeds} on {len(HOSTS)} loopback hosts, {args.entries} entries each, "
+        f"{args.latency * 1000:.0f} ms latency; {changed} changed since the last poll"
+    )
     print(f"priming cycle (every feed new):     {prime_s:7.2f} s  ({prime.new_items} items stored)")
-    print(f"poll cycle (5% changed):            {cycle_s:7.2f} s  "
-          f"(ok {cycle.ok}, not modified {cycle.not_modified}, failed {cycle.failed}, "
-          f"new items {cycle.new_items})")
-    print(f"  server answers: {counts['200']} × 200, {counts['304']} × 304; "
-          f"feed bodies parsed: {parsed}; unchanged feeds parsed: {cycle.feeds - cycle.not_modified - changed}")
-    label = "naive feedparser.parse(url) loop:" if naive_n == args.feeds else f"naive loop ({naive_n} feeds, scaled):"
+    print(
+        f"poll cycle (5% changed):            {cycle_s:7.2f} s  "
+        f"(ok {cycle.ok}, not modified {cycle.not_modified}, failed {cycle.failed}, "
+        f"new items {cycle.new_items})"
+    )
+    print(
+        f"  server answers: {counts['200']} × 200, {counts['304']} × 304; "
+        f"feed bodies parsed: {parsed}; "
+        f"unchanged feeds parsed: {cycle.feeds - cycle.not_modified - changed}"
+    )
+    label = (
+        "naive feedparser.parse(url) loop:"
+        if naive_n == args.feeds
+        else f"naive loop ({naive_n} feeds, scaled):"
+    )
     print(f"{label:<36}{naive_s:7.2f} s")
     print(f"speed-up: {naive_s / cycle_s:5.1f}x")
     print(f"peak RSS during the poll cycles:    {cycle_peak:7.1f} MiB")

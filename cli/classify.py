@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from cli.context import settings_or_exit
 from news.relevance import Classifier, Label, default_classifier, naive_classify
 from news.rules import RulesError, load_rules
 
@@ -30,7 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         "file", nargs="?", type=Path, help="JSON lines to classify (default: standard input)"
     )
     parser.add_argument(
-        "--rules", type=Path, metavar="PATH", help="rules file (default: news/topics.toml)"
+        "--rules",
+        type=Path,
+        metavar="PATH",
+        help="rules file (default: DIPLO_RULES, else news/topics.toml)",
     )
     parser.add_argument(
         "--eval",
@@ -52,8 +56,9 @@ def run(
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    rules_path = args.rules or settings_or_exit().rules_file
     try:
-        classifier = Classifier(load_rules(args.rules)) if args.rules else default_classifier()
+        classifier = Classifier(load_rules(rules_path)) if rules_path else default_classifier()
     except RulesError as exc:
         print(f"classify: {exc}", file=stderr)
         return 2

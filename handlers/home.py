@@ -1,20 +1,21 @@
-"""The App Home tab: latest relevant items, every channel's subscriptions, feed health."""
+"""The App Home tab: latest relevant items, the viewer's channels' subscriptions, feed health."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from sqlalchemy import select
+from slack_sdk.errors import SlackApiError
 
 from deps import Deps
 from handlers.blocks import SubscriptionView, home_view
 from handlers.commands import feed_view
 from models.feed import all_feeds
 from models.item import ItemView, latest
-from models.subscription import Subscription
+from models.subscription import listing
 
 logger = logging.getLogger(__name__)
 
@@ -22,24 +23,42 @@ HOME_ITEMS = 10
 HOME_SUBSCRIPTIONS = 300
 
 
-def build_home(deps: Deps) -> dict[str, Any]:
-    """The Home view, read in one short session.
-
-    It shows the subscriptions of every channel, not only the viewer's: finding the
-    viewer's channels would need a users.conversations call per view and more scopes.
-    """
+def build_home(deps: Deps, channels: Collection[str] | None = None) -> dict[str, Any]:
+    """The Home view, read in one short session: subscriptions of `channels` (all when None)."""
     with deps.sessions() as s:
         items = [ItemView.of(i) for i in latest(s, HOME_ITEMS)]
         subs = [
             SubscriptionView(sub.channel_id, sub.topic, sub.paused_reason)
-            for sub in s.scalars(
-                select(Subscription)
-                .order_by(Subscription.channel_id, Subscription.topic)
-                .limit(HOME_SUBSCRIPTIONS)
-            )
+            for sub in listing(s, channels, HOME_SUBSCRIPTIONS)
         ]
         feeds = [feed_view(f) for f in all_feeds(s)]
     return home_view(items, subs, feeds)
+
+
+def user_channels(client: WebClient, user_id: str) -> set[str] | None:
+    """The channels the user is in, or None when Slack won't say (missing scope, error)."""
+    channels: set[str] = set()
+    cursor = None
+    try:
+        for _ in range(10):  # at most 2,000 channels
+            reply = client.users_conversations(
+                user=user_id,
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                limit=200,
+                cursor=cursor,
+            )
+            listed: list[dict[str, Any]] = reply.get("channels", [])
+            channels.update(c["id"] for c in listed)
+            cursor = (reply.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+    except SlackApiError as exc:
+        logger.info(
+            "users.conversations failed (%s): Home shows every channel", exc.response.get("error")
+        )
+        return None
+    return channels
 
 
 def register(app: App, deps: Deps) -> None:
@@ -49,4 +68,5 @@ def register(app: App, deps: Deps) -> None:
     def home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
-        client.views_publish(user_id=event["user"], view=build_home(deps))
+        channels = user_channels(client, event["user"])
+        client.views_publish(user_id=event["user"], view=build_home(deps, channels))

@@ -62,7 +62,9 @@ def classify_new_items(
     return queued
 
 
-def reclassify_all(sessions: sessionmaker[Session], classifier: Classifier, batch: int = 2000) -> dict[str, int]:
+def reclassify_all(
+    sessions: sessionmaker[Session], classifier: Classifier, batch: int = 2000
+) -> dict[str, int]:
     """Re-run the classifier over every stored item (no alerts); returns counts per label."""
     counts: dict[str, int] = {"relevant": 0, "related": 0, "irrelevant": 0, "changed": 0}
     last_id = 0

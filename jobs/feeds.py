@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deps import Deps
-from jobs.fetch import Fetched, FetchFailed, FetchRequest, NotModified
 from jobs.classify import classify_new_items
+from jobs.fetch import Fetched, FetchFailed, FetchRequest, NotModified
 from models.feed import Feed, add_feed, all_feeds, get_by_url
 from models.item import save_new
 from news.discover import find_feed_links, looks_like_html
@@ -111,12 +111,17 @@ def _fetch_feed(deps: Deps, url: str) -> tuple[str, Fetched, ParsedFeed] | FeedR
             return FeedRejected(url, f"{candidate} answered 304 Not Modified to a plain GET")
         feed_url = result.moved_to or candidate
         parsed = parse_feed(result.body, result.headers, result.final_url, deps.clock())
-        if parsed.entries or (not parsed.failed and not looks_like_html(result.body, result.headers.get("content-type"))):
+        if parsed.entries or (
+            not parsed.failed
+            and not looks_like_html(result.body, result.headers.get("content-type"))
+        ):
             return feed_url, result, parsed
         links = find_feed_links(result.body, result.final_url) if hop == 0 else []
         if not links:
             if looks_like_html(result.body, result.headers.get("content-type")):
-                return FeedRejected(url, f"{candidate} is a web page that links to no RSS or Atom feed")
+                return FeedRejected(
+                    url, f"{candidate} is a web page that links to no RSS or Atom feed"
+                )
             return FeedRejected(url, f"{candidate} is not an RSS or Atom feed")
         candidate = links[0]
     return FeedRejected(url, f"{candidate} is not an RSS or Atom feed")

@@ -153,7 +153,9 @@ def record_result(
     feed.last_modified = result.last_modified
     if isinstance(result, NotModified):
         return _record_ok(feed, now, settings.poll_seconds, "not_modified")
-    return _record_body(s, feed, result, now, deps.classifier, settings.poll_seconds, settings.max_failures)
+    return _record_body(
+        s, feed, result, now, deps.classifier, settings.poll_seconds, settings.max_failures
+    )
 
 
 def _record_body(
@@ -200,9 +202,13 @@ def _record_failure(
 ) -> FeedOutcome:
     feed.consecutive_failures += 1
     feed.last_error = failure.reason[:1000]
-    backoff = min(timedelta(seconds=interval * 2 ** min(feed.consecutive_failures - 1, 16)), MAX_BACKOFF)
+    backoff = min(
+        timedelta(seconds=interval * 2 ** min(feed.consecutive_failures - 1, 16)), MAX_BACKOFF
+    )
     if failure.retry_after:
-        backoff = max(backoff, timedelta(seconds=min(failure.retry_after, MAX_BACKOFF.total_seconds())))
+        backoff = max(
+            backoff, timedelta(seconds=min(failure.retry_after, MAX_BACKOFF.total_seconds()))
+        )
     feed.next_poll_at = now + backoff
     if feed.consecutive_failures >= max_failures:
         feed.enabled = False

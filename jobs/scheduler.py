@@ -33,12 +33,12 @@ def guarded(name: str, job: Callable[[Deps], Any], deps: Deps) -> Callable[[], N
         except Exception:
             logger.exception("%s failed; it runs again at its next interval", name)
 
-    run.__name__ = name
+    run.__name__ = run.__qualname__ = name  # APScheduler's own messages name the job
     return run
 
 
 def poll_job(deps: Deps) -> None:
-    """Poll due feeds, then deliver what they queued right away."""
+    """Poll due feeds; the deliver job (its own thread, every few seconds) posts the alerts."""
     summary = poll_due_feeds(deps)
     if summary.feeds:
         logger.info(
@@ -51,15 +51,14 @@ def poll_job(deps: Deps) -> None:
             summary.new_items,
             summary.alerts,
         )
-    if summary.alerts:
-        deliver_pending(deps)
 
 
 def _on_event(event: JobEvent) -> None:
     if event.code == EVENT_JOB_MISSED:
         logger.warning("job %s missed its run time", event.job_id)
     elif event.code == EVENT_JOB_MAX_INSTANCES:
-        logger.warning("job %s still running; this run was skipped", event.job_id)
+        # normal while a long delivery run works through a backlog; APScheduler warns too
+        logger.debug("job %s still running; this run was skipped", event.job_id)
     elif event.code == EVENT_JOB_ERROR:
         logger.error("job %s raised", event.job_id)
 

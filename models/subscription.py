@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import String, Text, UniqueConstraint, delete, select, update
@@ -55,7 +55,7 @@ def subscribe(
 
 
 def unsubscribe(s: Session, channel_id: str, topics: Iterable[str] | None) -> list[str]:
-    """Drop the channel's subscriptions to `topics` (all of them when None); returns those dropped."""
+    """Drop the channel's subscriptions to `topics` (all when None); returns those dropped."""
     query = select(Subscription.topic).where(Subscription.channel_id == channel_id)
     if topics is not None:
         query = query.where(Subscription.topic.in_(list(topics)))
@@ -76,6 +76,16 @@ def for_channel(s: Session, channel_id: str) -> Sequence[Subscription]:
         .where(Subscription.channel_id == channel_id)
         .order_by(Subscription.topic)
     ).all()
+
+
+def listing(
+    s: Session, channels: Collection[str] | None = None, limit: int = 300
+) -> Sequence[Subscription]:
+    """Subscriptions of these channels (every channel when None), by channel and topic."""
+    query = select(Subscription)
+    if channels is not None:
+        query = query.where(Subscription.channel_id.in_(list(channels)))
+    return s.scalars(query.order_by(Subscription.channel_id, Subscription.topic).limit(limit)).all()
 
 
 def channels_for(s: Session, topics: Iterable[str]) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 import feedparser
 
 from news.entry import Entry, dedup_key
-from news.text import html_to_text
+from news.text import html_to_text, truncate
 from news.urls import canonical_url, is_http_url
 
 logger = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ def _normalise(raw: Mapping[str, Any], feed_url: str, now: datetime) -> Entry | 
     summary = html_to_text(summary_html, limit=SUMMARY_LIMIT)
     link = _link(raw)
     if not title:
-        title = summary[:120] if summary else ""
+        title = truncate(summary, 120)  # on a word, with an ellipsis; "" stays ""
     if not title:
         return None
     published = _date(raw, now)

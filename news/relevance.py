@@ -217,11 +217,17 @@ class Classifier:
         flags = sentence_flags = 0
         nodes = facts.nodes
         matcher = self._rules.matcher
-        terms, groups, meaning = matcher.terms, matcher.groups, matcher.meaning
+        terms, cased, groups, meaning = (
+            matcher.terms,
+            matcher.cased,
+            matcher.groups,
+            matcher.meaning,
+        )
         caseless = text.isupper() or text.islower()
         ascii_text = text.isascii()
         low = " " + text.lower() if ascii_text else lower(text)
         regex = matcher.ascii_regex if ascii_text else matcher.regex
+        # The same scan as Matcher.tokens, inlined: this loop is most of the engine's time.
         for match in regex.finditer(low):
             start, end = match.span()
             group = match.lastgroup
@@ -238,48 +244,48 @@ class Classifier:
             if group is None:
                 found = terms.get(key)
                 if found is None:
-                    found = meaning(key, text[start:end], caseless)
+                    forms = cased.get(key)  # a cased term: check it as written
+                    if forms is None:
+                        found = meaning(key, text[start:end], caseless)
+                    elif caseless:
+                        found = next(iter(forms.values()))
+                    else:
+                        found = forms.get(text[start:end])
                     if found is None:
                         continue
                 m = found
             else:
                 m = groups[group]
             kind = m.kind
-            if kind == BREAK:
+            if kind == NODE:
+                s = text[start:end]
+                if m.topics or m.cues:
+                    _note(facts, m, s)
+                sentence_flags |= m.flags
+                if m.event:
+                    events.append((s, m))
+                if structure:
+                    tok = _Tok(start, end, s, m)
+                    current.append(tok)
+                    if not m.anaphor:
+                        nodes.append(tok)
+                    if len(current) >= MAX_PHRASES:  # no real sentence is this long: cut it
+                        if events:
+                            _event_topics(events, sentence_flags, topics)
+                            sentences.append(current)
+                        current, events = [], []
+            elif kind == BREAK:
                 if events:
                     _event_topics(events, sentence_flags, topics)
                     if structure:
                         sentences.append(current)
                 flags |= sentence_flags
                 current, events, sentence_flags = [], [], 0
-                continue
-            s = text[start:end]
-            if kind == MASK:
+            elif kind == MASK:
                 if not m.quiet:
-                    facts.negations.append(f"negation:{m.mask}:{s}")
-                continue
-            if m.topics:
-                facts.subject = True
-                for topic in m.topics:
-                    if topic not in topics:
-                        topics[topic] = s
-            if m.cues:
-                facts.cues.update(m.cues)
-            if kind != NODE:
-                continue
-            sentence_flags |= m.flags
-            if m.event:
-                events.append((s, m))
-            if structure:
-                tok = _Tok(start, end, s, m)
-                current.append(tok)
-                if not m.anaphor:
-                    nodes.append(tok)
-                if len(current) >= MAX_PHRASES:  # no real sentence is this long: cut it
-                    if events:
-                        _event_topics(events, sentence_flags, topics)
-                        sentences.append(current)
-                    current, events = [], []
+                    facts.negations.append(f"negation:{m.mask}:{text[start:end]}")
+            else:
+                _note(facts, m, text[start:end])
         if events:
             _event_topics(events, sentence_flags, topics)
             if structure:
@@ -314,6 +320,7 @@ class Classifier:
                     facts.strong = True
         halted = self._halted(toks) if "halt" in facts.cues else {}
         pending: list[int] = []
+        hits_before = len(facts.hits)
         for i in events:
             event = toks[i]
             if i in halted:
@@ -337,8 +344,6 @@ class Classifier:
                     continue
                 near.append(event)
                 facts.hits.append(_Hit(True, min(us, cn), max(us, cn) >= 3, in_title, near))
-                if event.m.weak and event.m.event_topic:
-                    facts.topics.setdefault(event.m.event_topic, event.text)
             elif third:
                 facts.third.extend(tok.text for tok in third)
             elif not event.m.weak or max(us, cn) >= 3:
@@ -347,9 +352,12 @@ class Classifier:
             hit = self._nearby(text, toks, i, in_title, facts)
             if hit is not None:
                 facts.hits.append(hit)
-                if toks[i].m.weak and toks[i].m.event_topic:
-                    facts.topics.setdefault(toks[i].m.event_topic, toks[i].text)
                 break
+        if len(facts.hits) > hits_before:
+            for i in events:  # the sentence joins the sides: its weak events say how
+                m = toks[i].m
+                if m.weak and m.event_topic:
+                    facts.topics.setdefault(m.event_topic, toks[i].text)
 
     def _halted(self, toks: list[_Tok]) -> dict[int, str]:
         """Events undone by a halt cue just before them ("suspends talks with the US")."""
@@ -402,7 +410,7 @@ class Classifier:
         """
         event = toks[i]
         start, end, limit = event.start, event.end, self._window
-        nearest: _Tok | None = None
+        nearest = us_best = cn_best = event
         nearest_distance = limit + 1
         actors: list[_Tok] = []
         us = cn = 0
@@ -417,12 +425,12 @@ class Classifier:
             if distance < nearest_distance:
                 nearest, nearest_distance = tok, distance
             if tok.us > us:
-                us = tok.us
+                us, us_best = tok.us, tok
             if tok.cn > cn:
-                cn = tok.cn
+                cn, cn_best = tok.cn, tok
             if tok.third >= 3:
                 third = True
-        if nearest is None:
+        if nearest is event:
             return None
         if nearest.third >= 3 and nearest.us < 2 and nearest.cn < 2:
             facts.third.append(nearest.text)
@@ -435,8 +443,18 @@ class Classifier:
                 return None
             if not paired and not in_title:
                 return None  # an official and a country in passing, in the summary
-        best = [_best(actors, "us"), _best(actors, "cn"), event]
-        return _Hit(False, min(us, cn), max(us, cn) >= 3, in_title, best)
+        return _Hit(False, min(us, cn), max(us, cn) >= 3, in_title, [us_best, cn_best, event])
+
+
+def _note(facts: _Facts, m: Meaning, s: str) -> None:
+    """Record the topics and cues of phrase `s`."""
+    if m.topics:
+        facts.subject = True
+        for topic in m.topics:
+            if topic not in facts.topics:
+                facts.topics[topic] = s
+    if m.cues:
+        facts.cues.update(m.cues)
 
 
 def _event_topics(events: list[tuple[str, Meaning]], flags: int, topics: dict[str, str]) -> None:
@@ -542,10 +560,6 @@ def _has_pair(text: str, actors: list[_Tok]) -> bool:
     return bool(ordered) and ordered[-1].us >= 2 and ordered[-1].cn >= 2
 
 
-def _best(actors: list[_Tok], side: str) -> _Tok:
-    return max(actors, key=lambda tok: getattr(tok, side))
-
-
 def _verdict(facts: _Facts) -> Verdict:
     """Turn the evidence into a label, a score, topics and reasons."""
     topics = tuple(sorted(facts.topics))
@@ -561,13 +575,16 @@ def _verdict(facts: _Facts) -> Verdict:
             title = title or hit.in_title
             if (hit.direct, hit.level, hit.in_title) > (best.direct, best.level, best.in_title):
                 best = hit
-        for tok in sorted(best.evidence, key=_evidence_order):
+        evidence = sorted(best.evidence, key=_start)
+        for tok in evidence:
+            if tok.us >= 2 and tok.cn < 2 and not tok.m.event:
+                reasons[f"us:{tok.text}"] = None
+        for tok in evidence:
+            if tok.cn >= 2 and not tok.m.event:
+                reasons[f"{'pair' if tok.us >= 2 else 'china'}:{tok.text}"] = None
+        for tok in evidence:
             if tok.m.event:
                 reasons[f"event:{tok.text}"] = None
-            elif tok.us >= 2:
-                reasons[f"{'pair' if tok.cn >= 2 else 'us'}:{tok.text}"] = None
-            elif tok.cn >= 2:
-                reasons[f"china:{tok.text}"] = None
         reasons["link:direct" if best.direct else "link:sentence"] = None
         score = 0.7 + 0.1 * direct + 0.05 * title + 0.05 * (len(hits) > 1)
         score += 0.1 if best.level == 4 else 0.05 if best.level == 3 else 0.0
@@ -596,10 +613,8 @@ def _verdict(facts: _Facts) -> Verdict:
     return Verdict(label, round(min(score, 1.0), 4), topics, tuple(reasons)[:MAX_REASONS])
 
 
-def _evidence_order(tok: _Tok) -> tuple[int, int]:
-    """Reasons list the US side, then China's, then the event, each in text order."""
-    kind = 3 if tok.m.event else 0 if tok.us >= 2 and tok.cn < 2 else 1 if tok.cn >= 2 else 2
-    return kind, tok.start
+def _start(tok: _Tok) -> int:
+    return tok.start
 
 
 def _us_rank(tok: _Tok) -> int:

@@ -1064,7 +1064,7 @@ def kill_loop(
 
     Every other run finds a new relevant story; most kills land in the second after the bot
     says it runs (its first poll and posts), some during start-up. The fake Slack is slow
-    (posts take 0.3 s) and now and then drops a connection after posting. Returns figures.
+    (posts take 0.6 s) and now and then drops a connection after posting. Returns figures.
     """
     rng = random.Random(seed)
     started = time.monotonic()
@@ -1072,7 +1072,7 @@ def kill_loop(
     prime(database_url, publisher.url)
     env = bot_env(database_url, [publisher.url], slack)
     log = workdir / "bot.log"
-    slack.delay("chat.postMessage", 0.3)
+    slack.delay("chat.postMessage", 0.6)
     report = KillLoopReport()
     for n in range(kills):
         if n % 5 == 2 and n <= max(2, kills - 7):  # its retry waits out before the end

@@ -15,8 +15,12 @@ from tests.feedgen import rss, wire
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def bot(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIPLO_", "DATABASE_"))}
+def bot(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+):
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIPLO_", "DATABASE_"))
+    }
     environ.update(env or {})
     return subprocess.run(
         [sys.executable, str(ROOT / "bot.py"), *args],
@@ -53,7 +57,14 @@ def test_help(args: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["frobnicate"], ["poll"], ["feeds", "add"], ["feeds", "zap"], ["db"], ["poll", "--once", "--nope"]],
+    [
+        ["frobnicate"],
+        ["poll"],
+        ["feeds", "add"],
+        ["feeds", "zap"],
+        ["db"],
+        ["poll", "--once", "--nope"],
+    ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(args: list[str], env: dict[str, str]) -> None:
     result = bot(*args, env=env)
@@ -70,7 +81,9 @@ def test_bad_arguments_give_one_line_and_exit_2(args: list[str], env: dict[str, 
         ("DIPLO_FEEDS", "not a url"),
     ],
 )
-def test_bad_configuration_stops_with_one_line(variable: str, value: str, env: dict[str, str]) -> None:
+def test_bad_configuration_stops_with_one_line(
+    variable: str, value: str, env: dict[str, str]
+) -> None:
     result = bot("feeds", "list", env={**env, variable: value})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -78,15 +91,15 @@ def test_bad_configuration_stops_with_one_line(variable: str, value: str, env: d
 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
-    result = bot(
-        "db", "upgrade", env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
-    )
+    result = bot("db", "upgrade", env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "DATABASE_URL" in result.stderr
 
 
-def test_db_upgrade_then_poll_once_prints_a_summary(env: dict[str, str], feed_server: FeedServer) -> None:
+def test_db_upgrade_then_poll_once_prints_a_summary(
+    env: dict[str, str], feed_server: FeedServer
+) -> None:
     a = feed_server.serve("/a.xml", rss(wire(3)))
     b = feed_server.serve("/b.xml", b"<html>no feed</html>", content_type="text/html")
     env = {**env, "DIPLO_FEEDS": f"{a},{b}"}
@@ -100,19 +113,24 @@ def test_db_upgrade_then_poll_once_prints_a_summary(env: dict[str, str], feed_se
     assert "ok" in listed and "failing" in listed
 
 
-def test_feeds_add_remove_import_export(env: dict[str, str], feed_server: FeedServer, tmp_path: Path) -> None:
+def test_feeds_add_remove_import_export(
+    env: dict[str, str], feed_server: FeedServer, tmp_path: Path
+) -> None:
     url = feed_server.serve("/wire.xml", rss(wire(4), title="The Wire"))
     added = bot("feeds", "add", url, env=env)
     assert added.returncode == 0, added.stderr
     assert "4 items marked seen" in added.stdout
     page = feed_server.serve(
         "/page.html",
-        f'<html><head><link rel="alternate" type="application/rss+xml" href="{url}"></head></html>'.encode(),
+        f'<html><head><link rel="alternate" type="application/rss+xml" href="{url}">'
+        "</head></html>".encode(),
         content_type="text/html",
     )
     again = bot("feeds", "add", page, env=env)
     assert again.returncode == 0 and "already present" in again.stdout
-    not_feed = feed_server.serve("/nope.html", b"<html><body>hi</body></html>", content_type="text/html")
+    not_feed = feed_server.serve(
+        "/nope.html", b"<html><body>hi</body></html>", content_type="text/html"
+    )
     refused = bot("feeds", "add", not_feed, env=env)
     assert refused.returncode == 1 and "links to no RSS or Atom feed" in refused.stderr
 
@@ -130,7 +148,9 @@ def test_feeds_add_remove_import_export(env: dict[str, str], feed_server: FeedSe
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_private_address_is_refused_without_the_allow_list(env: dict[str, str], feed_server: FeedServer) -> None:
+def test_private_address_is_refused_without_the_allow_list(
+    env: dict[str, str], feed_server: FeedServer
+) -> None:
     url = feed_server.serve("/wire.xml", rss(wire(1)))
     result = bot("feeds", "add", url, env={**env, "DIPLO_ALLOW_HOSTS": ""})
     assert result.returncode == 1 and "blocked" in result.stderr

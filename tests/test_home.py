@@ -56,6 +56,20 @@ def test_home_shows_items_subscriptions_and_feed_health(deps: Deps, slack: FakeS
     assert [c["user_id"] for c in slack.calls("views.publish")] == ["U1"]
 
 
+def test_home_shows_only_the_viewers_channels_when_slack_says_which(
+    deps: Deps, slack: FakeSlack
+) -> None:
+    bot = make_bot(deps, slack)
+    with deps.sessions.begin() as s:
+        subscribe(s, "C1", ["trade"], "U1", deps.clock())
+        subscribe(s, "C2", ["taiwan"], "U2", deps.clock())
+    slack.set_member_of("U1", "C1")
+    assert open_home(bot).status == 200
+    body = json.dumps(wait_for(lambda: slack.views.get("U1"))["blocks"], ensure_ascii=False)
+    assert "<#C1>" in body and "<#C2>" not in body
+    assert slack.calls("users.conversations")[0]["user"] == "U1"
+
+
 @sqlite_only
 def test_home_when_nothing_is_stored(deps: Deps, slack: FakeSlack) -> None:
     bot = make_bot(deps, slack)

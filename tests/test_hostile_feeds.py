@@ -52,7 +52,7 @@ def test_one_cycle_survives_every_hostile_feed(
     assert report.summary.feeds == len(HOSTILE_FEEDS) + 1
     assert report.summary.failed == len(FAILING)
     assert all(o.error != "store_error" for o in report.summary.outcomes)
-    assert report.seconds < 8, f"the cycle took {report.seconds:.1f}s"
+    assert report.seconds < 15, f"the cycle took {report.seconds:.1f}s"  # ~1.3 s when idle
     assert TRUMP_XI_CALL.title in report.good_items
     assert not report.errors_logged
     # one clear line per failing feed, naming it and its error (caplog, not only our handler)
@@ -75,7 +75,7 @@ def test_huge_bodies_bombs_and_5000_entries_stay_in_bounded_memory(
     assert report.problems == {}
     assert report.peak_bytes is not None
     assert report.peak_bytes < 60 * 1024 * 1024, f"peak {report.peak_bytes / 2**20:.0f} MiB"
-    assert report.seconds < 8
+    assert report.seconds < 20  # ~3 s when idle (tracemalloc slows parsing)
 
 
 @sqlite_only

@@ -23,7 +23,11 @@ NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 def entry(n: int) -> Entry:
     return Entry(
-        dedup_key=f"{n:064d}", title=f"story {n}", url=f"https://x.example/{n}", summary="", published=NOW
+        dedup_key=f"{n:064d}",
+        title=f"story {n}",
+        url=f"https://x.example/{n}",
+        summary="",
+        published=NOW,
     )
 
 
@@ -36,7 +40,7 @@ def test_migrations_match_the_models(engine: Engine) -> None:
 
 def test_datetimes_come_back_aware_utc(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as s:
-        feed, created = add_feed(s, "https://x.example/rss", NOW)
+        _, created = add_feed(s, "https://x.example/rss", NOW)
         assert created
     with sessions() as s:
         stored = s.scalars(select(Feed)).one()
@@ -47,7 +51,9 @@ def test_save_new_returns_only_new_items(sessions: sessionmaker[Session]) -> Non
     with sessions.begin() as s:
         feed, _ = add_feed(s, "https://x.example/rss", NOW)
         assert len(save_new(s, feed.id, "X", [entry(1), entry(2)], NOW)) == 2
-        assert [i.title for i in save_new(s, feed.id, "X", [entry(2), entry(3)], NOW)] == ["story 3"]
+        assert [i.title for i in save_new(s, feed.id, "X", [entry(2), entry(3)], NOW)] == [
+            "story 3"
+        ]
         assert s.scalar(select(func.count(Item.id))) == 3
 
 

@@ -84,7 +84,9 @@ def test_things_that_are_not_feeds_fail_with_a_reason(body: bytes, problem: str)
 def test_utf16_with_bom_and_wrong_declared_encoding() -> None:
     doc = rss([Story("Xi and Trump — talks", link="https://x.example/1")]).decode()
     utf16 = doc.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
-    assert parse_feed(utf16, {}, "https://x.example/", NOW).entries[0].title == "Xi and Trump — talks"
+    assert (
+        parse_feed(utf16, {}, "https://x.example/", NOW).entries[0].title == "Xi and Trump — talks"
+    )
     latin = doc.replace("—", "é").encode("latin-1")  # declared UTF-8, actually Latin-1
     parsed = parse_feed(latin, {"content-type": "application/rss+xml"}, "https://x.example/", NOW)
     assert parsed.entries and "talks" in parsed.entries[0].title
@@ -93,7 +95,12 @@ def test_utf16_with_bom_and_wrong_declared_encoding() -> None:
 def test_control_characters_and_long_titles_are_cleaned_and_capped() -> None:
     long = "Trump " + "x" * 10_000
     parsed = parse_feed(
-        rss([Story("bad\x01\x02 title\x7f", link="https://x.example/1"), Story(long, link="https://x.example/2")]),
+        rss(
+            [
+                Story("bad\x01\x02 title\x7f", link="https://x.example/1"),
+                Story(long, link="https://x.example/2"),
+            ]
+        ),
         {},
         "https://x.example/",
         NOW,
@@ -124,7 +131,12 @@ def test_dedup_key_prefers_guid_then_link_then_text() -> None:
 
 
 def test_republished_story_keeps_its_key() -> None:
-    first = parse_feed(rss([Story("Old title", guid="g-1", link="https://x.example/1")]), {}, "https://x.example/", NOW)
+    first = parse_feed(
+        rss([Story("Old title", guid="g-1", link="https://x.example/1")]),
+        {},
+        "https://x.example/",
+        NOW,
+    )
     again = parse_feed(
         rss([Story("Updated title", guid="g-1", link="https://x.example/1", published=NOW)]),
         {},

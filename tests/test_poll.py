@@ -16,7 +16,9 @@ from models.subscription import subscribe
 from tests.fakes.feed_server import FeedServer, Reply
 from tests.feedgen import TRUMP_XI_CALL, Story, rss, wire
 
-IRRELEVANT = Story("Local council approves new bus lanes", link="https://wire.example/bus", guid="bus")
+IRRELEVANT = Story(
+    "Local council approves new bus lanes", link="https://wire.example/bus", guid="bus"
+)
 
 
 def add(deps: Deps, url: str) -> int:
@@ -35,12 +37,16 @@ def feed_row(deps: Deps, feed_id: int) -> Feed:
 def alerts(deps: Deps) -> list[tuple[str, str]]:
     with deps.sessions() as s:
         rows = s.execute(
-            select(Alert.channel_id, Item.title).join(Item, Item.id == Alert.item_id).order_by(Alert.id)
+            select(Alert.channel_id, Item.title)
+            .join(Item, Item.id == Alert.item_id)
+            .order_by(Alert.id)
         ).all()
         return [(c, t) for c, t in rows]
 
 
-def test_first_poll_primes_then_only_new_relevant_items_alert(deps: Deps, feed_server: FeedServer, clock) -> None:
+def test_first_poll_primes_then_only_new_relevant_items_alert(
+    deps: Deps, feed_server: FeedServer, clock
+) -> None:
     url = feed_server.serve("/wire.xml", rss(wire(5)), etag='"v1"')
     feed_id = add(deps, url)
     with deps.sessions.begin() as s:
@@ -79,7 +85,9 @@ def test_feed_not_due_is_not_polled(deps: Deps, feed_server: FeedServer, clock) 
     assert feed_server.hits("/a.xml") == 1
 
 
-def test_unchanged_body_without_validators_is_not_parsed_again(deps: Deps, feed_server: FeedServer, clock) -> None:
+def test_unchanged_body_without_validators_is_not_parsed_again(
+    deps: Deps, feed_server: FeedServer, clock
+) -> None:
     add(deps, feed_server.serve("/plain.xml", rss(wire(3))))
     poll_due_feeds(deps)
     clock.advance(seconds=301)
@@ -87,9 +95,14 @@ def test_unchanged_body_without_validators_is_not_parsed_again(deps: Deps, feed_
     assert summary.outcomes[0].status == "unchanged"
 
 
-def test_a_broken_feed_fails_alone_and_backs_off_then_is_disabled(deps: Deps, feed_server: FeedServer, clock) -> None:
+def test_a_broken_feed_fails_alone_and_backs_off_then_is_disabled(
+    deps: Deps, feed_server: FeedServer, clock
+) -> None:
     good = add(deps, feed_server.serve("/good.xml", rss(wire(2))))
-    bad = add(deps, feed_server.serve("/bad.xml", b"<html><body>Moved</body></html>", content_type="text/html"))
+    bad = add(
+        deps,
+        feed_server.serve("/bad.xml", b"<html><body>Moved</body></html>", content_type="text/html"),
+    )
     summary = poll_due_feeds(deps)
     assert (summary.ok, summary.failed) == (1, 1)
     row = feed_row(deps, bad)
@@ -111,7 +124,9 @@ def test_a_broken_feed_fails_alone_and_backs_off_then_is_disabled(deps: Deps, fe
 
 
 def test_retry_after_is_honoured(deps: Deps, feed_server: FeedServer, clock) -> None:
-    feed_id = add(deps, feed_server.script("/busy.xml", [Reply(429, headers={"Retry-After": "3600"})]))
+    feed_id = add(
+        deps, feed_server.script("/busy.xml", [Reply(429, headers={"Retry-After": "3600"})])
+    )
     poll_due_feeds(deps)
     row = feed_row(deps, feed_id)
     assert row.next_poll_at >= clock() + timedelta(seconds=3600)
@@ -132,13 +147,19 @@ def test_bozo_feed_with_entries_is_used(deps: Deps, feed_server: FeedServer) -> 
     assert summary.ok == 1 and summary.new_items >= 2
 
 
-def test_the_same_story_in_two_feeds_is_stored_and_alerted_once(deps: Deps, feed_server: FeedServer, clock) -> None:
+def test_the_same_story_in_two_feeds_is_stored_and_alerted_once(
+    deps: Deps, feed_server: FeedServer, clock
+) -> None:
     a = add(deps, feed_server.serve("/a.xml", rss(wire(1))))
     b = add(deps, feed_server.serve("/b.xml", rss(wire(1, start=10))))
     with deps.sessions.begin() as s:
         subscribe(s, "C1", ["all"], None, clock())
     poll_due_feeds(deps)
-    story = Story(TRUMP_XI_CALL.title, link="https://publisher.example/trump-xi", summary=TRUMP_XI_CALL.summary)
+    story = Story(
+        TRUMP_XI_CALL.title,
+        link="https://publisher.example/trump-xi",
+        summary=TRUMP_XI_CALL.summary,
+    )
     syndicated = Story(TRUMP_XI_CALL.title, link="https://aggregator.example/x?id=9", summary="")
     feed_server.serve("/a.xml", rss([story, *wire(1)]))
     feed_server.serve("/b.xml", rss([story, syndicated, *wire(1, start=10)]))
@@ -148,7 +169,9 @@ def test_the_same_story_in_two_feeds_is_stored_and_alerted_once(deps: Deps, feed
     assert a != b
 
 
-def test_concurrent_pollers_store_each_item_once(deps: Deps, feed_server: FeedServer, clock) -> None:
+def test_concurrent_pollers_store_each_item_once(
+    deps: Deps, feed_server: FeedServer, clock
+) -> None:
     for i in range(12):
         add(deps, feed_server.serve(f"/f{i}.xml", rss(wire(20, start=i * 5))))
     errors: list[BaseException] = []

@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from news.relevance import Classifier, Verdict, default_classifier, naive_classify, normalize
+from news.relevance import (
+    Classifier,
+    Verdict,
+    _Facts,
+    default_classifier,
+    naive_classify,
+    normalize,
+)
+from news.rules import NODE
 
 ENGINE = default_classifier()
 DATA = Path(__file__).resolve().parent / "data" / "relevance"
@@ -415,6 +423,21 @@ def test_huge_text_keeps_the_contract(chunk: str, times: int) -> None:
     huge = (chunk + " ") * times
     huge = huge[:10_000] if len(huge) > 10_000 else huge + "x" * (10_000 - len(huge))
     assert_contract(ENGINE.classify(huge, huge))
+
+
+@given(TEXT)
+@settings(max_examples=100, deadline=None)
+def test_the_inlined_scan_agrees_with_the_matcher(text: str) -> None:
+    text = normalize(text)
+    facts = _Facts()
+    ENGINE._sentences(text, facts, True)
+    seen = [(tok.start, tok.end, tok.text) for tok in facts.nodes]
+    scanned = [
+        (start, end, phrase)
+        for start, end, phrase, meaning in ENGINE.rules.matcher.scan(text)
+        if meaning.kind == NODE and not meaning.anaphor
+    ]
+    assert seen == scanned
 
 
 # --- the labelled sets ---------------------------------------------------------------------

@@ -89,6 +89,7 @@ class FakeSlack:
         self._ephemeral: list[Json] = []
         self.views: dict[str, Json] = {}
         self.admins: set[str] = set()
+        self.memberships: dict[str, set[str]] = {}
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
         self._last_ts = 0.0
@@ -144,6 +145,11 @@ class FakeSlack:
         """Declare a channel's state (undeclared channels are public, joined and live)."""
         with self._lock:
             self._channels[channel] = Channel(channel, exists, archived, member, private)
+
+    def set_member_of(self, user_id: str, *channels: str) -> None:
+        """Make `users.conversations` list these channels for the user (else: missing_scope)."""
+        with self._lock:
+            self.memberships[user_id] = set(channels)
 
     def set_admin(self, user_id: str, is_admin: bool = True) -> None:
         """Make `users.info` report the user as a workspace admin (or not)."""
@@ -453,6 +459,13 @@ class FakeSlack:
         user = str(body.get("user"))
         is_admin = user in self.admins
         return {"ok": True, "user": {"id": user, "name": user.lower(), "is_admin": is_admin}}
+
+    def _api_users_conversations(self, body: Json) -> Json:
+        user = str(body.get("user"))
+        if user not in self.memberships:
+            return {"ok": False, "error": "missing_scope", "needed": "channels:read,groups:read"}
+        channels = [{"id": c} for c in sorted(self.memberships[user])]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
     def _api_apps_connections_open(self, body: Json) -> Json:
         ticket = uuid.uuid4().hex
