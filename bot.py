@@ -11,8 +11,7 @@ from typing import Protocol
 
 from cli import main
 from cli.context import StartupError, configure_logging, open_deps, settings_or_exit
-from jobs.feeds import seed_feeds
-from jobs.recover import release_dead_leases
+from jobs.recover import start_up
 from jobs.scheduler import build_scheduler
 from settings import Settings
 
@@ -34,8 +33,7 @@ def run_bot(args: argparse.Namespace) -> int:
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        seed_feeds(deps)
-        release_dead_leases(deps)  # a crashed predecessor's feeds and alerts, at once
+        start_up(deps)  # seed feeds; a crashed predecessor's feeds and alerts, at once
         server: Closable | None = None
         if mode != "console":
             from handlers import register_handlers

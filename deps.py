@@ -59,3 +59,4 @@ class Deps:
     sender: Sender
     clock: Callable[[], datetime] = utcnow
     owner: str = field(default_factory=default_owner)
+    console_alerts: bool = False  # console mode: queue every relevant item for the console

@@ -95,6 +95,7 @@ def open_deps(
                 fetcher=fetcher,
                 classifier=load_classifier(settings),
                 sender=sender or make_sender(settings),
+                console_alerts=settings.slack_mode == "console",
             )
         finally:
             fetcher.close()

@@ -8,10 +8,9 @@ from typing import TextIO
 
 from cli.context import configure_logging, open_deps, settings_or_exit
 from jobs.deliver import deliver_pending
-from jobs.feeds import seed_feeds
 from jobs.poll import FeedOutcome, PollSummary, poll_due_feeds
-from jobs.recover import release_dead_leases
-from models.feed import all_feeds
+from jobs.recover import start_up
+from models.feed import all_feeds, make_all_due
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     configure_logging("ERROR" if args.quiet else "WARNING")
     with open_deps(settings) as deps:
-        seed_feeds(deps)
-        release_dead_leases(deps)
-        with deps.sessions() as s:
+        start_up(deps)
+        with deps.sessions.begin() as s:
+            make_all_due(s, deps.clock())
             total = sum(1 for f in all_feeds(s) if f.enabled)
         bar = ProgressBar(total, enabled=not args.quiet)
         try:

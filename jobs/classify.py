@@ -29,9 +29,17 @@ def apply_verdict(item: Item, verdict: Verdict) -> None:
 
 
 def classify_new_items(
-    s: Session, items: Sequence[Item], classifier: Classifier, now: datetime, *, alert: bool
+    s: Session,
+    items: Sequence[Item],
+    classifier: Classifier,
+    now: datetime,
+    *,
+    alert: bool,
+    also_to: Sequence[str] = (),
 ) -> int:
     """Classify freshly stored items; when `alert`, queue relevant ones; returns alerts queued.
+
+    Relevant items go to the subscribed channels and to `also_to` (console mode's channel).
 
     The same headline already alerted from another feed in the last days is marked a
     duplicate of it and not alerted again.
@@ -42,6 +50,7 @@ def classify_new_items(
         apply_verdict(item, verdict)
         if not (alert and verdict.relevant):
             continue
+        s.flush()  # the labels just set must be visible to the duplicate check
         earlier = s.scalar(
             select(Item.id)
             .where(
@@ -57,7 +66,7 @@ def classify_new_items(
             item.duplicate_of = earlier
             logger.info("item %s repeats item %s; no second alert", item.id, earlier)
             continue
-        queued += enqueue(s, item.id, channels_for(s, verdict.topics), now)
+        queued += enqueue(s, item.id, [*channels_for(s, verdict.topics), *also_to], now)
     s.flush()
     return queued
 

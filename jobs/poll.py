@@ -17,8 +17,8 @@ from jobs.classify import classify_new_items
 from jobs.fetch import Fetched, FetchFailed, FetchRequest, FetchResult, NotModified
 from models.feed import Feed, claim_due_feeds, get_by_url
 from models.item import save_new
+from models.outbox import CONSOLE_CHANNEL
 from news.parse import parse_feed
-from news.relevance import Classifier
 
 logger = logging.getLogger(__name__)
 
@@ -111,10 +111,15 @@ def _store(deps: Deps, results: list[tuple[FetchRequest, FetchResult]]) -> list[
     commit per feed would cost more than the whole poll of a few hundred unchanged feeds.
     """
     try:
-        with deps.sessions.begin() as s:
-            # one SELECT for the batch; record_result's s.get() then hits the identity map
-            s.scalars(select(Feed).where(Feed.id.in_([req.feed_id for req, _ in results]))).all()
-            return [record_result(s, deps, req, res, deps.clock()) for req, res in results]
+        with deps.sessions.begin() as s, s.no_autoflush:
+            # One SELECT for the batch (kept referenced: the identity map is weak), so
+            # record_result's s.get() hits the map; no autoflush, so the feed updates go
+            # out together at commit instead of one UPDATE per feed.
+            ids = [req.feed_id for req, _ in results]
+            loaded = s.scalars(select(Feed).where(Feed.id.in_(ids))).all()
+            outcomes = [record_result(s, deps, req, res, deps.clock()) for req, res in results]
+            del loaded
+            return outcomes
     except Exception:
         if len(results) == 1:
             request = results[0][0]
@@ -153,20 +158,11 @@ def record_result(
     feed.last_modified = result.last_modified
     if isinstance(result, NotModified):
         return _record_ok(feed, now, settings.poll_seconds, "not_modified")
-    return _record_body(
-        s, feed, result, now, deps.classifier, settings.poll_seconds, settings.max_failures
-    )
+    return _record_body(s, deps, feed, result, now)
 
 
-def _record_body(
-    s: Session,
-    feed: Feed,
-    result: Fetched,
-    now: datetime,
-    classifier: Classifier,
-    interval: int,
-    max_failures: int,
-) -> FeedOutcome:
+def _record_body(s: Session, deps: Deps, feed: Feed, result: Fetched, now: datetime) -> FeedOutcome:
+    interval, max_failures = deps.settings.poll_seconds, deps.settings.max_failures
     digest = hashlib.sha256(result.body).hexdigest()
     if digest == feed.body_hash and feed.primed:
         return _record_ok(feed, now, interval, "unchanged")
@@ -180,7 +176,8 @@ def _record_body(
         feed.title = parsed.title[:300]
     items = save_new(s, feed.id, feed.title or parsed.title or None, parsed.entries, now)
     first = not feed.primed
-    alerts = classify_new_items(s, items, classifier, now, alert=not first)
+    also_to = (CONSOLE_CHANNEL,) if deps.console_alerts else ()
+    alerts = classify_new_items(s, items, deps.classifier, now, alert=not first, also_to=also_to)
     feed.primed = True
     feed.body_hash = digest
     if first and items:

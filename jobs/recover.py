@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 
 from deps import Deps, owner_is_gone
+from jobs.feeds import seed_feeds
 from models.feed import lease_owners, release_leases
-from models.outbox import expire_leases, sending_owners
+from models.outbox import CONSOLE_CHANNEL, drop_pending, expire_leases, sending_owners
 
 logger = logging.getLogger(__name__)
 
@@ -35,3 +36,15 @@ def release_dead_leases(deps: Deps) -> tuple[int, int]:
             ", ".join(gone),
         )
     return feeds, alerts
+
+
+def start_up(deps: Deps) -> None:
+    """Before the first poll: seed the configured feeds, take back dead leases, and drop
+    console-mode alerts that were never printed once Slack is configured."""
+    seed_feeds(deps)
+    release_dead_leases(deps)
+    if not deps.console_alerts:
+        with deps.sessions.begin() as s:
+            dropped = drop_pending(s, CONSOLE_CHANNEL)
+        if dropped:
+            logger.info("dropped %d console alerts queued before Slack was configured", dropped)

@@ -86,6 +86,17 @@ def all_feeds(s: Session) -> Sequence[Feed]:
     return s.scalars(select(Feed).order_by(Feed.url)).all()
 
 
+def make_all_due(s: Session, now: datetime) -> int:
+    """Make every enabled feed due now (a manual `poll --once`); returns how many."""
+    result = s.execute(
+        update(Feed)
+        .where(Feed.enabled.is_(True), Feed.next_poll_at > now)
+        .values(next_poll_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def claim_due_feeds(
     s: Session, now: datetime, owner: str, limit: int, lease: timedelta = timedelta(minutes=10)
 ) -> list[Feed]:

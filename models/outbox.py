@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     case,
+    delete,
     func,
     select,
     update,
@@ -28,6 +29,8 @@ PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+# Console mode's pseudo-channel: every relevant item, printed by the ConsoleSender.
+CONSOLE_CHANNEL = "console"
 
 
 class Alert(Base):
@@ -80,6 +83,14 @@ def enqueue(s: Session, item_id: int, channels: Iterable[str], now: datetime) ->
         .returning(Alert.id)
     )
     return len(list(s.scalars(stmt)))
+
+
+def drop_pending(s: Session, channel: str) -> int:
+    """Delete the channel's alerts not sent yet; returns how many."""
+    result = s.execute(
+        delete(Alert).where(Alert.channel_id == channel, Alert.status.in_([PENDING, SENDING]))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def status_counts(s: Session) -> dict[str, int]:

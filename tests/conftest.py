@@ -18,7 +18,10 @@ from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from settings import Settings
 from tests.fakes.feed_server import feed_server  # noqa: F401  (fixture)
-from tests.fakes.slack_server import slack  # noqa: F401  (fixture)
+from tests.fakes.slack_server import (
+    FakeSlack,
+    slack,  # noqa: F401  (fixture)
+)
 
 POSTGRES_URL = os.environ.get(
     "DIPLO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -140,6 +143,16 @@ class Clock:
 def clock() -> Clock:
     """A settable clock, starting 2026-11-30 09:00 UTC."""
     return Clock()
+
+
+@pytest.fixture
+def clocked_slack(clock: Clock) -> Iterator[FakeSlack]:
+    """The fake Slack stamping messages with the test clock (history lookups compare times)."""
+    server = FakeSlack(clock=lambda: clock().timestamp())
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture

@@ -784,8 +784,8 @@ class StormReport:
     auth_stops: list[str]
 
 
-def queue_alert(deps: Deps, channels: Sequence[str], title: str) -> None:
-    """Store one relevant item and queue it for `channels`."""
+def queue_alert(deps: Deps, channels: Sequence[str], title: str) -> int:
+    """Store one relevant item and queue it for `channels`; returns the item id."""
     now = deps.clock()
     with deps.sessions.begin() as s:
         item = Item(
@@ -806,6 +806,7 @@ def queue_alert(deps: Deps, channels: Sequence[str], title: str) -> None:
         s.add(item)
         s.flush()
         enqueue(s, item.id, channels, now)
+        return item.id
 
 
 def _inject(slack: FakeSlack, kind: str, timeout: float) -> None:

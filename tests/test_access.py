@@ -27,7 +27,7 @@ from models.subscription import for_channel, subscribe
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import FakeSlack
 from tests.feedgen import rss, wire
-from tests.test_commands import Bot, make_bot, sign
+from tests.slackbot import Bot, make_bot, sign
 
 sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 

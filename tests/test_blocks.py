@@ -9,13 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from slack_sdk.models.blocks import Block
 
 from handlers import blocks
 from handlers.blocks import (
-    MAX_BLOCKS,
     FeedView,
-    Message,
     StatusReport,
     SubscriptionView,
     alert_message,
@@ -29,28 +26,9 @@ from handlers.blocks import (
     topics_message,
 )
 from models.item import ItemView
+from tests.slack_limits import assert_message_ok, assert_slack_limits
 
 WHEN = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
-
-
-def assert_slack_limits(blocks_: list[dict[str, Any]], max_blocks: int = MAX_BLOCKS) -> None:
-    """Slack's limits, checked by slack_sdk's own models plus the ones it does not check."""
-    assert len(blocks_) <= max_blocks
-    json.dumps(blocks_)
-    for block in blocks_:
-        Block.parse(block).to_dict()  # type: ignore[union-attr]  # raises past 3000/150/75…
-        if block["type"] == "section":
-            assert 0 < len(block["text"]["text"].strip()) <= 3000
-        if block["type"] == "context":
-            assert 0 < len(block["elements"]) <= 10
-            assert all(len(e["text"]) <= 3000 for e in block["elements"])
-
-
-def assert_message_ok(message: Message) -> None:
-    """Within the limits, and with a non-empty text fallback."""
-    assert message.text.strip(), "a message needs its text fallback"
-    assert len(message.text) <= 3000
-    assert_slack_limits(message.blocks)
 
 
 def item(n: int = 1, **fields: Any) -> ItemView:

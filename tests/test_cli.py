@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.feed_server import FeedServer
-from tests.feedgen import rss, wire
+from tests.feedgen import TRUMP_XI_CALL, rss, wire
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,3 +154,18 @@ def test_private_address_is_refused_without_the_allow_list(
     url = feed_server.serve("/wire.xml", rss(wire(1)))
     result = bot("feeds", "add", url, env={**env, "DIPLO_ALLOW_HOSTS": ""})
     assert result.returncode == 1 and "blocked" in result.stderr
+
+
+def test_console_mode_prints_new_relevant_items(
+    env: dict[str, str], feed_server: FeedServer
+) -> None:
+    url = feed_server.serve("/wire.xml", rss(wire(2)))
+    env = {**env, "DIPLO_FEEDS": url}
+    first = bot("poll", "--once", env=env)
+    assert first.returncode == 0 and "for console" not in first.stdout  # the first poll primes
+    feed_server.serve("/wire.xml", rss([TRUMP_XI_CALL, *wire(2)]))
+    second = bot("poll", "--once", env=env)  # every feed is polled, due or not
+    assert second.returncode == 0, second.stderr
+    assert "alert 1 for console" in second.stdout
+    assert TRUMP_XI_CALL.title in second.stdout
+    assert "https://wire.example/world/trump-xi-call" in second.stdout

@@ -1,39 +1,23 @@
-"""`/diplo` through the real Bolt App: signed requests in, replies at the fake response_url.
-
-The helpers here (`Bot`, `slash_form`, `sign`) are shared by the other Slack test files.
-"""
+"""`/diplo` through the real Bolt App: signed requests in, replies at the fake response_url."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
-import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
-from datetime import timedelta
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
-from sqlalchemy import Engine
 
 from deps import Deps
-from handlers import register_handlers
-from handlers.app import build_app
 from handlers.blocks import UNSUBSCRIBE_ACTION, Message, escape_mrkdwn
 from handlers.commands import COMMANDS, Request, parse_command, run_command
 from jobs.fetch import FetchConfig, Fetcher
-from models.db import make_engine
 from models.feed import add_feed, all_feeds
 from models.item import save_new
-from models.migrate import upgrade
 from models.outbox import enqueue
 from models.subscription import for_channel, pause_channel, subscribe
 from news.entry import Entry
@@ -41,160 +25,19 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.slack_server import slack as slack_fixture
 from tests.feedgen import BASE, TRUMP_XI_CALL, rss, wire
-from tests.test_blocks import assert_message_ok, assert_slack_limits
+from tests.slack_limits import assert_message_ok
+from tests.slackbot import Bot, make_bot, slack_deps, slash_form, store_items
 
 slack = slack_fixture  # the fake Slack, one per test
 # For tests of Slack behaviour that barely touch the database: PostgreSQL adds nothing there.
 sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-SECRET = "test-signing-secret"
 TOPICS = ["summit", "call", "visit", "trade", "tech", "fentanyl", "taiwan", "security"]
-
-
-# --- helpers shared with test_home, test_slack_http, test_socket_mode -------------------------
-
-
-def slash_form(text: str, channel: str, user: str, response_url: str) -> dict[str, str]:
-    """The form fields Slack POSTs for `/diplo <text>`."""
-    return {
-        "token": "legacy",
-        "team_id": "T1",
-        "team_domain": "diplo-test",
-        "channel_id": channel,
-        "channel_name": "general",
-        "user_id": user,
-        "user_name": user.lower(),
-        "command": "/diplo",
-        "text": text,
-        "api_app_id": "A1",
-        "is_enterprise_install": "false",
-        "response_url": response_url,
-        "trigger_id": "1.2.3",
-    }
-
-
-def sign(body: str, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
-    """Slack's v0 signature headers for `body`, computed independently of slack_sdk."""
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {"x-slack-request-timestamp": ts, "x-slack-signature": f"v0={digest}"}
-
-
-def wait_for(check: Any, timeout: float = 5.0) -> Any:
-    """Poll `check()` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("nothing arrived in time")
-        time.sleep(0.01)
-
-
-@dataclass
-class Bot:
-    """The real App wired to the fake Slack, and ways to talk to it."""
-
-    app: App
-    deps: Deps
-    slack: FakeSlack
-
-    def dispatch(self, body: str, content_type: str = "application/x-www-form-urlencoded") -> Any:
-        headers = {"content-type": content_type, **sign(body)}
-        return self.app.dispatch(BoltRequest(body=body, headers=headers))
-
-    def command(self, text: str, channel: str = "C1", user: str = "U1") -> dict[str, Any]:
-        """Run `/diplo text`; check the ack; return the reply POSTed to the response_url."""
-        key = uuid.uuid4().hex
-        body = urlencode(slash_form(text, channel, user, self.slack.response_url(key)))
-        ack = self.dispatch(body)
-        assert ack.status == 200, ack.body
-        replies = wait_for(lambda: self.slack.responses(key))
-        assert len(replies) == 1
-        reply: dict[str, Any] = replies[0]
-        assert reply["text"].strip()
-        assert_slack_limits(reply.get("blocks") or [])
-        return reply
-
-    def click(self, topic: str, channel: str = "C1", user: str = "U1") -> dict[str, Any]:
-        """Press an Unsubscribe button on an ephemeral subscriptions list."""
-        key = uuid.uuid4().hex
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T1", "domain": "diplo-test"},
-            "user": {"id": user, "team_id": "T1"},
-            "api_app_id": "A1",
-            "token": "legacy",
-            "container": {"type": "message", "channel_id": channel, "is_ephemeral": True},
-            "trigger_id": "1.2.3",
-            "channel": {"id": channel, "name": "general"},
-            "response_url": self.slack.response_url(key),
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": UNSUBSCRIBE_ACTION,
-                    "block_id": "b1",
-                    "value": topic,
-                    "text": {"type": "plain_text", "text": "Unsubscribe"},
-                    "action_ts": "1.0",
-                }
-            ],
-        }
-        ack = self.dispatch(urlencode({"payload": json.dumps(payload)}))
-        assert ack.status == 200
-        return dict(wait_for(lambda: self.slack.responses(key))[0])
-
-
-def slack_deps(deps: Deps, slack: FakeSlack, **settings_: Any) -> Deps:
-    """`deps` with Slack settings pointing at the fake."""
-    settings_.setdefault("slack_bot_token", slack.bot_token)
-    settings_.setdefault("slack_signing_secret", SECRET)
-    settings_.setdefault("slack_api_url", slack.url)
-    return replace(deps, settings=replace(deps.settings, **settings_))
-
-
-def make_bot(deps: Deps, slack: FakeSlack, **settings_: Any) -> Bot:
-    d = slack_deps(deps, slack, **settings_)
-    app = build_app(d)
-    register_handlers(app, d)
-    return Bot(app, d, slack)
-
-
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    """A migrated SQLite database only: import it as `engine` in transport-only test files."""
-    eng = make_engine(f"sqlite:///{tmp_path / 'diplo.db'}")
-    upgrade(eng)
-    yield eng
-    assert "Checked out connections: 0" in eng.pool.status(), "a session was left open"
-    eng.dispose()
 
 
 @pytest.fixture
 def bot(deps: Deps, slack: FakeSlack) -> Bot:
     """The App, admins: UADMIN only."""
     return make_bot(deps, slack, admins=frozenset({"UADMIN"}))
-
-
-def store_items(deps: Deps, specs: Sequence[tuple[str, str | None, str]]) -> None:
-    """Store items (title, label, comma-separated topics), the first one newest."""
-    now = deps.clock()
-    entries = [
-        Entry(
-            dedup_key=uuid.uuid4().hex,
-            title=title,
-            url=f"https://wire.example/{n}",
-            summary=f"Summary of {title}",
-            published=now - timedelta(minutes=n),
-        )
-        for n, (title, _, _) in enumerate(specs)
-    ]
-    with deps.sessions.begin() as s:
-        feed, _ = add_feed(s, f"https://wire.example/{uuid.uuid4().hex}.xml", now)
-        items = {i.title: i for i in save_new(s, feed.id, "Wire", entries, now)}
-        for title, label, topics in specs:
-            items[title].label = label
-            items[title].topics = topics
 
 
 def text_of(reply: dict[str, Any]) -> str:

@@ -54,15 +54,6 @@ def pg_engine(cluster: PrivateCluster) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def clocked_slack(clock: Clock) -> Iterator[FakeSlack]:
-    server = FakeSlack(clock=lambda: clock().timestamp())
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
 def pg_deps(pg_engine: Engine, clocked_slack: FakeSlack, clock: Clock) -> Iterator[Deps]:
     slack = clocked_slack
     with Fetcher(FetchConfig(total_timeout=5.0, allow_hosts=LOCAL_HOSTS)) as fetcher:

@@ -11,8 +11,6 @@ import io
 import itertools
 import logging
 import threading
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -37,7 +35,6 @@ from models.outbox import (
     SENT,
     Alert,
     claim_batch,
-    enqueue,
     failed_recent,
     pending_count,
     status_counts,
@@ -45,16 +42,13 @@ from models.outbox import (
 from models.subscription import Subscription, subscribe
 from tests.conftest import Clock
 from tests.fakes.slack_server import FakeSlack
+from tests.faults import queue_alert
 
 
 @pytest.fixture
-def slack(clock: Clock) -> Iterator[FakeSlack]:
+def slack(clocked_slack: FakeSlack) -> FakeSlack:
     """The fake Slack, stamping messages with the test clock (so `oldest` means something)."""
-    server = FakeSlack(clock=lambda: clock().timestamp())
-    try:
-        yield server
-    finally:
-        server.close()
+    return clocked_slack
 
 
 def slack_sender(slack: FakeSlack, pace: float = 0.0) -> SlackSender:
@@ -69,27 +63,7 @@ def deps(deps: Deps, slack: FakeSlack) -> Deps:
 
 def queue(deps: Deps, channels: list[str], title: str = "Xi and Biden speak") -> int:
     """Store one relevant item and queue it for `channels`; returns the item id."""
-    now = deps.clock()
-    with deps.sessions.begin() as s:
-        item = Item(
-            feed_id=None,
-            dedup_key=uuid.uuid4().hex * 2,
-            title_key=uuid.uuid4().hex,
-            url="https://news.example/" + uuid.uuid4().hex[:8],
-            title=title,
-            summary="Leaders talked.",
-            source="Wire",
-            published_at=now,
-            fetched_at=now,
-            label="relevant",
-            score=0.9,
-            topics="call",
-            reasons="[]",
-        )
-        s.add(item)
-        s.flush()
-        enqueue(s, item.id, channels, now)
-        return item.id
+    return queue_alert(deps, channels, title)
 
 
 def alert_ids(deps: Deps, channel: str) -> list[int]:

@@ -12,8 +12,8 @@ from models.feed import add_feed
 from models.subscription import pause_channel, subscribe
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.slack_server import slack as slack_fixture
-from tests.test_blocks import assert_slack_limits
-from tests.test_commands import Bot, make_bot, store_items, wait_for
+from tests.slack_limits import assert_slack_limits
+from tests.slackbot import Bot, make_bot, store_items, wait_for
 
 slack = slack_fixture
 sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)

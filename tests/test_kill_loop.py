@@ -13,7 +13,6 @@ import dataclasses
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -93,16 +92,6 @@ def test_owner_is_gone_only_for_ended_processes_of_this_host() -> None:
     assert not owner_is_gone(f"elsewhere:{dead_pid()}", me)  # another host: cannot tell
     assert not owner_is_gone("test", me)
     assert not owner_is_gone(f"{host}:notapid", me)
-
-
-@pytest.fixture
-def clocked_slack(clock: Clock) -> Iterator[FakeSlack]:
-    """The fake Slack stamping messages with the test clock (history lookups compare times)."""
-    server = FakeSlack(clock=lambda: clock().timestamp())
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

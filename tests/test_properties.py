@@ -24,7 +24,7 @@ from news.parse import MAX_ENTRIES, parse_feed
 from news.relevance import default_classifier
 from news.text import html_to_text
 from tests.faults import CONTROL, live_markup, mrkdwn_texts, unclean_entry
-from tests.test_blocks import assert_message_ok
+from tests.slack_limits import assert_message_ok
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 CLASSIFIER = default_classifier()

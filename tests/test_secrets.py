@@ -39,7 +39,7 @@ from tests.fakes.feed_server import FeedServer, Reply
 from tests.fakes.slack_server import FakeSlack
 from tests.faults import ROOT, bot_can_start, bot_env, bot_process, free_port, queue_alert
 from tests.feedgen import rss, wire
-from tests.test_commands import Bot, make_bot, sign, slash_form, wait_for
+from tests.slackbot import Bot, make_bot, sign, slash_form, wait_for
 
 BOT_TOKEN = "xoxb-4242-SECRETBOTTOKEN-f00d"
 APP_TOKEN = "xapp-1-A1-SECRETAPPTOKEN-beef"

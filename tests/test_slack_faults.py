@@ -10,7 +10,6 @@ answering pings (a silent network path, not a closed socket) is replaced.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,17 +18,13 @@ from handlers.app import run_socket_mode
 from tests.conftest import Clock
 from tests.fakes.slack_server import FakeSlack
 from tests.faults import STORM, StallProxy, run_slack_storm
-from tests.test_commands import make_bot, slash_form, wait_for
+from tests.slackbot import make_bot, slash_form, wait_for
 
 
 @pytest.fixture
-def slack(clock: Clock) -> Iterator[FakeSlack]:
+def slack(clocked_slack: FakeSlack) -> FakeSlack:
     """The fake Slack stamping messages with the test clock (history lookups compare times)."""
-    server = FakeSlack(clock=lambda: clock().timestamp())
-    try:
-        yield server
-    finally:
-        server.close()
+    return clocked_slack
 
 
 def test_a_storm_of_every_failure_then_recovery_delivers_each_alert_once_in_order(

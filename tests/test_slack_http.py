@@ -20,8 +20,8 @@ from deps import Deps
 from handlers.app import HttpServer, SlackAuthError, build_app, check_auth, run_http
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.slack_server import slack as slack_fixture
-from tests.test_commands import Bot, make_bot, sign, slash_form, wait_for
-from tests.test_commands import sqlite_engine as engine  # noqa: F401  (transport only)
+from tests.slackbot import Bot, make_bot, sign, slash_form, wait_for
+from tests.slackbot import sqlite_engine as engine  # noqa: F401  (transport only)
 
 slack = slack_fixture
 
