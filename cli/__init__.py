@@ -7,7 +7,6 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from cli import classify, db, feeds, poll, reclassify
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -30,6 +29,8 @@ def build_parser(run_bot: Command) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     run = sub.add_parser("run", help="run the bot (the default): scheduler + Slack or console")
     run.set_defaults(func=run_bot)
+    from cli import classify, db, feeds, poll, reclassify
+
     for module in (poll, feeds, db, classify, reclassify):
         module.register(sub)
     parser.set_defaults(func=run_bot)
