@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import NoReturn
 
 
-
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit with status 2."""
 
