@@ -85,8 +85,6 @@ def _http_url(name: str, raw: str) -> str:
 def _database_url(raw: str) -> str:
     url = raw.strip()
     scheme = url.split("://", 1)[0] if "://" in url else ""
-    if scheme.startswith("postgres://"):
-        scheme = "postgresql"
     base = scheme.split("+", 1)[0]
     if base not in ("sqlite", "postgresql", "postgres"):
         raise SettingsError(
@@ -108,6 +106,21 @@ def _allow_hosts(raw: str) -> frozenset[str]:
             except ValueError:
                 raise SettingsError(f"DIPLO_ALLOW_HOSTS: {host!r} is not a valid CIDR") from None
     return frozenset(h.lower() for h in hosts)
+
+
+def _feeds_file(raw: str) -> Path:
+    from news.opml import OpmlError, read_opml
+
+    path = Path(raw.strip())
+    try:
+        feeds = read_opml(path.read_bytes())
+    except OSError as exc:
+        raise SettingsError(f"DIPLO_FEEDS_FILE: cannot read {raw!r}: {exc.strerror}") from None
+    except OpmlError as exc:
+        raise SettingsError(f"DIPLO_FEEDS_FILE: {raw!r}: {exc}") from None
+    if not feeds:
+        raise SettingsError(f"DIPLO_FEEDS_FILE: {raw!r} lists no http(s) feed (xmlUrl)")
+    return path
 
 
 def _token(name: str, raw: str, prefix: str) -> str:
@@ -136,7 +149,7 @@ def load_settings(
     if (v := get("DIPLO_FEEDS")) is not None:
         kwargs["feeds"] = tuple(_http_url("DIPLO_FEEDS", u) for u in _list(v))
     if (v := get("DIPLO_FEEDS_FILE")) is not None:
-        kwargs["feeds_file"] = Path(v)
+        kwargs["feeds_file"] = _feeds_file(v)
     if (v := get("DIPLO_POLL_SECONDS")) is not None:
         kwargs["poll_seconds"] = _int("DIPLO_POLL_SECONDS", v, 1, 86400)
     if (v := get("DIPLO_DELIVER_SECONDS")) is not None:

@@ -17,7 +17,7 @@ from news.rules import RulesError, load_rules
 LABELS: tuple[Label, ...] = ("relevant", "related", "irrelevant")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add `classify`."""
     parser = sub.add_parser(
         "classify",

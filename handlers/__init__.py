@@ -22,6 +22,7 @@ def register_handlers(app: App, deps: Deps) -> None:
     otherwise never be acked and Slack would show the user an error.
     """
     from handlers import actions, commands, home
+    from handlers.blocks import other_command_text
 
     commands.register(app, deps)
     actions.register(app, deps)
@@ -31,7 +32,7 @@ def register_handlers(app: App, deps: Deps) -> None:
 
     @app.command(anything)
     def other_command(ack: Ack, command: dict[str, Any]) -> None:
-        ack(text=f"diplo only answers /diplo, not {command.get('command', 'that')}.")
+        ack(text=other_command_text(command.get("command", "that")))
 
     @app.action(anything)
     def other_action(ack: Ack) -> None:

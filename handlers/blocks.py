@@ -1,9 +1,11 @@
-"""All Block Kit and every sentence a user sees; pure functions from plain data to messages.
+"""All Block Kit and the sentences a user sees; pure functions from plain data to messages.
 
 Slack's limits are enforced here, not trusted to callers: at most 50 blocks per message
 (100 in a Home tab), 3000 characters per section, 150 per header, 75 per button label.
 Every message has a plain `text` fallback. Everything that came from a feed or from a user
-goes through `escape_mrkdwn` so it can never ping, mention or disguise a link.
+goes through `escape_mrkdwn` so it can never ping, mention or disguise a link. The exception:
+`handlers.commands` words its own short replies (why an argument is refused, the headings of
+item lists) next to the code that decides them.
 """
 
 from __future__ import annotations
@@ -209,8 +211,8 @@ def alert_message(item: ItemView) -> Message:
         summary = escape_mrkdwn(truncate(item.summary, 500))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": summary}})
     why = escape_mrkdwn(truncate("; ".join(item.reasons[:6]), 300)) if item.reasons else ""
-    context = f"Topics: {escape_mrkdwn(topics)}" + (f" · Why: {why}" if why else "")
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    footer = f"Topics: {escape_mrkdwn(topics)}" + (f" · Why: {why}" if why else "")
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
     text = truncate(f"{escape_mrkdwn(item.title)} ({source})", TEXT_LIMIT)
     return Message(text=text, blocks=blocks)
 
@@ -392,6 +394,12 @@ def dm_refused_message() -> Message:
 # --- status and feeds -------------------------------------------------------------------------
 
 
+def _health(feeds: Sequence[FeedView]) -> str:
+    """`3 ok, 1 failing, 0 disabled`."""
+    counts = {s: sum(1 for f in feeds if f.status == s) for s in ("ok", "failing", "disabled")}
+    return f"{counts['ok']} ok, {counts['failing']} failing, {counts['disabled']} disabled"
+
+
 def _feed_line(feed: FeedView) -> str:
     icons = {"ok": ":large_green_circle:", "failing": ":red_circle:"}
     icon = icons.get(feed.status, ":white_circle:")
@@ -411,19 +419,10 @@ def feeds_message(feeds: Sequence[FeedView], note: str | None = None) -> Message
         add = usage("feeds add <url>")
         blocks.append(section(f"No feeds yet. An admin can add one with {add}."))
         return Message(text=_cut((note or "") + " No feeds yet.", TEXT_LIMIT), blocks=blocks)
-    counts = {s: sum(1 for f in feeds if f.status == s) for s in ("ok", "failing", "disabled")}
-    blocks.append(
-        section(
-            f"*{_plural(len(feeds), 'feed')}* — {counts['ok']} ok, {counts['failing']} failing, "
-            f"{counts['disabled']} disabled"
-        )
-    )
+    blocks.append(section(f"*{_plural(len(feeds), 'feed')}* — {_health(feeds)}"))
     blocks += _lines_to_sections([_feed_line(f) for f in feeds])
     blocks.append(context(f"Admins: {usage('feeds add <url>')} · {usage('feeds remove <url>')}"))
-    text = (
-        f"{_plural(len(feeds), 'feed')}: {counts['ok']} ok, {counts['failing']} failing, "
-        f"{counts['disabled']} disabled"
-    )
+    text = f"{_plural(len(feeds), 'feed')}: {_health(feeds)}"
     text = (note + "\n" + text) if note else text
     return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
 
@@ -467,14 +466,12 @@ def not_admin_message(can_check: bool = True) -> Message:
 def status_message(report: StatusReport) -> Message:
     """Feed health, last poll, items today, the alert queue and paused subscriptions."""
     feeds = report.feeds
-    counts = {s: sum(1 for f in feeds if f.status == s) for s in ("ok", "failing", "disabled")}
     last = _date(report.last_poll) if report.last_poll else "never"
     queued = report.alerts.get("pending", 0) + report.alerts.get("sending", 0)
     failed_alerts = report.alerts.get("failed", 0)
     overview = (
         f"*diplo status*\n"
-        f"• Feeds: {len(feeds)} — {counts['ok']} ok, {counts['failing']} failing, "
-        f"{counts['disabled']} disabled\n"
+        f"• Feeds: {len(feeds)} — {_health(feeds)}\n"
         f"• Last poll: {last}\n"
         f"• Items stored today (UTC): {report.items_today}\n"
         f"• Alerts: {queued} queued, {failed_alerts} failed, {report.alerts.get('sent', 0)} sent"
@@ -493,11 +490,16 @@ def status_message(report: StatusReport) -> Message:
         blocks.append(section(f"*Paused subscriptions ({len(report.paused)})*"))
         blocks += _lines_to_sections(lines)
     text = (
-        f"Feeds: {counts['ok']} ok, {counts['failing']} failing, {counts['disabled']} disabled. "
+        f"Feeds: {_health(feeds)}. "
         f"Items today: {report.items_today}. Alerts queued: {queued}, failed: {failed_alerts}. "
         f"Paused subscriptions: {len(report.paused)}."
     )
     return Message(text=text, blocks=_fit(blocks))
+
+
+def other_command_text(command: str) -> str:
+    """The ack for a slash command other than `/diplo` routed to this app."""
+    return f"diplo only answers /diplo, not {command}."
 
 
 def error_message() -> Message:
@@ -535,13 +537,7 @@ def home_view(
     else:
         blocks.append(section("No channel is subscribed yet. Try `/diplo subscribe all` in one."))
     blocks += [{"type": "divider"}, header("Feed health")]
-    counts = {s: sum(1 for f in feeds if f.status == s) for s in ("ok", "failing", "disabled")}
-    blocks.append(
-        section(
-            f"{_plural(len(feeds), 'feed')}: {counts['ok']} ok, {counts['failing']} failing, "
-            f"{counts['disabled']} disabled"
-        )
-    )
+    blocks.append(section(f"{_plural(len(feeds), 'feed')}: {_health(feeds)}"))
     troubled = [f for f in feeds if f.status != "ok"]
     if troubled:
         blocks += _lines_to_sections([_feed_line(f) for f in troubled[:30]])

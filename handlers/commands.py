@@ -173,14 +173,15 @@ def show_topics(deps: Deps, request: Request, client: WebClient) -> Message:
     return topics_message(_topics(deps))
 
 
-def _subscription_view(sub: Subscription) -> SubscriptionView:
+def subscription_view(sub: Subscription) -> SubscriptionView:
+    """A subscription, detached from the session."""
     return SubscriptionView(sub.channel_id, sub.topic, sub.paused_reason)
 
 
 def channel_subscriptions(deps: Deps, channel_id: str) -> list[SubscriptionView]:
     """The channel's subscriptions, detached from the session."""
     with deps.sessions() as s:
-        return [_subscription_view(sub) for sub in for_channel(s, channel_id)]
+        return [subscription_view(sub) for sub in for_channel(s, channel_id)]
 
 
 def add_subscriptions(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -251,7 +252,7 @@ def unsubscribe_button(deps: Deps, channel_id: str, topic: str) -> Message:
         return notice("That button has expired. Run `/diplo subscriptions` again.")
     with deps.sessions.begin() as s:
         dropped = unsubscribe(s, channel_id, [topic])
-        subs = [_subscription_view(sub) for sub in for_channel(s, channel_id)]
+        subs = [subscription_view(sub) for sub in for_channel(s, channel_id)]
     if dropped:
         note = f"Unsubscribed from {code(topic, 40)}."
     else:
@@ -306,7 +307,7 @@ def show_status(deps: Deps, request: Request, client: WebClient) -> Message:
             last_poll=last_poll(s),
             items_today=count_since(s, midnight),
             alerts=status_counts(s),
-            paused=[_subscription_view(sub) for sub in paused(s)],
+            paused=[subscription_view(sub) for sub in paused(s)],
         )
     return status_message(report)
 

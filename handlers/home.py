@@ -11,8 +11,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from deps import Deps
-from handlers.blocks import SubscriptionView, home_view
-from handlers.commands import feed_view
+from handlers.blocks import home_view
+from handlers.commands import feed_view, subscription_view
 from models.feed import all_feeds
 from models.item import ItemView, latest
 from models.subscription import listing
@@ -27,10 +27,7 @@ def build_home(deps: Deps, channels: Collection[str] | None = None) -> dict[str,
     """The Home view, read in one short session: subscriptions of `channels` (all when None)."""
     with deps.sessions() as s:
         items = [ItemView.of(i) for i in latest(s, HOME_ITEMS)]
-        subs = [
-            SubscriptionView(sub.channel_id, sub.topic, sub.paused_reason)
-            for sub in listing(s, channels, HOME_SUBSCRIPTIONS)
-        ]
+        subs = [subscription_view(sub) for sub in listing(s, channels, HOME_SUBSCRIPTIONS)]
         feeds = [feed_view(f) for f in all_feeds(s)]
     return home_view(items, subs, feeds)
 

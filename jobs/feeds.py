@@ -111,14 +111,12 @@ def _fetch_feed(deps: Deps, url: str) -> tuple[str, Fetched, ParsedFeed] | FeedR
             return FeedRejected(url, f"{candidate} answered 304 Not Modified to a plain GET")
         feed_url = result.moved_to or candidate
         parsed = parse_feed(result.body, result.headers, result.final_url, deps.clock())
-        if parsed.entries or (
-            not parsed.failed
-            and not looks_like_html(result.body, result.headers.get("content-type"))
-        ):
+        page = looks_like_html(result.body, result.headers.get("content-type"))
+        if parsed.entries or (not parsed.failed and not page):
             return feed_url, result, parsed
         links = find_feed_links(result.body, result.final_url) if hop == 0 else []
         if not links:
-            if looks_like_html(result.body, result.headers.get("content-type")):
+            if page:
                 return FeedRejected(
                     url, f"{candidate} is a web page that links to no RSS or Atom feed"
                 )

@@ -97,7 +97,9 @@ class FetchFailed:
 
     reason: str
     retry_after: float | None = None  # seconds, from Retry-After, capped at 24 h
-    permanent: bool = False  # 410 Gone, bad_url, blocked_address: stop polling
+    # 410 Gone, bad_url, blocked_address: retrying will not help. Informational only: the
+    # poll backs off and disables the feed after DIPLO_MAX_FAILURES like any other failure.
+    permanent: bool = False
 
 
 FetchResult = Fetched | NotModified | FetchFailed

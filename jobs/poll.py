@@ -6,7 +6,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -39,6 +39,9 @@ class FeedOutcome:
     error: str | None = None
 
 
+Progress = Callable[[FeedOutcome, int], None]  # called after each feed: (outcome, claimed)
+
+
 @dataclass
 class PollSummary:
     """Totals of one poll cycle."""
@@ -69,9 +72,7 @@ class PollSummary:
         return len(self.outcomes)
 
 
-def poll_due_feeds(
-    deps: Deps, progress: Callable[[FeedOutcome, int], None] | None = None
-) -> PollSummary:
+def poll_due_feeds(deps: Deps, progress: Progress | None = None) -> PollSummary:
     """Poll every feed that is due, until none is; `progress(outcome, claimed)` after each."""
     summary = PollSummary()
     started = time.perf_counter()
@@ -131,7 +132,7 @@ def _store(deps: Deps, results: list[tuple[FetchRequest, FetchResult]]) -> list[
 def _report(
     summary: PollSummary,
     outcomes: list[FeedOutcome],
-    progress: Callable[[FeedOutcome, int], None] | None,
+    progress: Progress | None,
     claimed: int,
 ) -> None:
     for outcome in outcomes:
@@ -143,7 +144,10 @@ def _report(
 def record_result(
     s: Session, deps: Deps, request: FetchRequest, result: FetchResult, now: datetime
 ) -> FeedOutcome:
-    """Write one fetch result back: items, cache validators, health, next poll. One transaction."""
+    """Write one fetch result back: items, cache validators, health, next poll.
+
+    Runs in the caller's transaction: one per feed with a new body, one per batch otherwise.
+    """
     feed = s.get(Feed, request.feed_id)
     if feed is None:
         return FeedOutcome(request.feed_id, request.url, "gone")
@@ -183,7 +187,7 @@ def _record_body(s: Session, deps: Deps, feed: Feed, result: Fetched, now: datet
     if first and items:
         logger.info("feed %s primed: %d existing items marked seen", feed.url, len(items))
     outcome = _record_ok(feed, now, interval, "primed" if first else "ok")
-    return FeedOutcome(feed.id, feed.url, outcome.status, new_items=len(items), alerts=alerts)
+    return replace(outcome, new_items=len(items), alerts=alerts)
 
 
 def _record_ok(feed: Feed, now: datetime, interval: int, status: str) -> FeedOutcome:

@@ -1,4 +1,4 @@
-"""Start-up recovery: take back the leases that a crashed process of this host left behind.
+"""Start-up work before the first poll: seed feeds, take back a crashed predecessor's leases.
 
 A process killed while polling leaves its feeds leased (10 min) and, while posting, its
 alerts in `sending` (3 min); without this, a restarted bot would wait that long before it
@@ -39,8 +39,10 @@ def release_dead_leases(deps: Deps) -> tuple[int, int]:
 
 
 def start_up(deps: Deps) -> None:
-    """Before the first poll: seed the configured feeds, take back dead leases, and drop
-    console-mode alerts that were never printed once Slack is configured."""
+    """Seed the configured feeds, take back dead leases, drop stale console alerts.
+
+    Console-mode alerts still queued when Slack is configured would never be printed.
+    """
     seed_feeds(deps)
     release_dead_leases(deps)
     if not deps.console_alerts:

@@ -85,6 +85,11 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def rowcount(result: object) -> int:
+    """How many rows an UPDATE or DELETE matched (0 when the driver does not say)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def insert_ignore(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
     """An INSERT for `table` in the session's dialect that supports ON CONFLICT DO NOTHING."""
     dialect = session.get_bind().dialect.name

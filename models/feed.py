@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Boolean, Integer, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.db import Base, UTCDateTime
+from models.db import Base, UTCDateTime, rowcount
 
 
 class Feed(Base):
@@ -72,7 +72,10 @@ def add_feed(s: Session, url: str, now: datetime, added_by: str | None = None) -
 
 
 def remove_feed(s: Session, url: str) -> bool:
-    """Delete the feed with this URL and its items' pending alerts; True if it existed."""
+    """Delete the feed with this URL; True if it existed.
+
+    Its items stay (their feed_id becomes NULL), and so do their queued alerts.
+    """
     feed = get_by_url(s, url)
     if feed is None:
         return False
@@ -94,7 +97,7 @@ def make_all_due(s: Session, now: datetime) -> int:
         .values(next_poll_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)
 
 
 def claim_due_feeds(
@@ -143,15 +146,7 @@ def release_leases(s: Session, owners: Sequence[str]) -> int:
         .values(lease_owner=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-def feed_counts(s: Session) -> dict[str, int]:
-    """How many feeds are ok, failing and disabled."""
-    counts = {"ok": 0, "failing": 0, "disabled": 0}
-    for feed in s.scalars(select(Feed)):
-        counts[feed.status] += 1
-    return counts
+    return rowcount(result)
 
 
 def last_poll(s: Session) -> datetime | None:

@@ -96,15 +96,6 @@ def save_new(
     return sorted(items, key=lambda i: (i.published_at, i.id))
 
 
-def known_keys(s: Session, keys: Sequence[str]) -> set[str]:
-    """Which of these dedup keys are already stored."""
-    found: set[str] = set()
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        found.update(s.scalars(select(Item.dedup_key).where(Item.dedup_key.in_(chunk))))
-    return found
-
-
 def latest(s: Session, limit: int, topic: str | None = None) -> Sequence[Item]:
     """The most recent relevant items, optionally for one topic."""
     query = select(Item).where(Item.label == "relevant", Item.duplicate_of.is_(None))

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     ForeignKey,
     Index,
     Integer,
+    Row,
     String,
     Text,
     UniqueConstraint,
@@ -22,13 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.db import Base, UTCDateTime, insert_ignore
+from models.db import Base, UTCDateTime, insert_ignore, rowcount
 from models.item import Item, ItemView
 
 PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+UNFINISHED = (PENDING, SENDING)
 # Console mode's pseudo-channel: every relevant item, printed by the ConsoleSender.
 CONSOLE_CHANNEL = "console"
 
@@ -88,9 +91,9 @@ def enqueue(s: Session, item_id: int, channels: Iterable[str], now: datetime) ->
 def drop_pending(s: Session, channel: str) -> int:
     """Delete the channel's alerts not sent yet; returns how many."""
     result = s.execute(
-        delete(Alert).where(Alert.channel_id == channel, Alert.status.in_([PENDING, SENDING]))
+        delete(Alert).where(Alert.channel_id == channel, Alert.status.in_(UNFINISHED))
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)
 
 
 def status_counts(s: Session) -> dict[str, int]:
@@ -99,9 +102,6 @@ def status_counts(s: Session) -> dict[str, int]:
     for status, n in s.execute(select(Alert.status, func.count(Alert.id)).group_by(Alert.status)):
         counts[status] = n
     return counts
-
-
-UNFINISHED = (PENDING, SENDING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +123,31 @@ def _claimable(
     if status == PENDING:
         return next_attempt_at <= now
     return status == SENDING and (lease_until is None or lease_until <= now)
+
+
+def _take_claimable(
+    heads: Sequence[Row[Any, Any]],
+    locked: dict[int, Row[int, str, datetime, datetime | None]],
+    now: datetime,
+) -> tuple[list[int], list[int]]:
+    """Each channel's claimable alerts up to its first unclaimable or locked one: (chosen, stale).
+
+    `stale` lists the chosen alerts left `sending` by a sender whose lease ran out.
+    """
+    chosen: list[int] = []
+    stale: list[int] = []
+    blocked: set[str] = set()
+    for alert_id, channel in heads:
+        row = locked.get(alert_id)
+        if channel in blocked:
+            continue
+        if row is None or not _claimable(row.status, row.next_attempt_at, row.lease_until, now):
+            blocked.add(channel)
+            continue
+        chosen.append(alert_id)
+        if row.status == SENDING:
+            stale.append(alert_id)
+    return chosen, stale
 
 
 def claim_batch(
@@ -154,19 +179,7 @@ def claim_batch(
             .with_for_update(skip_locked=True)
         )
     }
-    chosen: list[int] = []
-    stale: list[int] = []
-    blocked: set[str] = set()
-    for alert_id, channel in heads:  # per channel, in id order: take while claimable
-        row = locked.get(alert_id)
-        if channel in blocked:
-            continue
-        if row is None or not _claimable(row.status, row.next_attempt_at, row.lease_until, now):
-            blocked.add(channel)
-            continue
-        chosen.append(alert_id)
-        if row.status == SENDING:
-            stale.append(alert_id)
+    chosen, stale = _take_claimable(heads, locked, now)
     chosen = sorted(chosen)[:limit]
     if not chosen:
         return []
@@ -223,7 +236,7 @@ def mark_sent(s: Session, alert_id: int, ts: str, now: datetime) -> bool:
         .values(status=SENT, slack_ts=ts, sent_at=now, lease_owner=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return bool(rowcount(result))
 
 
 def mark_retry(
@@ -252,7 +265,18 @@ def mark_retry(
         .values(values)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return bool(rowcount(result))
+
+
+def _failed(error: str, now: datetime) -> dict[str, object]:
+    """The values of an alert given up for good, with its error."""
+    return {
+        "status": FAILED,
+        "last_error": error[:500],
+        "failed_at": now,
+        "lease_owner": None,
+        "lease_until": None,
+    }
 
 
 def mark_failed(s: Session, alert_id: int, error: str, now: datetime, *, owner: str) -> bool:
@@ -260,12 +284,10 @@ def mark_failed(s: Session, alert_id: int, error: str, now: datetime, *, owner: 
     result = s.execute(
         update(Alert)
         .where(*_held(alert_id, owner))
-        .values(
-            status=FAILED, last_error=error[:500], failed_at=now, lease_owner=None, lease_until=None
-        )
+        .values(_failed(error, now))
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return bool(rowcount(result))
 
 
 def fail_channel(s: Session, channel: str, error: str, now: datetime, *, owner: str) -> int:
@@ -276,12 +298,10 @@ def fail_channel(s: Session, channel: str, error: str, now: datetime, *, owner: 
             Alert.channel_id == channel,
             (Alert.status == PENDING) | ((Alert.status == SENDING) & (Alert.lease_owner == owner)),
         )
-        .values(
-            status=FAILED, last_error=error[:500], failed_at=now, lease_owner=None, lease_until=None
-        )
+        .values(_failed(error, now))
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)
 
 
 def release(
@@ -306,7 +326,7 @@ def release(
         .values(values)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)
 
 
 def sending_owners(s: Session) -> set[str]:
@@ -333,7 +353,7 @@ def expire_leases(s: Session, owners: Sequence[str], now: datetime) -> int:
         .values(lease_until=now)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)
 
 
 def pending_count(s: Session) -> int:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import String, Text, UniqueConstraint, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.db import Base, UTCDateTime, insert_ignore
+from models.db import Base, UTCDateTime, insert_ignore, rowcount
 
 ALL_TOPICS = "all"
 
@@ -109,7 +109,7 @@ def pause_channel(s: Session, channel_id: str, reason: str) -> int:
         .where(Subscription.channel_id == channel_id, Subscription.paused_reason.is_(None))
         .values(paused_reason=reason)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)
 
 
 def paused(s: Session) -> Sequence[Subscription]:

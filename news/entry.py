@@ -19,7 +19,6 @@ class Entry:
     url: str | None
     summary: str
     published: datetime
-    guid: str | None = None
 
     @property
     def title_key(self) -> str:

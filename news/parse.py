@@ -50,7 +50,6 @@ class ParsedFeed:
     title: str
     entries: list[Entry]
     problems: list[str] = field(default_factory=list)
-    site_url: str | None = None
     broken: bool = False
 
     @property
@@ -66,7 +65,7 @@ class ParsedFeed:
 def parse_feed(
     body: bytes, headers: Mapping[str, str], url: str, now: datetime | None = None
 ) -> ParsedFeed:
-    """Parse `body` (already fetched from `url`) into normalised entries, newest first."""
+    """Parse `body` (already fetched from `url`) into normalised entries, in document order."""
     now = now or datetime.now(UTC)
     if body[:2] == _GZIP_MAGIC:
         # a body whose Content-Encoding was not undone (or was gzipped twice)
@@ -122,12 +121,10 @@ def parse_feed(
         if len(entries) >= MAX_ENTRIES:
             problems.append(f"truncated_to_{MAX_ENTRIES}_entries")
             break
-    site = feed.get("link")
     return ParsedFeed(
         title=html_to_text(feed.get("title"), limit=200),
         entries=entries,
         problems=problems,
-        site_url=site if isinstance(site, str) and is_http_url(site) else None,
         broken=broken,
     )
 
@@ -220,7 +217,6 @@ def _normalise(raw: Mapping[str, Any], feed_url: str, now: datetime) -> Entry | 
         url=canonical_url(link) if link else None,
         summary=summary,
         published=published,
-        guid=guid[:500] if guid else None,
     )
 
 

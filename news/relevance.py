@@ -30,6 +30,8 @@ from news.rules import (
     US_ACTOR,
     Meaning,
     Rules,
+    is_actor,
+    is_place,
     load_rules,
     lower,
 )
@@ -121,8 +123,8 @@ class _Tok:
 
     def resided(self) -> None:
         """Recompute `actor` and `place` after the sides changed."""
-        self.actor = self.us >= 2 or self.cn >= 2 or self.third >= 3
-        self.place = self.third == 2 and self.us < 2 and self.cn < 2
+        self.actor = is_actor(self.us, self.cn, self.third)
+        self.place = is_place(self.us, self.cn, self.third)
 
 
 @dataclass(slots=True)

@@ -563,17 +563,19 @@ def _finish(m: Meaning) -> Meaning:
         m,
         node=node,
         kind=kind,
-        actor=_is_actor(m.us, m.cn, m.third),
-        place=_is_place(m.us, m.cn, m.third),
+        actor=is_actor(m.us, m.cn, m.third),
+        place=is_place(m.us, m.cn, m.third),
         flags=flags,
     )
 
 
-def _is_actor(us: int, cn: int, third: int) -> bool:
+def is_actor(us: int, cn: int, third: int) -> bool:
+    """An actor: the US or China at country rank or above, a third party at official or above."""
     return us >= 2 or cn >= 2 or third >= 3
 
 
-def _is_place(us: int, cn: int, third: int) -> bool:
+def is_place(us: int, cn: int, third: int) -> bool:
+    """A place: a third party at country rank, with no US or China actor in the phrase."""
     return third == 2 and us < 2 and cn < 2
 
 

@@ -67,10 +67,17 @@ def _split(url: str) -> SplitResult | None:
     return parts
 
 
+def _http_parts(url: str) -> SplitResult | None:
+    """The parts of an absolute http(s) URL with a host; None for anything else."""
+    parts = _split(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme.lower() not in HTTP_SCHEMES or not parts.hostname:
+        return None
+    return parts
+
+
 def is_http_url(url: str) -> bool:
     """True for an absolute http:// or https:// URL with a host."""
-    parts = _split(url) if isinstance(url, str) else None
-    return parts is not None and parts.scheme.lower() in HTTP_SCHEMES and bool(parts.hostname)
+    return _http_parts(url) is not None
 
 
 def is_tracking_param(name: str) -> bool:
@@ -85,8 +92,8 @@ def canonical_url(url: str) -> str:
     Lower-cases scheme and host, drops the default port, the fragment and tracking
     parameters, and keeps every other parameter, in order and encoded as it was.
     """
-    parts = _split(url)
-    if parts is None or not is_http_url(url):
+    parts = _http_parts(url)
+    if parts is None:
         return url.strip()
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")

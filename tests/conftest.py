@@ -125,6 +125,16 @@ def shared_feeds_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def bot_runs() -> None:
+    """Skip, saying why, when `python bot.py` cannot even start (a module is missing)."""
+    from tests.faults import bot_can_start
+
+    reason = bot_can_start()
+    if reason:
+        pytest.skip(f"python bot.py --help fails: {reason}")
+
+
 class Clock:
     """A settable UTC clock for jobs: tests move time instead of sleeping."""
 

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -52,6 +54,32 @@ def slash_form(text: str, channel: str, user: str, response_url: str) -> dict[st
     }
 
 
+def unsubscribe_press(topic: str, channel: str, user: str, response_url: str) -> str:
+    """The form body Slack POSTs when an Unsubscribe button on a subscriptions list is pressed."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1", "domain": "diplo-test"},
+        "user": {"id": user, "team_id": "T1"},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "container": {"type": "message", "channel_id": channel, "is_ephemeral": True},
+        "trigger_id": "1.2.3",
+        "channel": {"id": channel, "name": "general"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": UNSUBSCRIBE_ACTION,
+                "block_id": "b1",
+                "value": topic,
+                "text": {"type": "plain_text", "text": "Unsubscribe"},
+                "action_ts": "1.0",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
 def sign(body: str, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
     """Slack's v0 signature headers for `body`, computed independently of slack_sdk."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
@@ -71,6 +99,23 @@ def wait_for(check: Any, timeout: float = 5.0) -> Any:
         time.sleep(0.01)
 
 
+def post_form(
+    port: int, body: str, headers: dict[str, str], path: str = "/slack/events"
+) -> tuple[int, bytes]:
+    """POST a form body to the bot's HTTP server on 127.0.0.1; (status, body), errors too."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=body.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
 @dataclass
 class Bot:
     """The real App wired to the fake Slack, and ways to talk to it."""
@@ -80,7 +125,9 @@ class Bot:
     slack: FakeSlack
 
     def dispatch(self, body: str, content_type: str = "application/x-www-form-urlencoded") -> Any:
-        headers = {"content-type": content_type, **sign(body)}
+        """Hand `body` to the App, signed with the secret the App was built with."""
+        secret = self.deps.settings.slack_signing_secret or SECRET
+        headers = {"content-type": content_type, **sign(body, secret)}
         return self.app.dispatch(BoltRequest(body=body, headers=headers))
 
     def command(self, text: str, channel: str = "C1", user: str = "U1") -> dict[str, Any]:
@@ -99,28 +146,8 @@ class Bot:
     def click(self, topic: str, channel: str = "C1", user: str = "U1") -> dict[str, Any]:
         """Press an Unsubscribe button on an ephemeral subscriptions list."""
         key = uuid.uuid4().hex
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T1", "domain": "diplo-test"},
-            "user": {"id": user, "team_id": "T1"},
-            "api_app_id": "A1",
-            "token": "legacy",
-            "container": {"type": "message", "channel_id": channel, "is_ephemeral": True},
-            "trigger_id": "1.2.3",
-            "channel": {"id": channel, "name": "general"},
-            "response_url": self.slack.response_url(key),
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": UNSUBSCRIBE_ACTION,
-                    "block_id": "b1",
-                    "value": topic,
-                    "text": {"type": "plain_text", "text": "Unsubscribe"},
-                    "action_ts": "1.0",
-                }
-            ],
-        }
-        ack = self.dispatch(urlencode({"payload": json.dumps(payload)}))
+        body = unsubscribe_press(topic, channel, user, self.slack.response_url(key))
+        ack = self.dispatch(body)
         assert ack.status == 200
         return dict(wait_for(lambda: self.slack.responses(key))[0])
 
@@ -134,6 +161,7 @@ def slack_deps(deps: Deps, slack: FakeSlack, **settings_: Any) -> Deps:
 
 
 def make_bot(deps: Deps, slack: FakeSlack, **settings_: Any) -> Bot:
+    """The real App with every handler registered, talking to the fake Slack."""
     d = slack_deps(deps, slack, **settings_)
     app = build_app(d)
     register_handlers(app, d)

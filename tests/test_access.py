@@ -8,26 +8,21 @@ adds it with `/diplo feeds add`, and the private address is never contacted. Int
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
-from urllib.parse import urlencode
 
 import pytest
 
 from deps import Deps
 from handlers.app import run_http
-from handlers.blocks import UNSUBSCRIBE_ACTION
 from jobs.fetch import FetchConfig, Fetcher
 from models.feed import all_feeds
 from models.subscription import for_channel, subscribe
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import FakeSlack
 from tests.feedgen import rss, wire
-from tests.slackbot import Bot, make_bot, sign
+from tests.slackbot import Bot, make_bot, post_form, sign, unsubscribe_press
 
 sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
@@ -89,25 +84,7 @@ def test_a_button_press_needs_a_valid_signature(
     bot = make_bot(deps, slack)
     with deps.sessions.begin() as s:
         subscribe(s, "C1", ["trade"], "U1", deps.clock())
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T1"},
-        "user": {"id": "U1"},
-        "api_app_id": "A1",
-        "container": {"type": "message", "channel_id": "C1", "is_ephemeral": True},
-        "channel": {"id": "C1"},
-        "response_url": slack.response_url("press"),
-        "actions": [
-            {
-                "type": "button",
-                "action_id": UNSUBSCRIBE_ACTION,
-                "block_id": "b",
-                "value": "trade",
-                "action_ts": "1",
-            }
-        ],
-    }
-    body = urlencode({"payload": json.dumps(payload)})
+    body = unsubscribe_press("trade", "C1", "U1", slack.response_url("press"))
     headers = {
         "forged": sign(body.replace("trade", "tradf")),
         "stale": sign(body, timestamp=int(time.time()) - 600),
@@ -115,14 +92,7 @@ def test_a_button_press_needs_a_valid_signature(
     }[signature]
     server = run_http(bot.app, 0, host="127.0.0.1")
     try:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{server.port}/slack/events",
-            data=body.encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
-        )
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=5)
-        assert refused.value.code == 401
+        assert post_form(server.port, body, headers)[0] == 401
     finally:
         server.close()
     with deps.sessions() as s:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from handlers import blocks
 from handlers.blocks import (
+    MAX_VIEW_BLOCKS,
     FeedView,
     StatusReport,
     SubscriptionView,
@@ -106,7 +107,7 @@ def test_hostile_and_huge_texts_stay_within_limits() -> None:
         assert "<!channel>" not in json.dumps(message.blocks)
     view = home_view(items, subs, feeds)
     assert view["type"] == "home"
-    assert_slack_limits(view["blocks"], max_blocks=100)
+    assert_slack_limits(view["blocks"], max_blocks=MAX_VIEW_BLOCKS)
 
 
 @given(st.text(max_size=4000), st.text(max_size=300))

@@ -23,12 +23,10 @@ from models.subscription import for_channel, pause_channel, subscribe
 from news.entry import Entry
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import FakeSlack
-from tests.fakes.slack_server import slack as slack_fixture
 from tests.feedgen import BASE, TRUMP_XI_CALL, rss, wire
 from tests.slack_limits import assert_message_ok
 from tests.slackbot import Bot, make_bot, slack_deps, slash_form, store_items
 
-slack = slack_fixture  # the fake Slack, one per test
 # For tests of Slack behaviour that barely touch the database: PostgreSQL adds nothing there.
 sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 TOPICS = ["summit", "call", "visit", "trade", "tech", "fentanyl", "taiwan", "security"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import socket
 import time
 import tracemalloc
 import zlib
@@ -26,6 +25,7 @@ from jobs.fetch import (
 )
 from tests.fakes import feed_server as fakes
 from tests.fakes.feed_server import FeedServer, Reply, gzip_bomb
+from tests.faults import free_port
 
 feed_server = fakes.feed_server  # the fixture (imported this way so ruff sees no shadowing)
 
@@ -330,10 +330,7 @@ def test_connection_reset(feed_server: FeedServer, fetcher: Fetcher) -> None:
 
 
 def test_connection_refused(fetcher: Fetcher) -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    result = failed(get(fetcher, f"http://127.0.0.1:{port}/feed.xml"))
+    result = failed(get(fetcher, f"http://127.0.0.1:{free_port()}/feed.xml"))
     assert result.reason.startswith("connect_error: ") and not result.permanent
 
 

@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 
 from deps import Deps
+from handlers.blocks import MAX_VIEW_BLOCKS
 from models.feed import add_feed
 from models.subscription import pause_channel, subscribe
 from tests.fakes.slack_server import FakeSlack
-from tests.fakes.slack_server import slack as slack_fixture
 from tests.slack_limits import assert_slack_limits
 from tests.slackbot import Bot, make_bot, store_items, wait_for
 
-slack = slack_fixture
 sqlite_only = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 
 
@@ -47,7 +46,7 @@ def test_home_shows_items_subscriptions_and_feed_health(deps: Deps, slack: FakeS
     assert open_home(bot).status == 200
     view = wait_for(lambda: slack.views.get("U1"))
     assert view["type"] == "home"
-    assert_slack_limits(view["blocks"], max_blocks=100)
+    assert_slack_limits(view["blocks"], max_blocks=MAX_VIEW_BLOCKS)
     body = json.dumps(view["blocks"], ensure_ascii=False)
     assert "Xi and Trump meet in Busan" in body and "Noise" not in body
     assert "<#C1>: `all` (every topic), `trade`" in body

@@ -30,16 +30,8 @@ from models.outbox import SENT, Alert, claim_batch
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import FakeSlack
-from tests.faults import bot_can_start, kill_loop, queue_alert
+from tests.faults import kill_loop, queue_alert
 from tests.feedgen import rss, wire
-
-
-@pytest.fixture(scope="module")
-def bot_runs() -> None:
-    """Skip, saying why, when `python bot.py` cannot even start (a module is missing)."""
-    reason = bot_can_start()
-    if reason:
-        pytest.skip(f"python bot.py --help fails: {reason}")
 
 
 @pytest.mark.slow

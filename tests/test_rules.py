@@ -112,20 +112,28 @@ def test_mistakes_name_the_line_or_key(addition: str, expected: str) -> None:
     assert expected in message
 
 
-def test_a_section_must_be_a_table() -> None:
-    assert "actors: expected a table" in error('actors = 3\n[topics.t]\ndescription = "T"\n')
-
-
-def test_a_topic_needs_a_description() -> None:
-    assert "line 1: topics.trade.description: expected a one-line text" in error(
-        '[topics.trade]\nterms = ["tariff"]\n'
-    )
-
-
-def test_at_least_one_topic() -> None:
-    assert "topics: at least one topic is needed" in error(
-        '[actors.us]\nside = "us"\nrank = "leader"\n'
-    )
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            'actors = 3\n[topics.t]\ndescription = "T"\n',
+            "actors: expected a table",
+            id="section-not-a-table",
+        ),
+        pytest.param(
+            '[topics.trade]\nterms = ["tariff"]\n',
+            "line 1: topics.trade.description: expected a one-line text",
+            id="topic-without-description",
+        ),
+        pytest.param(
+            '[actors.us]\nside = "us"\nrank = "leader"\n',
+            "topics: at least one topic is needed",
+            id="no-topic",
+        ),
+    ],
+)
+def test_whole_file_mistakes(text: str, expected: str) -> None:
+    assert expected in error(text)
 
 
 def test_a_missing_or_unreadable_file_is_a_rules_error(tmp_path: Path) -> None:

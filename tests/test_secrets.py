@@ -15,15 +15,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from slack_bolt import BoltRequest
 from slack_sdk import WebClient
 
 from deps import Deps
@@ -37,9 +33,9 @@ from models.subscription import subscribe
 from tests.conftest import _drop_postgres_database, _fresh_postgres_database
 from tests.fakes.feed_server import FeedServer, Reply
 from tests.fakes.slack_server import FakeSlack
-from tests.faults import ROOT, bot_can_start, bot_env, bot_process, free_port, queue_alert
+from tests.faults import ROOT, bot_env, bot_process, free_port, queue_alert
 from tests.feedgen import rss, wire
-from tests.slackbot import Bot, make_bot, sign, slash_form, wait_for
+from tests.slackbot import make_bot, post_form, sign, slash_form, wait_for
 
 BOT_TOKEN = "xoxb-4242-SECRETBOTTOKEN-f00d"
 APP_TOKEN = "xapp-1-A1-SECRETAPPTOKEN-beef"
@@ -109,7 +105,7 @@ def test_failures_in_process_log_and_reply_without_secrets(
 
     # commands: failing ones, a crash, and requests over HTTP (signed, forged, unsigned)
     for text in ("status", "feeds", f"feeds add {feed_server.url('/404.xml')}", "feeds add x"):
-        said.append(json.dumps(_command(bot, text)))
+        said.append(json.dumps(bot.command(text, user="UADMIN")))
     client = WebClient(token=BOT_TOKEN, base_url=slack.url)
     broken = dataclasses.replace(deps, sessions=None)  # any bug below the command table
     crashed = run_command(broken, parse_command("latest", "C1", "U1"), client)
@@ -129,37 +125,12 @@ def test_failures_in_process_log_and_reply_without_secrets(
     assert "token_revoked" in caplog.text and "invalid_auth" in "\n".join(said)
 
 
-def _command(bot: Bot, text: str) -> dict[str, object]:
-    """`/diplo text` from an admin, signed with the secret signing secret; the reply."""
-    key = uuid.uuid4().hex
-    body = urlencode(slash_form(text, "C1", "UADMIN", bot.slack.response_url(key)))
-    headers = {"content-type": "application/x-www-form-urlencoded", **sign(body, SIGNING_SECRET)}
-    assert bot.app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
-    return dict(wait_for(lambda: bot.slack.responses(key))[0])
-
-
 def _post(port: int, body: str, headers: dict[str, str]) -> str:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/slack/events",
-        data=body.encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return f"{response.status} {response.read().decode(errors='replace')}"
-    except urllib.error.HTTPError as exc:
-        return f"{exc.code} {exc.read().decode(errors='replace')}"
+    status, reply = post_form(port, body, headers)
+    return f"{status} {reply.decode(errors='replace')}"
 
 
 # --- real processes ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def bot_runs() -> None:
-    reason = bot_can_start()
-    if reason:
-        pytest.skip(f"python bot.py --help fails: {reason}")
 
 
 def start_bot(env: dict[str, str], *args: str) -> subprocess.Popen[str]:

@@ -22,9 +22,6 @@ from handlers.sender import (
 )
 from models.item import ItemView
 from tests.fakes.slack_server import FakeSlack
-from tests.fakes.slack_server import slack as slack_fixture
-
-slack = slack_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime.now(UTC)

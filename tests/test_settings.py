@@ -60,6 +60,8 @@ def test_postgres_urls_get_the_psycopg_driver() -> None:
         ({"DIPLO_ALLOW_HOSTS": "10.0.0.0/33"}, "DIPLO_ALLOW_HOSTS"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"DIPLO_RULES": "/nonexistent/topics.toml"}, "DIPLO_RULES"),
+        ({"DIPLO_FEEDS_FILE": "/nonexistent/feeds.opml"}, "DIPLO_FEEDS_FILE"),
+        ({"DIPLO_FEEDS_FILE": str(ROOT / "pyproject.toml")}, "DIPLO_FEEDS_FILE"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:

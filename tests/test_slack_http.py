@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import json
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from urllib.parse import urlencode
@@ -19,11 +18,8 @@ import pytest
 from deps import Deps
 from handlers.app import HttpServer, SlackAuthError, build_app, check_auth, run_http
 from tests.fakes.slack_server import FakeSlack
-from tests.fakes.slack_server import slack as slack_fixture
-from tests.slackbot import Bot, make_bot, sign, slash_form, wait_for
+from tests.slackbot import Bot, make_bot, post_form, sign, slash_form, wait_for
 from tests.slackbot import sqlite_engine as engine  # noqa: F401  (transport only)
-
-slack = slack_fixture
 
 
 @pytest.fixture
@@ -40,22 +36,6 @@ def server(bot: Bot) -> Iterator[HttpServer]:
         http.close()  # what bot.py calls
 
 
-def post(
-    server: HttpServer, body: str, headers: dict[str, str], path: str = "/slack/events"
-) -> tuple[int, bytes]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{server.port}{path}",
-        data=body.encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
 def command_body(slack: FakeSlack, text: str, key: str) -> str:
     return urlencode(slash_form(text, "C1", "U1", slack.response_url(key)))
 
@@ -65,7 +45,7 @@ def test_signed_command_is_acked_and_answered_at_the_response_url(
 ) -> None:
     body = command_body(slack, "topics", "k1")
     started = time.monotonic()
-    status, _ = post(server, body, sign(body))
+    status, _ = post_form(server.port, body, sign(body))
     assert status == 200
     assert time.monotonic() - started < 3  # Slack's deadline for the ack
     reply = wait_for(lambda: slack.responses("k1"))[0]
@@ -75,7 +55,7 @@ def test_signed_command_is_acked_and_answered_at_the_response_url(
 
 def test_bad_input_is_still_acked(server: HttpServer, slack: FakeSlack) -> None:
     body = command_body(slack, "latest 999 <!channel>", "k2")
-    assert post(server, body, sign(body))[0] == 200
+    assert post_form(server.port, body, sign(body))[0] == 200
     assert "not a number from 1 to 20" in wait_for(lambda: slack.responses("k2"))[0]["text"]
 
 
@@ -96,7 +76,7 @@ def test_unverified_requests_are_refused(
     server: HttpServer, slack: FakeSlack, headers_for: Callable[[str], dict[str, str]]
 ) -> None:
     body = command_body(slack, "help", "k3")
-    status, _ = post(server, body, headers_for(body))
+    status, _ = post_form(server.port, body, headers_for(body))
     assert status == 401
     time.sleep(0.2)
     assert slack.responses("k3") == []
@@ -105,7 +85,7 @@ def test_unverified_requests_are_refused(
 def test_healthz_and_unknown_paths(server: HttpServer) -> None:
     with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=5) as r:
         assert (r.status, r.read()) == (200, b"ok")
-    assert post(server, "x=1", {}, path="/elsewhere")[0] == 404
+    assert post_form(server.port, "x=1", {}, path="/elsewhere")[0] == 404
 
 
 def test_oversized_body_is_refused_before_it_is_read(server: HttpServer) -> None:

@@ -16,9 +16,7 @@ from slack_sdk.webhook import WebhookClient
 from websockets.sync.client import connect
 
 from tests.fakes.slack_server import FakeSlack
-from tests.fakes.slack_server import slack as slack_fixture
-
-slack = slack_fixture
+from tests.slackbot import wait_for
 
 
 def client(slack: FakeSlack, token: str | None = None, timeout: int = 5) -> WebClient:
@@ -220,10 +218,7 @@ def test_socket_mode_envelopes_and_acks(slack: FakeSlack) -> None:
         slack.close_all()
         with pytest.raises(Exception):  # noqa: B017  (the socket is gone)
             ws.recv(timeout=5)
-    deadline = time.monotonic() + 5
-    while slack.connection_count and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert slack.connection_count == 0
+    assert wait_for(lambda: slack.connection_count == 0)
 
 
 def test_slack_sdk_socket_mode_client_acks_an_envelope(slack: FakeSlack) -> None:

@@ -13,11 +13,8 @@ import pytest
 from deps import Deps
 from handlers.app import SlackAuthError, run_socket_mode
 from tests.fakes.slack_server import FakeSlack
-from tests.fakes.slack_server import slack as slack_fixture
 from tests.slackbot import Bot, make_bot, slash_form, wait_for
 from tests.slackbot import sqlite_engine as engine  # noqa: F401  (transport only)
-
-slack = slack_fixture
 
 
 def connect(deps: Deps, slack: FakeSlack, ping_interval: float = 5.0) -> Iterator[Bot]:
