@@ -119,45 +119,35 @@ class Matcher:
         return forms.get(original)
 
     def scan(self, text: str) -> list[Token]:
-        """Every phrase in `text`, left to right, as (start, end, text, meaning)."""
+        """`tokens(text)` as a list."""
         return list(self.tokens(text))
 
     def tokens(self, text: str) -> Iterator[Token]:
-        """Every phrase in `text`, left to right, as (start, end, text, meaning)."""
+        """Every phrase in `text`, left to right, as (start, end, text, meaning).
+
+        The reference for the copy inlined in Classifier._sentences (a property test keeps
+        the two in agreement).
+        """
         terms, groups, meaning = self.terms, self.groups, self.meaning
         caseless = text.isupper() or text.islower()
-        if not text.isascii():
-            for m in self.regex.finditer(lower(text)):
-                start, end = m.span()
-                s = text[start:end]
-                group = m.lastgroup
-                if group:
-                    yield start, end, s, groups[group]
-                else:
-                    found = terms.get(m.group()) or meaning(m.group(), s, caseless)
-                    if found is not None:
-                        yield start, end, s, found
-            return
-        # The ASCII regex consumes the character before a word too ("(?P<w>)" marks such
-        # matches), and runs over " " + text: one position further on.
-        low = " " + text.lower()
-        for m in self.ascii_regex.finditer(low):
+        ascii_text = text.isascii()
+        low = " " + text.lower() if ascii_text else lower(text)
+        regex = self.ascii_regex if ascii_text else self.regex
+        for m in regex.finditer(low):
             start, end = m.span()
-            group = m.lastgroup
-            if group == "w":
-                key = low[start + 1 : end]
-                end -= 1
-                s = text[start:end]
-                found = terms.get(key) or meaning(key, s, caseless)
-                if found is not None:
-                    yield start, end, s, found
-                continue
-            start, end = max(start - 1, 0), end - 1
+            group, key = m.lastgroup, m.group()
+            if ascii_text:
+                # The ASCII regex consumes the character before a word too ("(?P<w>)" marks
+                # such matches), and runs over " " + text: one position further on.
+                if group == "w":
+                    key, end, group = low[start + 1 : end], end - 1, None
+                else:
+                    start, end = max(start - 1, 0), end - 1
             s = text[start:end]
             if group:
                 yield start, end, s, groups[group]
             else:
-                found = terms.get(m.group()) or meaning(m.group(), s, caseless)
+                found = terms.get(key) or meaning(key, s, caseless)
                 if found is not None:
                     yield start, end, s, found
 
