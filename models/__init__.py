@@ -4,6 +4,7 @@ from models.db import Base
 from models.feed import Feed
 from models.item import Item
 from models.outbox import Alert
+from models.seen_request import SeenRequest
 from models.subscription import Subscription
 
-__all__ = ["Alert", "Base", "Feed", "Item", "Subscription"]
+__all__ = ["Alert", "Base", "Feed", "Item", "SeenRequest", "Subscription"]

@@ -33,6 +33,10 @@ class Feed(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when one poll yielded more new relevant items than DIPLO_FLOOD_ITEMS (a spam or
+    # rotating feed): its excess items are stored but not alerted; cleared by a normal poll.
+    too_active_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    too_active_count: Mapped[int] = mapped_column(Integer, default=0)
 
     @property
     def status(self) -> str:
