@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 from urllib.error import URLError
 
 from handlers.blocks import Message
+from models.outbox import CONSOLE, SLACK, SenderKind
 
 if TYPE_CHECKING:  # slack_sdk is imported only where it is used: jobs/ import this module
     from slack_sdk import WebClient
@@ -113,6 +114,7 @@ class Sender(Protocol):
     """Where alerts go: Slack in production, stdout in console mode, the fake in tests."""
 
     pace: float  # seconds to leave between two posts to one channel
+    kind: SenderKind  # the channels it delivers to: it claims no other alerts
 
     def post(self, channel: str, message: Message, metadata: dict[str, Any] | None) -> PostResult:
         """Post one message to a channel."""
@@ -189,6 +191,7 @@ class SlackSender:
         from slack_sdk.errors import SlackApiError, SlackClientError
 
         self.client = client
+        self.kind = SLACK
         self.pace = pace  # Slack allows about one message per second per channel
         self._api_error: type[SlackApiError] = SlackApiError
         self._other_errors = (URLError, OSError, http.client.HTTPException, SlackClientError)
@@ -284,6 +287,7 @@ class ConsoleSender:
 
     def __init__(self, stream: TextIO = sys.stdout) -> None:
         self.stream = stream
+        self.kind = CONSOLE  # prints console alerts only, never a real channel's
         self.pace = 0.0
         self._count = itertools.count(1)
         self._lock = threading.Lock()

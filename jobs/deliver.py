@@ -211,7 +211,9 @@ class _Run:
                 self.stop(result.error)
             elif result.kind == "channel":
                 mark_failed(s, job.alert_id, error, now, owner=owner)
-                others = fail_channel(s, job.channel, error, now, owner=owner)
+                others = fail_channel(
+                    s, job.channel, error, now, owner=owner, kind=self.deps.sender.kind
+                )
                 paused = pause_channel(s, job.channel, result.error)
                 queues.pop(job.channel, None)
                 logger.warning(
@@ -263,7 +265,9 @@ def deliver_pending(
     owner = f"{deps.owner}/{secrets.token_hex(4)}"
     started = deps.clock()
     with deps.sessions.begin() as s:
-        jobs = claim_batch(s, started, owner, limit, LEASE, per_channel=per_channel)
+        jobs = claim_batch(
+            s, started, owner, limit, LEASE, per_channel=per_channel, kind=deps.sender.kind
+        )
     if not jobs:
         return DeliverySummary()
     run = _Run(deps, owner, pace)
