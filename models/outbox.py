@@ -381,7 +381,7 @@ def release(
 
 
 def sending_owners(s: Session, kind: SenderKind) -> set[str]:
-    """Every owner of an alert of `kind` left in `sending` (being posted, or by a stopped sender)."""
+    """Every owner of an alert of `kind` left `sending` (being posted, or by a stopped sender)."""
     query = select(Alert.lease_owner).where(
         Alert.status == SENDING, Alert.lease_owner.is_not(None), kind.where()
     )
@@ -425,3 +425,15 @@ def failed_recent(s: Session, limit: int) -> Sequence[Alert]:
         .order_by(Alert.failed_at.desc(), Alert.id.desc())
         .limit(limit)
     ).all()
+
+
+def failed_reasons(s: Session, limit: int) -> list[tuple[str, str, str | None]]:
+    """The most recently failed alerts as (channel, item title, error), newest first."""
+    rows = s.execute(
+        select(Alert.channel_id, Item.title, Alert.last_error)
+        .join(Item, Item.id == Alert.item_id)
+        .where(Alert.status == FAILED)
+        .order_by(Alert.failed_at.desc(), Alert.id.desc())
+        .limit(limit)
+    )
+    return [(r.channel_id, r.title, r.last_error) for r in rows]

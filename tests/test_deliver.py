@@ -324,7 +324,7 @@ def test_refused_blocks_are_retried_as_text_then_failed(deps: Deps, slack: FakeS
     assert deliver_pending(deps) == DeliverySummary(sent=1, failed=1)
     ids = alert_ids(deps, "C1")
     assert posted(slack, "C1") == [ids[0], ids[2]]
-    assert alert(deps, ids[1]).last_error == "msg_too_long"
+    assert alert(deps, ids[1]).last_error == "msg_too_long; as text only: msg_too_long"
     with deps.sessions() as s:
         assert s.scalar(select(Subscription).limit(1)) is None  # nothing paused
 
@@ -389,7 +389,9 @@ def test_a_lookup_without_history_scope_holds_only_that_channel(
     queue(deps, ["C1"])
     queue(deps, ["C2"])
     with deps.sessions.begin() as s:
-        claim_batch(s, clock(), "crashed-host:1", 1, LEASE, kind=SLACK)  # C1's alert, never recorded
+        claim_batch(
+            s, clock(), "crashed-host:1", 1, LEASE, kind=SLACK
+        )  # C1's alert, never recorded
     clock.advance(seconds=LEASE.total_seconds() + 1)
     slack.fail_next("conversations.history", 1, status=200, error="missing_scope")
     summary = deliver_pending(deps)

@@ -73,7 +73,7 @@ FAILURES = [
     ),
     (
         lambda s: s.fail_next("chat.postMessage", status=200, error="something_new"),
-        SlackFailed("something_new", "transient"),  # unknown: wait and retry, never drop
+        SlackFailed("something_new", "unknown"),  # retried a few times, then text only
     ),
 ]
 
