@@ -273,11 +273,11 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 def alert_message(item: ItemView) -> Message:
     """The alert posted to a subscribed channel for one relevant item."""
-    title = truncate(item.title, 250)
+    title = truncate(item.title, 250) or "Untitled"
     source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
     topics = ", ".join(item.topics) or "—"
     blocks = _titled(item.url, title, f"\n{source} · {_when(item)}")
-    if item.summary:
+    if item.summary.strip():
         blocks.append(section(escape_mrkdwn(truncate(item.summary, 500))))
     why = escape_mrkdwn(truncate("; ".join(item.reasons[:6]), 300)) if item.reasons else ""
     blocks.append(context(f"Topics: {escape_mrkdwn(topics)}" + (f" · Why: {why}" if why else "")))
