@@ -27,6 +27,8 @@ TEXT_LIMIT = 3000
 HEADER_LIMIT = 150
 BUTTON_LIMIT = 75
 CONTEXT_ELEMENTS = 10
+PLAIN_TEXT_LIMIT = 2000  # the text-only form of an alert Slack refused as built
+MIN_LABEL = 12  # a link's label is never cut shorter; the link moves to its own block
 
 UNSUBSCRIBE_ACTION = "diplo_unsubscribe"
 _CHANNEL_ID = re.compile(r"^[A-Z0-9]{2,30}$")
@@ -69,6 +71,15 @@ class FeedView:
 
 
 @dataclass(frozen=True, slots=True)
+class FailedAlertView:
+    """An alert given up for good, and why."""
+
+    channel_id: str
+    title: str
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     """Everything `/diplo status` shows."""
 
@@ -77,6 +88,7 @@ class StatusReport:
     items_today: int
     alerts: Mapping[str, int]  # outbox status -> count
     paused: Sequence[SubscriptionView]
+    failed: Sequence[FailedAlertView] = ()  # the most recent ones
 
 
 # --- primitives -----------------------------------------------------------------------------
@@ -114,7 +126,11 @@ def header(text: str) -> Block:
     """A header block (plain text, at most 150 characters)."""
     return {
         "type": "header",
-        "text": {"type": "plain_text", "text": _cut(text, HEADER_LIMIT), "emoji": True},
+        "text": {
+            "type": "plain_text",
+            "text": _cut(text, HEADER_LIMIT, mrkdwn=False),
+            "emoji": True,
+        },
     }
 
 
@@ -128,7 +144,11 @@ def button(label: str, action_id: str, value: str, style: str | None = None) -> 
     """A button element (label ≤ 75 characters, value ≤ 2000)."""
     element: Block = {
         "type": "button",
-        "text": {"type": "plain_text", "text": _cut(label, BUTTON_LIMIT), "emoji": True},
+        "text": {
+            "type": "plain_text",
+            "text": _cut(label, BUTTON_LIMIT, mrkdwn=False),
+            "emoji": True,
+        },
         "action_id": action_id,
         "value": value[:2000],
     }
@@ -146,10 +166,27 @@ def _mrkdwn(text: str) -> Block:
     return {"type": "mrkdwn", "text": text}
 
 
-def _cut(text: str, limit: int) -> str:
-    """At most `limit` characters, never an empty string (Slack rejects empty texts)."""
+def text_only(message: Message) -> Message:
+    """The simplest form of a message: its text fallback alone, well within Slack's limits."""
+    return Message(text=_cut(message.text, PLAIN_TEXT_LIMIT), public=message.public)
+
+
+_PARTIAL_ESCAPE = re.compile(r"&[a-z]{0,3}$")  # the start of `&amp;`, `&lt;` or `&gt;`
+
+
+def _cut(text: str, limit: int, *, mrkdwn: bool = True) -> str:
+    """At most `limit` characters, never an empty string (Slack rejects empty texts).
+
+    In mrkdwn the cut never falls inside an escape (`&amp;`) or a `<…>` link, mention or
+    date: those are dropped whole.
+    """
     if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
+        head = text[: limit - 1]
+        if mrkdwn:
+            if head.rfind("<") > head.rfind(">"):
+                head = head[: head.rfind("<")]
+            head = _PARTIAL_ESCAPE.sub("", head)
+        text = head.rstrip() + "…"
     return text if text.strip() else " "
 
 
@@ -176,11 +213,45 @@ def _lines_to_sections(lines: Sequence[str], limit: int = SECTION_LIMIT) -> list
     return blocks
 
 
-def _link(url: str | None, label: str) -> str:
-    label = escape_mrkdwn(label).replace("|", "¦")
+def _label(text: str) -> str:
+    return escape_mrkdwn(text).replace("|", "¦")
+
+
+def _target(url: str | None) -> str | None:
+    """The escaped link target for an http(s) URL, else None."""
     if url and is_http_url(url):
-        return f"<{escape_mrkdwn(url).replace('|', '%7C')}|{label}>"
-    return label
+        return escape_mrkdwn(url).replace("|", "%7C")
+    return None
+
+
+def _link_within(url: str | None, label: str, room: int) -> str | None:
+    """`_link` in at most `room` characters, the label cut (never the URL) to fit.
+
+    None when the URL leaves no room for a label of MIN_LABEL characters.
+    """
+    target = _target(url)
+    if target is None:
+        return _cut(_label(label), max(room, 1))
+    space = room - len(target) - 3  # `<`, `|`, `>`
+    if space < MIN_LABEL:
+        return None
+    return f"<{target}|{_cut(_label(label), space)}>"
+
+
+def _titled(url: str | None, title: str, rest: str) -> list[Block]:
+    """A section: the bold linked title, then `rest` (mrkdwn); the link fits whatever its length.
+
+    The escaped length is what counts. A URL too long to share the section with a
+    MIN_LABEL title gets a section of its own, and one too long for any block (past
+    about 2980 escaped characters) is left out: Slack has no longer link.
+    """
+    room = SECTION_LIMIT - len(rest) - 2
+    linked = _link_within(url, title, room)
+    if linked is not None:
+        return [section(f"*{linked}*{rest}")]
+    blocks = [section(f"*{_cut(_label(title), room)}*{rest}")]
+    own = _link_within(url, "Open the article", SECTION_LIMIT)
+    return blocks + ([section(own)] if own else [])
 
 
 def _date(when: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
@@ -202,18 +273,15 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 def alert_message(item: ItemView) -> Message:
     """The alert posted to a subscribed channel for one relevant item."""
-    title = truncate(item.title, 250)
+    title = truncate(item.title, 250) or "Untitled"
     source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
     topics = ", ".join(item.topics) or "—"
-    head = f"*{_link(item.url, title)}*\n{source} · {_when(item)}"
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
-    if item.summary:
-        summary = escape_mrkdwn(truncate(item.summary, 500))
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": summary}})
+    blocks = _titled(item.url, title, f"\n{source} · {_when(item)}")
+    if item.summary.strip():
+        blocks.append(section(escape_mrkdwn(truncate(item.summary, 500))))
     why = escape_mrkdwn(truncate("; ".join(item.reasons[:6]), 300)) if item.reasons else ""
-    footer = f"Topics: {escape_mrkdwn(topics)}" + (f" · Why: {why}" if why else "")
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
-    text = truncate(f"{escape_mrkdwn(item.title)} ({source})", TEXT_LIMIT)
+    blocks.append(context(f"Topics: {escape_mrkdwn(topics)}" + (f" · Why: {why}" if why else "")))
+    text = _cut(f"{escape_mrkdwn(item.title)} ({source})", TEXT_LIMIT)
     return Message(text=text, blocks=blocks)
 
 
@@ -222,13 +290,16 @@ def _item_text(item: ItemView, summary_chars: int = 200, show_label: bool = Fals
     source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
     meta = [source, _when(item)]
     if item.topics:
-        meta.append(escape_mrkdwn(", ".join(item.topics)))
+        meta.append(escape_mrkdwn(truncate(", ".join(item.topics), 200)))
     if show_label and item.label and item.label != "relevant":
-        meta.append(f"_{escape_mrkdwn(item.label)}_")
-    text = f"*{_link(item.url, truncate(item.title, 250))}*\n" + " · ".join(meta)
+        meta.append(f"_{escape_mrkdwn(truncate(item.label, 40))}_")
+    rest = "\n" + " · ".join(meta)
     if item.summary and summary_chars:
-        text += "\n" + escape_mrkdwn(truncate(item.summary, summary_chars))
-    return text
+        rest += "\n" + escape_mrkdwn(truncate(item.summary, summary_chars))
+    room = SECTION_LIMIT - len(rest) - 2
+    title = truncate(item.title, 250)
+    linked = _link_within(item.url, title, room) or _cut(_label(title), room)
+    return f"*{linked}*{rest}"
 
 
 def item_list(
@@ -404,7 +475,8 @@ def _feed_line(feed: FeedView) -> str:
     icons = {"ok": ":large_green_circle:", "failing": ":red_circle:"}
     icon = icons.get(feed.status, ":white_circle:")
     label = truncate(feed.title or feed.url, 100)
-    line = f"{icon} {_link(feed.url, label)} — {feed.status}"
+    link = _link_within(feed.url, label, SECTION_LIMIT - 300) or _cut(_label(label), 300)
+    line = f"{icon} {link} — {feed.status}"
     if feed.status != "ok" and feed.last_error:
         fails = f" ×{feed.consecutive_failures}" if feed.consecutive_failures > 1 else ""
         error = escape_mrkdwn(truncate(feed.last_error.replace("`", "'"), 200))
@@ -429,7 +501,8 @@ def feeds_message(feeds: Sequence[FeedView], note: str | None = None) -> Message
 
 def feed_added_message(url: str, title: str, items: int, created: bool) -> Message:
     """A feed was stored (or already was)."""
-    link = _link(url, truncate(title or url, 150))
+    label = truncate(title or url, 150)
+    link = _link_within(url, label, SECTION_LIMIT - 200) or _cut(_label(label), 200)
     if not created and items == 0:
         return notice(f"{link} is already polled.")
     return notice(
@@ -489,12 +562,20 @@ def status_message(report: StatusReport) -> Message:
         ]
         blocks.append(section(f"*Paused subscriptions ({len(report.paused)})*"))
         blocks += _lines_to_sections(lines)
+    if report.failed:
+        lines = [
+            f"• {channel_mention(f.channel_id)} {escape_mrkdwn(truncate(f.title, 120))}: "
+            + code(f.error or "failed", 300)
+            for f in report.failed
+        ]
+        blocks.append(section("*Alerts that failed for good (most recent)*"))
+        blocks += _lines_to_sections(lines)
     text = (
         f"Feeds: {_health(feeds)}. "
         f"Items today: {report.items_today}. Alerts queued: {queued}, failed: {failed_alerts}. "
         f"Paused subscriptions: {len(report.paused)}."
     )
-    return Message(text=text, blocks=_fit(blocks))
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
 
 
 def other_command_text(command: str) -> str:

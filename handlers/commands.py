@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from deps import Deps
 from handlers.blocks import (
+    FailedAlertView,
     FeedView,
     Message,
     StatusReport,
@@ -46,7 +47,7 @@ from handlers.blocks import (
 from jobs.feeds import FeedAdded, add_feed_checked
 from models.feed import Feed, all_feeds, last_poll, remove_feed
 from models.item import ItemView, count_since, latest, search
-from models.outbox import status_counts
+from models.outbox import failed_reasons, status_counts
 from models.subscription import (
     ALL_TOPICS,
     Subscription,
@@ -308,6 +309,7 @@ def show_status(deps: Deps, request: Request, client: WebClient) -> Message:
             items_today=count_since(s, midnight),
             alerts=status_counts(s),
             paused=[subscription_view(sub) for sub in paused(s)],
+            failed=[FailedAlertView(*row) for row in failed_reasons(s, 5)],
         )
     return status_message(report)
 
