@@ -153,6 +153,11 @@ def redact_url(url: str) -> str:
     return shown[:cut] + _PARAM.sub(hide, shown[cut:])
 
 
+def without_userinfo(url: str) -> str:
+    """The URL without its `user:password@` (kept byte for byte otherwise)."""
+    return _USERINFO.sub(r"\1", url, count=1)
+
+
 def redact_text(text: str) -> str:
     """Free text (an error message, a log line) with every URL in it passed through redact_url."""
 
