@@ -522,19 +522,32 @@ def error_message() -> Message:
 # --- App Home ---------------------------------------------------------------------------------
 
 
+HOME_CHANNELS_UNKNOWN = (
+    "Slack did not say which channels you are in, so no channel's subscriptions are shown "
+    "here. Run `/diplo subscriptions` in a channel to see its own."
+)
+
+
 def home_view(
     items: Sequence[ItemView],
     subscriptions: Sequence[SubscriptionView],
     feeds: Sequence[FeedView],
+    channels_known: bool = True,
 ) -> dict[str, Any]:
-    """The App Home tab: latest relevant items, every channel's subscriptions, feed health."""
+    """The App Home tab: latest items, the viewer's channels' subscriptions, feed health.
+
+    `channels_known` False: Slack would not say which channels the viewer is in, so no
+    channel's subscriptions are listed, and a note says why.
+    """
     blocks: list[Block] = [header("Latest US–China diplomacy news")]
     if items:
         blocks += [section(_item_text(i, summary_chars=0)) for i in items]
     else:
         blocks.append(section("No relevant items yet."))
     blocks += [{"type": "divider"}, header("Channel subscriptions")]
-    if subscriptions:
+    if not channels_known:
+        blocks.append(section(HOME_CHANNELS_UNKNOWN))
+    elif subscriptions:
         by_channel: dict[str, list[SubscriptionView]] = {}
         for sub in subscriptions:
             by_channel.setdefault(sub.channel_id, []).append(sub)
