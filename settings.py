@@ -38,6 +38,7 @@ class Settings:
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     port: int = 3000
+    http_host: str = "0.0.0.0"
     admins: frozenset[str] = frozenset()
     log_level: str = "INFO"
 
@@ -208,6 +209,11 @@ def load_settings(
         kwargs["slack_api_url"] = url if url.endswith("/") else url + "/"
     if (v := get("PORT")) is not None:
         kwargs["port"] = _int("PORT", v, 1, 65535)
+    if (v := get("DIPLO_HTTP_HOST")) is not None:
+        try:
+            kwargs["http_host"] = str(ipaddress.ip_address(v.strip()))
+        except ValueError:
+            raise SettingsError(f"DIPLO_HTTP_HOST must be an IP address, got {v!r}") from None
     if (v := get("DIPLO_ADMINS")) is not None:
         kwargs["admins"] = frozenset(_list(v))
     if (v := get("LOG_LEVEL")) is not None:
