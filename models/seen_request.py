@@ -34,8 +34,9 @@ def first_sighting(s: Session, signature: str, now: datetime) -> bool:
         insert_ignore(s, SeenRequest)
         .values(signature=signature[:MAX_SIGNATURE_CHARS], seen_at=now)
         .on_conflict_do_nothing(index_elements=["signature"])
+        .returning(SeenRequest.signature)
     )
-    return rowcount(s.execute(statement)) == 1
+    return s.execute(statement).first() is not None
 
 
 def prune(s: Session, now: datetime) -> int:
