@@ -180,7 +180,7 @@ def test_stalled_connections_hold_no_threads_and_signed_requests_are_answered(
                     b"Content-Length: 500\r\n\r\ntoken=half"
                 )
                 stalled.append(sock)
-            time.sleep(0.5)
+            time.sleep(float(os.environ.get("DIPLO_TEST_STALL_WAIT", "0.5")))
             body = command_body(slack, "help", "stalled")
             started = time.monotonic()
             status, _ = post_form(port, body, sign(body))
