@@ -8,6 +8,7 @@ socket read and checks the peer address of each new connection before a byte is 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 
 import email.utils
@@ -453,6 +454,9 @@ class Fetcher:
         timeout = httpx.Timeout(
             self.config.total_timeout, connect=self.config.connect_timeout, pool=max(left, 0.001)
         )
+        if url.username or url.password:  # https://user:password@host/feed: HTTP Basic
+            pair = f"{url.username}:{url.password}".encode()
+            headers = {**headers, "Authorization": "Basic " + base64.b64encode(pair).decode()}
         request = httpx.Request(
             "GET", url, headers=headers, extensions={"timeout": timeout.as_dict()}
         )
