@@ -169,15 +169,17 @@ class HttpServer:
     `HTTP_IDLE_TIMEOUT` seconds (a half-sent request included) is closed.
     """
 
-    def __init__(self, app: App, host: str, port: int) -> None:
+    def __init__(
+        self, app: App, host: str, port: int, idle_timeout: int = HTTP_IDLE_TIMEOUT
+    ) -> None:
         self._server = create_server(
             wsgi_app(app),
             host=host,
             port=port,
             threads=HTTP_THREADS,
             connection_limit=HTTP_CONNECTION_LIMIT,
-            channel_timeout=HTTP_IDLE_TIMEOUT,
-            cleanup_interval=2,
+            channel_timeout=idle_timeout,
+            cleanup_interval=min(idle_timeout, 2),  # how often idle connections are looked for
             max_request_body_size=MAX_BODY_BYTES,
             max_request_header_size=64 * 1024,
             asyncore_use_poll=True,  # select() cannot watch more than 1,024 sockets
@@ -202,8 +204,10 @@ class HttpServer:
     close = shutdown  # the same name as the Socket Mode handler's, for bot.py
 
 
-def run_http(app: App, port: int, host: str = "0.0.0.0") -> HttpServer:
+def run_http(
+    app: App, port: int, host: str = "0.0.0.0", idle_timeout: int = HTTP_IDLE_TIMEOUT
+) -> HttpServer:
     """Serve Slack's requests on http://host:port/slack/events (port 0: a free port)."""
-    server = HttpServer(app, host, port)
+    server = HttpServer(app, host, port, idle_timeout)
     logger.info("listening for Slack on http://%s:%d%s", host, server.port, EVENTS_PATH)
     return server

@@ -122,6 +122,18 @@ def test_a_rejected_token_stops_start_up_with_one_line(deps: Deps, slack: FakeSl
     slack.restart()
 
 
+def test_a_half_sent_request_is_closed_after_the_idle_timeout(bot: Bot) -> None:
+    server = run_http(bot.app, 0, host="127.0.0.1", idle_timeout=1)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 99\r\n\r\n")
+            started = time.monotonic()
+            assert sock.recv(1024) == b""  # closed by the server, without an answer
+            assert time.monotonic() - started < 5
+    finally:
+        server.close()
+
+
 def test_the_server_header_names_no_software_or_version(server: HttpServer) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     for method, path in [("GET", "/healthz"), ("POST", "/slack/events"), ("GET", "/nowhere")]:
