@@ -16,8 +16,8 @@ from jobs.fetch import FetchConfig, Fetcher
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from news.relevance import Classifier
-from news.urls import redact_text
 from news.rules import RulesError, load_rules
+from news.urls import redact_text
 from settings import Settings, SettingsError, load_settings
 
 

@@ -18,8 +18,6 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from waitress.server import create_server
-
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -29,6 +27,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from waitress.server import create_server
 
 from deps import Deps
 

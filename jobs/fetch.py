@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-
 import email.utils
 import functools
 import ipaddress
@@ -410,7 +409,10 @@ class Fetcher:
             result = dataclasses.replace(result, reason=redact_text(result.reason))
         if log and isinstance(result, FetchFailed):
             logger.warning(
-                "feed %s: GET %s failed: %s", request.feed_id, redact_url(request.url), result.reason
+                "feed %s: GET %s failed: %s",
+                request.feed_id,
+                redact_url(request.url),
+                result.reason,
             )
         return result
 
@@ -546,5 +548,7 @@ class Fetcher:
         try:
             return self.fetch(request, log=False)
         except Exception as exc:
-            logger.exception("feed %s: fetching %s crashed", request.feed_id, redact_url(request.url))
+            logger.exception(
+                "feed %s: fetching %s crashed", request.feed_id, redact_url(request.url)
+            )
             return FetchFailed(f"internal_error: {type(exc).__name__}")

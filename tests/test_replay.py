@@ -73,7 +73,9 @@ def test_the_same_command_signed_again_is_a_new_request(
     assert len(wait_for(lambda: len(slack.responses("again")) == 2 and slack.responses("again")))
 
 
-def test_a_refused_forgery_is_not_remembered(server: HttpServer, bot: Bot, slack: FakeSlack) -> None:
+def test_a_refused_forgery_is_not_remembered(
+    server: HttpServer, bot: Bot, slack: FakeSlack
+) -> None:
     body = urlencode(slash_form("help", "C1", "U1", slack.response_url("forged")))
     assert post_form(server.port, body, sign(body, secret="wrong"))[0] == 401
     assert _seen(bot.deps) == 0  # Bolt's signature check runs first; junk never reaches the table

@@ -323,7 +323,9 @@ def test_feed_url_secrets_never_reach_replies_home_cli_or_logs(
         k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIPLO_", "DATABASE"))
     }
     env.update(
-        DATABASE_URL=database_url, DIPLO_FEEDS=",".join((ok, failing)), DIPLO_ALLOW_HOSTS="127.0.0.1"
+        DATABASE_URL=database_url,
+        DIPLO_FEEDS=",".join((ok, failing)),
+        DIPLO_ALLOW_HOSTS="127.0.0.1",
     )
     cli = [
         subprocess.run(

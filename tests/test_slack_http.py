@@ -7,9 +7,9 @@ test_commands.py.
 from __future__ import annotations
 
 import contextlib
-import os
 import http.client
 import json
+import os
 import socket
 import subprocess
 import time
@@ -22,8 +22,8 @@ import pytest
 
 from deps import Deps
 from handlers.app import HttpServer, SlackAuthError, build_app, check_auth, run_http
-from tests.fakes.slack_server import FakeSlack
 from tests.fakes.feed_server import FeedServer
+from tests.fakes.slack_server import FakeSlack
 from tests.faults import bot_env, bot_process
 from tests.feedgen import rss, wire
 from tests.slackbot import SECRET, Bot, make_bot, post_form, sign, slash_form, wait_for
@@ -164,8 +164,9 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(log.read_text(errors="replace")[-3000:])
-        with contextlib.suppress(OSError), urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/healthz", timeout=1
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1),
         ):
             return
         time.sleep(0.05)
