@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk import WebClient
 
+from cli.context import RedactingFormatter
 from deps import Deps
 from handlers.app import SlackAuthError, check_auth, run_http, run_socket_mode
 from handlers.commands import parse_command, run_command
@@ -353,3 +354,18 @@ def test_feed_url_secrets_never_reach_replies_home_cli_or_logs(
     assert "api_key=***" in shown["home"] and "api_key=***" in shown["cli"]
     assert "fail.xml?api_key=***" in caplog.text  # the failure is still logged, redacted
     assert [r.returncode for r in cli] == [0, 0, 0], shown["cli"]
+
+
+def test_log_lines_and_tracebacks_are_redacted_by_the_formatter() -> None:
+    """The last line of defence: the stderr formatter redacts URLs in any line or traceback."""
+    formatter = RedactingFormatter("%(levelname)s %(message)s")
+    try:
+        raise ValueError("GET https://u:SECRETFEEDPW@h.example/f?token=SECRETFEEDTOKEN: boom")
+    except ValueError:
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "feed %s", ("http://h/?key=SECRETFEEDKEY",), None
+        )
+        record.exc_info = sys.exc_info()
+    line = formatter.format(record)
+    assert [m for m in FEED_MARKS if m in line] == []
+    assert "http://h/?key=***" in line and "https://***@h.example/f?token=***: boom" in line
