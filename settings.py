@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,8 +38,25 @@ class Settings:
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     port: int = 3000
+    http_host: str = "0.0.0.0"
     admins: frozenset[str] = frozenset()
     log_level: str = "INFO"
+
+    def __repr__(self) -> str:
+        """Every setting, with tokens left out and passwords or URL secrets as ***."""
+        from news.urls import redact_url
+
+        def shown(value: object) -> object:
+            if isinstance(value, str):
+                return redact_url(value)
+            if isinstance(value, tuple):
+                return tuple(shown(v) for v in value)
+            return value
+
+        parts = [f"{f.name}={shown(getattr(self, f.name))!r}" for f in fields(self) if f.repr]
+        return f"Settings({', '.join(parts)})"
+
+    __str__ = __repr__
 
     @property
     def slack_mode(self) -> str:
@@ -94,6 +111,18 @@ def _database_url(raw: str) -> str:
         url = "postgresql" + url[len("postgres") :]
     if base in ("postgres", "postgresql") and "+" not in scheme:
         url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:  # parse it as the engine will, so a bad one is this one line, not a traceback
+        make_url(url).get_dialect()
+    except (NoSuchModuleError, ImportError):
+        raise SettingsError(f"DATABASE_URL: unknown database driver {scheme!r}") from None
+    except (ArgumentError, ValueError):  # the message would quote the URL, password and all
+        raise SettingsError(
+            "DATABASE_URL: not a valid database URL (check the host, the port and any "
+            "special character in the password, which must be %-encoded)"
+        ) from None
     return url
 
 
@@ -180,6 +209,11 @@ def load_settings(
         kwargs["slack_api_url"] = url if url.endswith("/") else url + "/"
     if (v := get("PORT")) is not None:
         kwargs["port"] = _int("PORT", v, 1, 65535)
+    if (v := get("DIPLO_HTTP_HOST")) is not None:
+        try:
+            kwargs["http_host"] = str(ipaddress.ip_address(v.strip()))
+        except ValueError:
+            raise SettingsError(f"DIPLO_HTTP_HOST must be an IP address, got {v!r}") from None
     if (v := get("DIPLO_ADMINS")) is not None:
         kwargs["admins"] = frozenset(_list(v))
     if (v := get("LOG_LEVEL")) is not None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from models.item import ItemView
 from news.text import truncate
-from news.urls import is_http_url
+from news.urls import is_http_url, redact_text, redact_url
 
 MAX_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -474,12 +474,10 @@ def _health(feeds: Sequence[FeedView]) -> str:
 def _feed_line(feed: FeedView) -> str:
     icons = {"ok": ":large_green_circle:", "failing": ":red_circle:"}
     icon = icons.get(feed.status, ":white_circle:")
-    label = truncate(feed.title or feed.url, 100)
-    link = _link_within(feed.url, label, SECTION_LIMIT - 300) or _cut(_label(label), 300)
-    line = f"{icon} {link} — {feed.status}"
+    line = f"{icon} {_feed_link(feed.url, feed.title, 100, SECTION_LIMIT - 300)} — {feed.status}"
     if feed.status != "ok" and feed.last_error:
         fails = f" ×{feed.consecutive_failures}" if feed.consecutive_failures > 1 else ""
-        error = escape_mrkdwn(truncate(feed.last_error.replace("`", "'"), 200))
+        error = escape_mrkdwn(truncate(redact_text(feed.last_error).replace("`", "'"), 200))
         line += f"{fails}: `{error}`"
     return line
 
@@ -499,10 +497,19 @@ def feeds_message(feeds: Sequence[FeedView], note: str | None = None) -> Message
     return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
 
 
+def _feed_link(url: str, title: str | None, chars: int, room: int) -> str:
+    """A feed's title linked to its URL in at most `room` characters; a URL with secrets is
+    shown redacted, unlinked."""
+    shown = redact_url(url)
+    label = truncate(title or shown, chars)
+    if shown != url:
+        return _cut(_label(label), chars * 2) + (f" ({code(shown, 200)})" if title else "")
+    return _link_within(url, label, room) or _cut(_label(label), 300)
+
+
 def feed_added_message(url: str, title: str, items: int, created: bool) -> Message:
     """A feed was stored (or already was)."""
-    label = truncate(title or url, 150)
-    link = _link_within(url, label, SECTION_LIMIT - 200) or _cut(_label(label), 200)
+    link = _feed_link(url, title, 150, SECTION_LIMIT - 200)
     if not created and items == 0:
         return notice(f"{link} is already polled.")
     return notice(
@@ -513,17 +520,18 @@ def feed_added_message(url: str, title: str, items: int, created: bool) -> Messa
 
 def feed_rejected_message(url: str, reason: str) -> Message:
     """A feed could not be added."""
-    why = escape_mrkdwn(truncate(reason, 500))
+    why = escape_mrkdwn(truncate(redact_text(reason), 500))
     if "blocked_address" in reason:
         why += " — that is a private or local address; only public feeds can be added"
-    return notice(f":x: Could not add {code(url, 200)}: {why}")
+    return notice(f":x: Could not add {code(redact_url(url), 200)}: {why}")
 
 
 def feed_removed_message(url: str, removed: bool) -> Message:
     """The reply to `/diplo feeds remove`."""
     if removed:
-        return notice(f"Removed the feed {code(url, 200)}.")
-    return notice(f"No feed has the URL {code(url, 200)}. `/diplo feeds` lists them.")
+        return notice(f"Removed the feed {code(redact_url(url), 200)}.")
+    shown = code(redact_url(url), 200)
+    return notice(f"No feed has the URL {shown}. `/diplo feeds` lists them.")
 
 
 def not_admin_message(can_check: bool = True) -> Message:
@@ -594,19 +602,32 @@ def error_message() -> Message:
 # --- App Home ---------------------------------------------------------------------------------
 
 
+HOME_CHANNELS_UNKNOWN = (
+    "Slack did not say which channels you are in, so no channel's subscriptions are shown "
+    "here. Run `/diplo subscriptions` in a channel to see its own."
+)
+
+
 def home_view(
     items: Sequence[ItemView],
     subscriptions: Sequence[SubscriptionView],
     feeds: Sequence[FeedView],
+    channels_known: bool = True,
 ) -> dict[str, Any]:
-    """The App Home tab: latest relevant items, every channel's subscriptions, feed health."""
+    """The App Home tab: latest items, the viewer's channels' subscriptions, feed health.
+
+    `channels_known` False: Slack would not say which channels the viewer is in, so no
+    channel's subscriptions are listed, and a note says why.
+    """
     blocks: list[Block] = [header("Latest US–China diplomacy news")]
     if items:
         blocks += [section(_item_text(i, summary_chars=0)) for i in items]
     else:
         blocks.append(section("No relevant items yet."))
     blocks += [{"type": "divider"}, header("Channel subscriptions")]
-    if subscriptions:
+    if not channels_known:
+        blocks.append(section(HOME_CHANNELS_UNKNOWN))
+    elif subscriptions:
         by_channel: dict[str, list[SubscriptionView]] = {}
         for sub in subscriptions:
             by_channel.setdefault(sub.channel_id, []).append(sub)

@@ -56,6 +56,7 @@ from models.subscription import (
     subscribe,
     unsubscribe,
 )
+from news.urls import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -331,7 +332,7 @@ def manage_feeds(deps: Deps, request: Request, client: WebClient) -> Message:
         with deps.sessions.begin() as s:
             removed = remove_feed(s, url)
         if removed:
-            logger.info("feed %s removed by %s", url, request.user_id)
+            logger.info("feed %s removed by %s", redact_url(url), request.user_id)
         return feed_removed_message(url, removed)
     result = add_feed_checked(deps, url, request.user_id or None)
     if isinstance(result, FeedAdded):

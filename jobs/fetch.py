@@ -8,6 +8,8 @@ socket read and checks the peer address of each new connection before a byte is 
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import email.utils
 import functools
 import ipaddress
@@ -27,7 +29,14 @@ from datetime import UTC
 import httpcore
 import httpx
 
-from news.urls import is_allowed_address, is_allowed_host, is_http_url, normal_host
+from news.urls import (
+    is_allowed_address,
+    is_allowed_host,
+    is_http_url,
+    normal_host,
+    redact_text,
+    redact_url,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -396,9 +405,14 @@ class Fetcher:
             result = FetchFailed(f"dns_error: {exc.strerror}")
         finally:
             _deadline.at = None
+        if isinstance(result, FetchFailed):  # stored and shown to users: no URL secrets
+            result = dataclasses.replace(result, reason=redact_text(result.reason))
         if log and isinstance(result, FetchFailed):
             logger.warning(
-                "feed %s: GET %s failed: %s", request.feed_id, request.url, result.reason
+                "feed %s: GET %s failed: %s",
+                request.feed_id,
+                redact_url(request.url),
+                result.reason,
             )
         return result
 
@@ -442,6 +456,9 @@ class Fetcher:
         timeout = httpx.Timeout(
             self.config.total_timeout, connect=self.config.connect_timeout, pool=max(left, 0.001)
         )
+        if url.username or url.password:  # https://user:password@host/feed: HTTP Basic
+            pair = f"{url.username}:{url.password}".encode()
+            headers = {**headers, "Authorization": "Basic " + base64.b64encode(pair).decode()}
         request = httpx.Request(
             "GET", url, headers=headers, extensions={"timeout": timeout.as_dict()}
         )
@@ -531,5 +548,7 @@ class Fetcher:
         try:
             return self.fetch(request, log=False)
         except Exception as exc:
-            logger.exception("feed %s: fetching %s crashed", request.feed_id, request.url)
+            logger.exception(
+                "feed %s: fetching %s crashed", request.feed_id, redact_url(request.url)
+            )
             return FetchFailed(f"internal_error: {type(exc).__name__}")

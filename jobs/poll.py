@@ -19,6 +19,7 @@ from models.feed import Feed, claim_due_feeds, get_by_url
 from models.item import save_new
 from models.outbox import CONSOLE_CHANNEL
 from news.parse import parse_feed
+from news.urls import redact_text, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def _store(deps: Deps, results: list[tuple[FetchRequest, FetchResult]]) -> list[
     except Exception:
         if len(results) == 1:
             request = results[0][0]
-            logger.exception("storing the poll of feed %s failed", request.url)
+            logger.exception("storing the poll of feed %s failed", redact_url(request.url))
             return [FeedOutcome(request.feed_id, request.url, "failed", error="store_error")]
     return [outcome for pair in results for outcome in _store(deps, [pair])]
 
@@ -175,7 +176,11 @@ def _record_body(s: Session, deps: Deps, feed: Feed, result: Fetched, now: datet
         reason = "not a feed: " + "; ".join(parsed.problems)[:300]
         return _record_failure(feed, FetchFailed(reason=reason), now, interval, max_failures)
     if parsed.problems:
-        logger.info("feed %s parsed with problems: %s", feed.url, "; ".join(parsed.problems))
+        logger.info(
+            "feed %s parsed with problems: %s",
+            redact_url(feed.url),
+            redact_text("; ".join(parsed.problems)),
+        )
     if parsed.title and not feed.title:
         feed.title = parsed.title[:300]
     items = save_new(s, feed.id, feed.title or parsed.title or None, parsed.entries, now)
@@ -185,7 +190,9 @@ def _record_body(s: Session, deps: Deps, feed: Feed, result: Fetched, now: datet
     feed.primed = True
     feed.body_hash = digest
     if first and items:
-        logger.info("feed %s primed: %d existing items marked seen", feed.url, len(items))
+        logger.info(
+            "feed %s primed: %d existing items marked seen", redact_url(feed.url), len(items)
+        )
     outcome = _record_ok(feed, now, interval, "primed" if first else "ok")
     return replace(outcome, new_items=len(items), alerts=alerts)
 
@@ -215,14 +222,14 @@ def _record_failure(
         feed.enabled = False
         logger.warning(
             "feed %s disabled after %d consecutive failures: %s",
-            feed.url,
+            redact_url(feed.url),
             feed.consecutive_failures,
             failure.reason,
         )
     else:
         logger.warning(
             "feed %s failed (%d in a row, next try in %s): %s",
-            feed.url,
+            redact_url(feed.url),
             feed.consecutive_failures,
             backoff,
             failure.reason,
@@ -234,7 +241,11 @@ def _follow_move(s: Session, feed: Feed, moved_to: str | None) -> None:
     if not moved_to or moved_to == feed.url:
         return
     if get_by_url(s, moved_to) is not None:
-        logger.warning("feed %s moved to %s, which is already a feed", feed.url, moved_to)
+        logger.warning(
+            "feed %s moved to %s, which is already a feed",
+            redact_url(feed.url),
+            redact_url(moved_to),
+        )
         return
-    logger.info("feed %s moved permanently to %s", feed.url, moved_to)
+    logger.info("feed %s moved permanently to %s", redact_url(feed.url), redact_url(moved_to))
     feed.url = moved_to

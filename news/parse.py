@@ -16,7 +16,7 @@ import feedparser
 
 from news.entry import Entry, dedup_key
 from news.text import html_to_text, truncate
-from news.urls import canonical_url, is_http_url
+from news.urls import canonical_url, is_http_url, redact_url, without_userinfo
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,8 @@ def parse_feed(
         return ParsedFeed(title="", entries=[], problems=["empty_body"], broken=True)
     response_headers = {k.lower(): v for k, v in headers.items()}
     response_headers.setdefault("content-location", url)
+    # the base for relative links: a feed's user:password@ must not reach the items' links
+    response_headers["content-location"] = without_userinfo(response_headers["content-location"])
     if "content-type" in response_headers:
         content_type = response_headers["content-type"]
         response_headers["content-type"] = _plausible_charset(content_type, body)
@@ -94,7 +96,7 @@ def parse_feed(
             resolve_relative_uris=False,  # links are resolved anyway; HTML is dropped
         )
     except Exception as exc:  # feedparser promises bozo, but guard the edge anyway
-        logger.warning("feedparser raised on %s: %s", url, type(exc).__name__)
+        logger.warning("feedparser raised on %s: %s", redact_url(url), type(exc).__name__)
         return ParsedFeed(
             title="", entries=[], problems=[f"parser_crash: {type(exc).__name__}"], broken=True
         )

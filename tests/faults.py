@@ -952,6 +952,7 @@ def bot_env(
             "SLACK_SIGNING_SECRET": "kill-loop-signing-secret",
             "SLACK_API_URL": slack.url,
             "PORT": str(free_port()),
+            "DIPLO_HTTP_HOST": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
         }
     )
