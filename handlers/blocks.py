@@ -200,8 +200,11 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 # --- alerts and item lists --------------------------------------------------------------------
 
 
-def alert_message(item: ItemView) -> Message:
-    """The alert posted to a subscribed channel for one relevant item."""
+def alert_message(item: ItemView, watch_phrase: str | None = None) -> Message:
+    """The alert posted to a subscribed channel for one relevant (or watched) item.
+
+    `watch_phrase`: the channel's watch-word the item matched (shown in its own context line).
+    """
     title = truncate(item.title, 250)
     source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
     topics = ", ".join(item.topics) or "—"
@@ -214,7 +217,16 @@ def alert_message(item: ItemView) -> Message:
     footer = f"Topics: {escape_mrkdwn(topics)}" + (f" · Why: {why}" if why else "")
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
     text = truncate(f"{escape_mrkdwn(item.title)} ({source})", TEXT_LIMIT)
+    if watch_phrase:
+        related = " · related news, not a leaders' contact" if item.label == "related" else ""
+        blocks.append(context(f":mag: Watching: {_quoted(watch_phrase)}{related}"))
+        text = truncate(f"{text} · Watching: {_quoted(watch_phrase)}", TEXT_LIMIT)
     return Message(text=text, blocks=blocks)
+
+
+def _quoted(phrase: str) -> str:
+    """A watch-word in double quotes, escaped, on one line."""
+    return f"\"{escape_mrkdwn(truncate(' '.join(phrase.split()), 80))}\""
 
 
 def _item_text(item: ItemView, summary_chars: int = 200, show_label: bool = False) -> str:
