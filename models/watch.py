@@ -123,9 +123,7 @@ def remove_watches(
 # --- the compiled matcher, cached per database --------------------------------------------------
 
 _Version = tuple[int, int, int]
-_cache: weakref.WeakKeyDictionary[Engine, tuple[_Version, WatchIndex]] = (
-    weakref.WeakKeyDictionary()
-)
+_cache: weakref.WeakKeyDictionary[Engine, tuple[_Version, WatchIndex]] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 
