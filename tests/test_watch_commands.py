@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from deps import Deps
+from handlers.blocks import alert_message, reason_text
 from handlers.sender import SlackSender, make_web_client
 from jobs.deliver import deliver_pending
 from jobs.poll import poll_due_feeds
 from models.feed import Feed, add_feed
+from models.item import ItemView
 from models.outbox import Alert
 from models.subscription import subscribe
 from models.watch import WatchWord, add_watches, watch_index
@@ -235,15 +237,53 @@ def test_why_explains_alerted_related_and_unseen_items(
     assert "have not seen" in unseen and "/diplo feeds" in unseen
 
 
-def test_why_names_the_watch_word_and_the_first_poll(
-    bot: Bot, slack: FakeSlack, feed_server: FeedServer
-) -> None:
+def test_why_names_the_watch_word(bot: Bot, slack: FakeSlack, feed_server: FeedServer) -> None:
     bot.command('watch "rare earths"', channel="CW")
     poll_stories(bot, feed_server, [RARE_EARTHS_RELATED])
     shown = text_of(bot.command("why https://wire.example/world/rare-earths", channel="CW"))
-    assert "Alerted to this channel" in shown and "rare earths" in shown
-    primed = text_of(bot.command("why https://wire.example/story/0", channel="CW"))
-    assert "not relevant" in primed or "not about US–China" in primed
+    assert "Alerted to this channel" in shown and 'watch-word \\"rare earths\\"' in shown
+    calm = text_of(bot.command("why https://wire.example/story/0", channel="CW"))
+    assert "not relevant" in calm and "not about US–China" in calm
+
+
+def test_why_explains_items_of_a_feed_first_poll(
+    bot: Bot, feed_server: FeedServer, clock: Clock
+) -> None:
+    url = feed_server.serve("/wire.xml", rss([RARE_EARTHS_RELEVANT]))
+    with bot.deps.sessions.begin() as s:
+        subscribe(s, "C1", ["all"], "U1", clock())
+        add_feed(s, url, clock())
+    poll_due_feeds(bot.deps)
+    shown = text_of(bot.command("why https://wire.example/world/trump-xi-rare-earths", "C1"))
+    assert "already in the feed when diplo first read it" in shown
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("us:Trump", "US side: Trump"),
+        ("china:习近平", "China side: 习近平"),
+        ("pair:Trump-Xi", "Both sides: Trump-Xi"),
+        ("event:call", "Contact: call"),
+        ("link:direct", "linked directly"),
+        ("topic:trade:rare earths", "Topic trade (from “rare earths”)"),
+        ("negation:third-party:Putin", "A third party takes part: Putin"),
+        ("negation:halt:called off", "off or on hold: called off"),
+        ("something:new", "something:new"),
+    ],
+)
+def test_reasons_in_words(reason: str, words: str) -> None:
+    assert words in reason_text(reason)
+
+
+def test_watch_line_is_escaped() -> None:
+    item = ItemView(
+        1, "T", None, "W", "", datetime(2026, 11, 30, tzinfo=UTC), "related", 0.4, ("trade",), ()
+    )
+    message = alert_message(item, watch_phrase="AT&T <b>")
+    line = message.blocks[-1]["elements"][0]["text"]
+    assert line.startswith(':mag: Watching: "AT&amp;T &lt;b&gt;"') and "related news" in line
+    assert "AT&amp;T" in message.text
 
 
 def test_why_says_duplicate(bot: Bot, slack: FakeSlack, feed_server: FeedServer) -> None:
