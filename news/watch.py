@@ -1,7 +1,8 @@
 """Channel watch-words: validate a phrase, and find every channel's phrases in an item (pure).
 
-Text and phrases are compared after `normalize` (NFKC, casefold, runs of spaces and dashes
-as one space), so full-width ＡＢＣ matches ABC and "rare-earth" matches "rare earth".
+Text and phrases are compared after `normalize` (NFKC, casefold, traditional Chinese as
+simplified through OpenCC, runs of spaces and dashes as one space), so full-width ＡＢＣ
+matches ABC, 關稅 matches 关税 and "rare-earth" matches "rare earth".
 Latin (and any non-CJK) phrases match whole words, with an optional plural "s"/"es":
 "tariff" matches "Tariffs" but not "tariffication"; Chinese, Japanese and Korean phrases
 match anywhere, as those scripts do not separate words.
@@ -13,10 +14,14 @@ lookup per word of its text, however many channels and phrases there are.
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 import unicodedata
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+
+import opencc
 
 MAX_PER_CHANNEL = 50
 MIN_CHARS = 2
@@ -43,10 +48,24 @@ class InvalidPhrase(ValueError):
     """A watch-word that cannot be used; the message is the one-line reason (plain text)."""
 
 
+@functools.cache
+def _simplifier() -> tuple[opencc.OpenCC, threading.Lock]:
+    return opencc.OpenCC("t2s"), threading.Lock()
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese characters as simplified ones (OpenCC t2s); other text unchanged."""
+    if not _CJK.search(text):
+        return text
+    converter, lock = _simplifier()
+    with lock:
+        return str(converter.convert(text))
+
+
 def normalize(text: str) -> str:
-    """NFKC, casefold, and every run of spaces or dashes as one space."""
+    """NFKC, casefold, simplified Chinese, and every run of spaces or dashes as one space."""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return _SEPARATORS.sub(" ", folded)
+    return _SEPARATORS.sub(" ", to_simplified(folded))
 
 
 def normalize_phrase(phrase: str) -> str:
@@ -144,7 +163,7 @@ class WatchIndex:
                             found.setdefault(watch, start)
         if self._cjk:
             for run in _CJK_RUN.finditer(norm):
-                for i in range(run.start(), run.end() - 1):
+                for i in range(run.start(), run.end()):
                     for pattern in self._cjk.get(norm[i : i + 2], ()):
                         if self._matches_at(norm, i, pattern):
                             for watch in pattern.watches:

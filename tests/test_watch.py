@@ -52,10 +52,15 @@ def index(*phrases: str, channel: str = "C1", topic: str | None = None) -> Watch
         ("关税", "特朗普宣布关税", True),
         ("华为", "美国制裁华为5G", True),
         ("稀土", "ｃｈｉｎａ稀土", True),
+        # traditional and simplified Chinese match each other (OpenCC)
+        ("关税", "美國宣布加徵關稅", True),
+        ("關稅", "美国宣布加征关税", True),
+        ("台湾", "臺灣問題", True),
         # Latin words next to CJK text still match (Chinese has no spaces)
         ("trump", "特朗普Trump访华", True),
         ("5G", "华为5G手机", True),
         ("5G", "华为5GB手机", False),
+        ("华5g", "美国制裁华5G", True),  # a CJK character then a Latin one
     ],
 )
 def test_match(phrase: str, text: str, hit: bool) -> None:
