@@ -6,7 +6,7 @@ Chinese two- to four-character strings, taken from the headlines themselves so t
 match, plus made-up ones that never do), compiles them into one `news.watch.WatchIndex`
 and matches the title and summary of every labelled headline (shared/data/relevance-dev.jsonl,
 or the project's holdout set when that file is absent), `--rounds` times; prints the best
-round's CPU time per item and the compile time. The target is well under 1 ms per item.
+round's CPU time per item, the compile time and the cost of the longest possible item. The target is well under 1 ms per item.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from news.watch import InvalidPhrase, Watch, WatchIndex, validate  # noqa: E402
+from news.watch import InvalidPhrase, Watch, WatchIndex, item_text, validate  # noqa: E402
 
 DEV_SET = ROOT.parent / "shared" / "data" / "relevance-dev.jsonl"
 HOLDOUT = ROOT / "tests" / "data" / "relevance" / "holdout.jsonl"
@@ -33,7 +33,7 @@ def load_texts(path: Path) -> list[str]:
     """Title and summary of each headline in a JSON-lines file."""
     with path.open(encoding="utf-8") as lines:
         rows = [json.loads(line) for line in lines if line.strip()]
-    return [f"{row['title']}\n{row.get('summary', '')}" for row in rows]
+    return [item_text(row["title"], row.get("summary", "")) for row in rows]
 
 
 def make_phrases(texts: list[str], n: int, rng: random.Random) -> list[str]:
@@ -89,14 +89,20 @@ def main(argv: list[str] | None = None) -> int:
                 hits += len(index.match(text, ("trade",)))
         best = min(best, time.process_time() - start)
     per_item_us = best / (args.repeat * len(texts)) * 1e6
+    # The worst case: a 200-character title and a long summary (searched up to its cap).
+    longest = item_text("x" * 200, " ".join(texts) * 3)
+    start = time.process_time()
+    for _ in range(args.repeat):
+        index.match(longest, ("trade",))
+    worst_us = (time.process_time() - start) / args.repeat * 1e6
     chars = sum(len(t) for t in texts) / len(texts)
     print(
         f"{len(watches)} watch-words ({args.channels} channels), {len(texts)} items "
         f"(avg {chars:.0f} chars): {per_item_us:.1f} µs/item (CPU, best of {args.rounds}), "
         f"{hits / (args.repeat * len(texts)):.1f} channels matched/item, "
-        f"compile {compile_ms:.1f} ms"
+        f"compile {compile_ms:.1f} ms; longest item ({len(longest)} chars): {worst_us:.0f} µs"
     )
-    return 0 if per_item_us < TARGET_US else 1
+    return 0 if max(per_item_us, worst_us) < TARGET_US else 1
 
 
 if __name__ == "__main__":

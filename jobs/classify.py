@@ -15,7 +15,7 @@ from models.outbox import enqueue
 from models.subscription import channels_for
 from models.watch import watch_index
 from news.relevance import Classifier, Verdict
-from news.watch import Watch, WatchIndex
+from news.watch import Watch, WatchIndex, item_text
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def watchers_of(index: WatchIndex | None, item: Item, verdict: Verdict) -> dict[
     """The channels whose watch-words a relevant or related item contains (and which word)."""
     if not index or verdict.label not in WATCHED_LABELS:
         return {}
-    return index.match(f"{item.title}\n{item.summary}", verdict.topics)
+    return index.match(item_text(item.title, item.summary), verdict.topics)
 
 
 def reclassify_all(

@@ -15,7 +15,7 @@ from models.outbox import Alert
 from models.subscription import ALL_TOPICS, Subscription
 from models.watch import WatchWord
 from news.urls import canonical_url
-from news.watch import Watch, WatchIndex
+from news.watch import Watch, WatchIndex, item_text
 
 # Why an item was not alerted to the channel, most specific first (rendered by handlers.blocks).
 NOT_CLASSIFIED = "not_classified"
@@ -77,7 +77,7 @@ def explain(s: Session, url: str, channel_id: str) -> Why | None:
     if alert is None:
         rows = list(s.scalars(select(WatchWord).where(WatchWord.channel_id == channel_id)))
         index = WatchIndex(Watch(channel_id, r.phrase, r.normalized, r.topic or None) for r in rows)
-        found = index.match(f"{item.title}\n{item.summary}", item.topic_list)
+        found = index.match(item_text(item.title, item.summary), item.topic_list)
         if channel_id in found:
             hit = found[channel_id]
             watch = hit.phrase

@@ -26,6 +26,9 @@ import opencc
 MAX_PER_CHANNEL = 50
 MIN_CHARS = 2
 MAX_CHARS = 60
+# Only the start of a long summary is searched: it keeps matching cheap (about 0.2 µs per
+# character with 5,000 watch-words), and an alert shows no more of the summary than that.
+SUMMARY_CHARS = 1000
 
 _CJK_RANGES = (
     "\u1100-\u11ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff"
@@ -111,8 +114,10 @@ class Watch:
     topic: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Pattern:
+    """One distinct normalized phrase and every watch that has it (hashed by identity)."""
+
     text: str  # normalized
     whole_end: bool  # ends in a word character: the next one must not be a word character
     watches: tuple[Watch, ...]
@@ -140,9 +145,6 @@ class WatchIndex:
                 first = _WORD.match(text)
                 key = first.group(0) if first else text[0]
                 self._latin.setdefault(key, []).append(pattern)
-        for table in (self._latin, self._cjk):
-            for patterns in table.values():
-                patterns.sort(key=lambda p: -len(p.text))  # longest phrase first
         self.size = sum(len(g) for g in by_text.values())
 
     def __bool__(self) -> bool:
@@ -151,33 +153,24 @@ class WatchIndex:
     def find(self, text: str) -> list[Watch]:
         """Every watch whose phrase occurs in `text`, in order of first occurrence."""
         norm = normalize(text)
-        found: dict[Watch, int] = {}
-        if self._latin:
+        found: dict[_Pattern, int] = {}  # each pattern once, at its first position
+        latin, cjk, matches_at = self._latin, self._cjk, self._matches_at
+        if latin:
             for word in _WORD.finditer(norm):
-                start = word.start()
-                if start and _is_word_char(norm[start - 1]):
-                    continue
-                for pattern in self._latin_candidates(word.group(0)):
-                    if self._matches_at(norm, start, pattern):
-                        for watch in pattern.watches:
-                            found.setdefault(watch, start)
-        if self._cjk:
+                start, w = word.start(), word.group(0)
+                keys = (w, w[:-1], w[:-2]) if w.endswith("es") else (w, w[:-1])
+                for key in keys if w.endswith("s") else (w,):
+                    for pattern in latin.get(key, ()):
+                        if pattern not in found and matches_at(norm, start, pattern):
+                            found[pattern] = start
+        if cjk:
             for run in _CJK_RUN.finditer(norm):
                 for i in range(run.start(), run.end()):
-                    for pattern in self._cjk.get(norm[i : i + 2], ()):
-                        if self._matches_at(norm, i, pattern):
-                            for watch in pattern.watches:
-                                found.setdefault(watch, i)
-        return sorted(found, key=lambda w: found[w])
-
-    def _latin_candidates(self, word: str) -> list[_Pattern]:
-        """Patterns whose first word is `word`, or `word` without a plural ending."""
-        hits = list(self._latin.get(word, ()))
-        if word.endswith("s"):
-            hits += self._latin.get(word[:-1], ())
-            if word.endswith("es"):
-                hits += self._latin.get(word[:-2], ())
-        return hits
+                    for pattern in cjk.get(norm[i : i + 2], ()):
+                        if pattern not in found and matches_at(norm, i, pattern):
+                            found[pattern] = i
+        ordered = sorted(found, key=found.__getitem__)
+        return [watch for pattern in ordered for watch in pattern.watches]
 
     @staticmethod
     def _matches_at(norm: str, start: int, pattern: _Pattern) -> bool:
@@ -201,6 +194,11 @@ class WatchIndex:
             if watch.topic is None or watch.topic in topics:
                 channels.setdefault(watch.channel, watch)
         return channels
+
+
+def item_text(title: str, summary: str) -> str:
+    """The text of an item that watch-words are looked for in: the title, the summary's start."""
+    return f"{title}\n{summary[:SUMMARY_CHARS]}"
 
 
 def parse_phrases(text: str) -> tuple[list[str], str | None, int]:
