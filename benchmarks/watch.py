@@ -6,7 +6,8 @@ Chinese two- to four-character strings, taken from the headlines themselves so t
 match, plus made-up ones that never do), compiles them into one `news.watch.WatchIndex`
 and matches the title and summary of every labelled headline (shared/data/relevance-dev.jsonl,
 or the project's holdout set when that file is absent), `--rounds` times; prints the best
-round's CPU time per item, the compile time and the cost of the longest possible item. The target is well under 1 ms per item.
+round's CPU time per item, the compile time and the cost of the longest possible item.
+The target is well under 1 ms per item.
 """
 
 from __future__ import annotations
