@@ -612,13 +612,18 @@ def watch_added_message(
 
 
 def watch_removed_message(
-    channel_id: str, user_id: str, dropped: Sequence[str], missing: Sequence[str]
+    channel_id: str,
+    user_id: str,
+    dropped: Sequence[tuple[str, str | None]],
+    missing: Sequence[str],
 ) -> Message:
-    """The reply to `/diplo unwatch`, shown in the channel when something was dropped."""
+    """The reply to `/diplo unwatch` (`dropped`: phrase and topic), public if any was dropped."""
     where = channel_mention(channel_id)
     parts: list[str] = []
     if dropped:
-        parts.append(f"{_user(user_id)} made {where} stop watching {_phrases(dropped)}.")
+        names = [_watch_label(phrase, topic) for phrase, topic in dropped]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        parts.append(f"{_user(user_id)} made {where} stop watching {listed}.")
     if missing:
         parts.append(f"{where} was not watching {_phrases(missing)}.")
     if not dropped and not missing:

@@ -377,6 +377,7 @@ def add_watch_words(deps: Deps, request: Request, client: WebClient) -> Message:
     if len(phrases) > MAX_PER_CHANNEL:
         return watch_limit_message(MAX_PER_CHANNEL, 0)
     topics = _topics(deps)
+    topic = None if topic == ALL_TOPICS else topic
     if topic is not None and topic not in topics:
         return unknown_topics_message([topic], list(topics))
     checked: list[tuple[str, str]] = []
@@ -414,7 +415,7 @@ def drop_watch_words(deps: Deps, request: Request, client: WebClient) -> Message
         dropped = remove_watches(s, channel, None if everything else list(wanted), topic)
     gone = {w.normalized for w in dropped}
     missing = [shown for norm, shown in wanted.items() if norm not in gone]
-    names = [w.phrase + (f" in {w.topic}" if w.topic else "") for w in dropped]
+    names = [(w.phrase, w.topic) for w in dropped]
     return watch_removed_message(channel, request.user_id, names, missing)
 
 

@@ -94,6 +94,7 @@ def test_watched_phrase_alerts_that_channel_only(
     bot.command("watch 稀土", channel="CZH")
     with bot.deps.sessions.begin() as s:
         subscribe(s, "CSUB", ["call"], "U1", bot.deps.clock())
+        subscribe(s, "CALL", ["all"], "U1", bot.deps.clock())
 
     poll_stories(bot, feed_server, [RARE_EARTHS_RELATED, RARE_EARTHS_RELEVANT, XITU_RELATED])
 
@@ -106,8 +107,12 @@ def test_watched_phrase_alerts_that_channel_only(
     # the subscribed channel gets the relevant call only, without a watch line
     sub = posted_texts(slack, "CSUB")
     assert len(sub) == 1 and "phone call" in sub[0] and "Watching" not in sub[0]
+    # related items still go to no channel that does not watch a word in them
+    everything = posted_texts(slack, "CALL")
+    assert len(everything) == 1 and "phone call" in everything[0]
     assert slack.messages("COTHER") == []
     assert sorted({m["channel"] for m in slack.calls("chat.postMessage")}) == [
+        "CALL",
         "CSUB",
         "CWATCH",
         "CZH",
@@ -138,7 +143,10 @@ def test_topic_limited_watch_and_unwatch(
     assert "rare earths" in listing and "taiwan" in listing and "export" not in listing
     poll_stories(bot, feed_server, [RARE_EARTHS_RELATED])  # a trade item, not taiwan
     assert slack.messages("CT") == []
-    assert "stop watching" in text_of(bot.command("unwatch all", channel="CT"))
+    dropped = text_of(bot.command("unwatch all", channel="CT"))
+    assert "stop watching" in dropped and "in `taiwan`" in dropped
+    assert "on `taiwan`" not in text_of(bot.command("watch tariffs in all", channel="CT"))
+    bot.command("unwatch all", channel="CT")
     assert "watches no words" in text_of(bot.command("watching", channel="CT"))
 
 
