@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from models.item import ItemView
+from models.why import Why
 from news.text import truncate
 from news.urls import is_http_url, redact_text, redact_url
 
@@ -224,6 +225,11 @@ def _target(url: str | None) -> str | None:
     return None
 
 
+def _link(url: str | None, label: str, room: int = 1000) -> str:
+    """`label` linked to `url` in at most `room` characters (the label alone if no room)."""
+    return _link_within(url, label, room) or _cut(_label(label), room)
+
+
 def _link_within(url: str | None, label: str, room: int) -> str | None:
     """`_link` in at most `room` characters, the label cut (never the URL) to fit.
 
@@ -271,8 +277,11 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 # --- alerts and item lists --------------------------------------------------------------------
 
 
-def alert_message(item: ItemView) -> Message:
-    """The alert posted to a subscribed channel for one relevant item."""
+def alert_message(item: ItemView, watch_phrase: str | None = None) -> Message:
+    """The alert posted to a subscribed channel for one relevant (or watched) item.
+
+    `watch_phrase`: the channel's watch-word the item matched (shown in its own context line).
+    """
     title = truncate(item.title, 250) or "Untitled"
     source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
     topics = ", ".join(item.topics) or "—"
@@ -282,7 +291,16 @@ def alert_message(item: ItemView) -> Message:
     why = escape_mrkdwn(truncate("; ".join(item.reasons[:6]), 300)) if item.reasons else ""
     blocks.append(context(f"Topics: {escape_mrkdwn(topics)}" + (f" · Why: {why}" if why else "")))
     text = _cut(f"{escape_mrkdwn(item.title)} ({source})", TEXT_LIMIT)
+    if watch_phrase:
+        related = " · related news, not a leaders' contact" if item.label == "related" else ""
+        blocks.append(context(f":mag: Watching: {_quoted(watch_phrase)}{related}"))
+        text = _cut(f"{text} · Watching: {_quoted(watch_phrase)}", TEXT_LIMIT)
     return Message(text=text, blocks=blocks)
+
+
+def _quoted(phrase: str) -> str:
+    """A watch-word in double quotes, escaped, on one line."""
+    return f'"{escape_mrkdwn(truncate(" ".join(phrase.split()), 80))}"'
 
 
 def _item_text(item: ItemView, summary_chars: int = 200, show_label: bool = False) -> str:
@@ -645,3 +663,222 @@ def home_view(
         blocks += _lines_to_sections([_feed_line(f) for f in troubled[:30]])
     blocks.append(context("`/diplo help` lists every command."))
     return {"type": "home", "blocks": _fit(blocks, MAX_VIEW_BLOCKS)}
+
+
+# --- watch-words and /diplo why ----------------------------------------------------------------
+
+
+def _watch_label(phrase: str, topic: str | None) -> str:
+    return _quoted(phrase) + (f" in `{escape_mrkdwn(topic)}`" if topic else "")
+
+
+def _phrases(phrases: Sequence[str]) -> str:
+    names = [_quoted(p) for p in phrases]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def watch_refused_message(problem: str, form: str) -> Message:
+    """A `watch` argument that cannot be used: the one-line `problem` (plain text) and usage."""
+    return notice(f"{escape_mrkdwn(problem)} Usage: {usage(form)}")
+
+
+def watch_limit_message(limit: int, have: int) -> Message:
+    """The channel would pass the per-channel number of watch-words."""
+    return notice(
+        f"A channel can watch at most {limit} words or phrases; this one has {have}. "
+        f"Drop some first with {usage('unwatch <phrase>')}."
+    )
+
+
+def watch_added_message(
+    channel_id: str,
+    user_id: str,
+    added: Sequence[str],
+    already: Sequence[str],
+    topic: str | None,
+    bare_words: int,
+    membership: str | None,
+) -> Message:
+    """The reply to `/diplo watch`, shown in the channel when something was added."""
+    where = channel_mention(channel_id)
+    scope = f" on `{escape_mrkdwn(topic)}`" if topic else ""
+    parts: list[str] = []
+    if added:
+        parts.append(f"{_user(user_id)} made {where} watch {_phrases(added)}{scope}.")
+        parts.append(
+            "Relevant or related news containing it will be posted here, "
+            "even without a subscription."
+        )
+    if already:
+        parts.append(f"{where} already watches {_phrases(already)}{scope}.")
+    if added and bare_words > 1:
+        parts.append('Each word is watched on its own; put a phrase in quotes: `"rare earths"`.')
+    if membership:
+        parts.append(membership)
+    return notice(" ".join(parts), public=bool(added))
+
+
+def watch_removed_message(
+    channel_id: str,
+    user_id: str,
+    dropped: Sequence[tuple[str, str | None]],
+    missing: Sequence[str],
+) -> Message:
+    """The reply to `/diplo unwatch` (`dropped`: phrase and topic), public if any was dropped."""
+    where = channel_mention(channel_id)
+    parts: list[str] = []
+    if dropped:
+        names = [_watch_label(phrase, topic) for phrase, topic in dropped]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        parts.append(f"{_user(user_id)} made {where} stop watching {listed}.")
+    if missing:
+        parts.append(f"{where} was not watching {_phrases(missing)}.")
+    if not dropped and not missing:
+        parts.append(f"{where} was not watching anything.")
+    return notice(" ".join(parts), public=bool(dropped))
+
+
+def watching_message(
+    channel_id: str, watches: Sequence[tuple[str, str | None]], limit: int
+) -> Message:
+    """A channel's watch-words (phrase, topic), or how to add one."""
+    where = channel_mention(channel_id)
+    if not watches:
+        return notice(
+            f"{where} watches no words. Add one with "
+            f'{usage("watch <phrase> [in <topic>]")}, e.g. `/diplo watch "rare earths"`.'
+        )
+    lines = [f"• {_watch_label(p, t)}" for p, t in watches]
+    blocks = [
+        section(
+            f"*{where} watches {_plural(len(watches), 'word or phrase', 'words or phrases')}*"
+            f" (at most {limit})"
+        )
+    ]
+    blocks += _lines_to_sections(lines)
+    blocks.append(context(f"Stop with {usage('unwatch <phrase>')} or {usage('unwatch all')}."))
+    text = f"{where} watches: " + ", ".join(_watch_label(p, t) for p, t in watches)
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+_SIDES = {
+    "us": "US side",
+    "china": "China side",
+    "pair": "Both sides",
+    "event": "Contact",
+}
+_NEGATIONS = {
+    "third-party": "A third party takes part",
+    "halt": "The contact is off or on hold",
+}
+
+
+def reason_text(reason: str) -> str:
+    """A stored reason code in words: `us:Trump` → "US side: Trump" (unknown codes verbatim)."""
+    kind, _, rest = reason.partition(":")
+    if kind in _SIDES and rest:
+        return f"{_SIDES[kind]}: {rest}"
+    if reason == "link:direct":
+        return "The two sides are linked directly by the contact"
+    if reason == "link:sentence":
+        return "Both sides and the contact are in one sentence"
+    if kind == "topic" and rest:
+        name, _, word = rest.partition(":")
+        return f"Topic {name}" + (f" (from “{word}”)" if word else "")
+    if kind == "negation" and rest:
+        what, _, detail = rest.partition(":")
+        label = _NEGATIONS.get(what, f"Ruled out ({what})")
+        return f"{label}: {detail}" if detail else label
+    return reason
+
+
+_LABELS = {
+    "relevant": "relevant (a US–China leaders' contact)",
+    "related": "related (US–China news, not a leaders' contact)",
+    "irrelevant": "not relevant",
+}
+
+
+def _not_alerted_text(code_: str | None, why: Why) -> str:
+    """Why an item was not posted to the channel, for `/diplo why`."""
+    topics = why.item.topics
+    if code_ == "not_classified":
+        return "it has not been classified yet."
+    if code_ == "irrelevant":
+        return "it is not about US–China relations, so it is never alerted."
+    if code_ == "duplicate":
+        earlier = why.duplicate_of
+        title = _link(earlier.url, truncate(earlier.title, 150)) if earlier else "another item"
+        return f"it repeats {title}, which was alerted first (same headline within 3 days)."
+    if code_ == "related_only":
+        return (
+            "it is only related news; related items are alerted only to channels watching a "
+            f"word in them ({usage('watch <phrase>')})."
+        )
+    if code_ == "not_subscribed":
+        names = ", ".join(f"`{escape_mrkdwn(t)}`" for t in topics) or "its topics"
+        return f"this channel is not subscribed to {names} ({usage('subscribe <topic>')})."
+    if code_ == "paused":
+        return "this channel's subscription to its topics is paused (see `/diplo subscriptions`)."
+    if code_ == "subscribed_later":
+        return "it arrived before this channel subscribed to it or watched for it."
+    if code_ == "first_poll":
+        return (
+            "it was already in the feed when diplo first read it; "
+            "a new feed's existing items count as already seen."
+        )
+    if code_ == "too_active":
+        return (
+            "its feed was too active (it flooded new items), so its excess was stored, not alerted."
+        )
+    return "no alert was queued for it here."
+
+
+def why_message(why: Why) -> Message:
+    """`/diplo why`: the stored verdict of an item, its reasons, and whether it was alerted here."""
+    item = why.item
+    label = _LABELS.get(item.label or "", escape_mrkdwn(item.label or "not classified yet"))
+    score = f"{item.score:.2f}" if item.score is not None else "—"
+    topics = escape_mrkdwn(", ".join(item.topics)) or "—"
+    feed = (
+        _feed_link(why.feed_url, why.feed_title, 100, 1000)
+        if why.feed_url
+        else escape_mrkdwn(truncate(why.feed_title or "a removed feed", 100))
+    )
+    source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
+    lines = [
+        f"*{_link(item.url, truncate(item.title, 250))}*",
+        f"• Verdict: {label} · score {score}",
+        f"• Topics: {topics}",
+        f"• Source: {source} · feed {feed}",
+        f"• Published {_date(item.published_at)} · seen {_date(why.fetched_at)}",
+    ]
+    reasons = [f"  ◦ {escape_mrkdwn(truncate(reason_text(r), 200))}" for r in item.reasons[:12]]
+    status = why.alert_status
+    via = f" (watch-word {_quoted(why.watch_phrase)})" if why.watch_phrase and status else ""
+    if status == "sent":
+        sent = f" {_date(why.alert_sent_at)}" if why.alert_sent_at else ""
+        here = f":white_check_mark: Alerted to this channel{sent}{via}."
+    elif status in ("pending", "sending"):
+        here = f":hourglass_flowing_sand: Queued for this channel{via}; it will be posted shortly."
+    elif status == "failed":
+        error = escape_mrkdwn(truncate(why.alert_error or "unknown error", 200))
+        here = f":x: Could not be posted to this channel{via}: `{error}`"
+    else:
+        here = f":no_bell: Not alerted to this channel: {_not_alerted_text(why.not_alerted, why)}"
+        if why.watch_phrase:
+            here += f" (It contains this channel's watch-word {_quoted(why.watch_phrase)}.)"
+    blocks = [section("\n".join(lines))]
+    if reasons:
+        blocks += _lines_to_sections(["*Why this verdict*", *reasons])
+    blocks.append(section(here))
+    text = f"{escape_mrkdwn(truncate(item.title, 200))}: {item.label or 'not classified'}. {here}"
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def not_seen_message(url: str) -> Message:
+    """`/diplo why` for a link diplo has never stored."""
+    return notice(
+        f"I have not seen {code(url, 200)} in any feed. Is its feed in `/diplo feeds`? "
+        "Items are known only from feeds diplo polls, from the moment the feed was added."
+    )

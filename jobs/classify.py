@@ -13,11 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.item import Item
 from models.outbox import enqueue
 from models.subscription import channels_for
+from models.watch import watch_index
 from news.relevance import Classifier, Verdict
+from news.watch import Watch, WatchIndex, item_text
 
 logger = logging.getLogger(__name__)
 
 DUPLICATE_WINDOW = timedelta(days=3)
+ALERTED_LABELS = ("relevant",)
+WATCHED_LABELS = ("relevant", "related")  # a watch-word alerts these even without a subscription
 
 
 def apply_verdict(item: Item, verdict: Verdict) -> None:
@@ -39,16 +43,20 @@ def classify_new_items(
 ) -> int:
     """Classify freshly stored items; when `alert`, queue relevant ones; returns alerts queued.
 
-    Relevant items go to the subscribed channels and to `also_to` (console mode's channel).
+    Relevant items go to the subscribed channels and to `also_to` (console mode's channel);
+    relevant and related items go to the channels watching a phrase they contain (the
+    alert records the phrase), unless a subscription already sends them there.
 
     The same headline already alerted from another feed in the last days is marked a
     duplicate of it and not alerted again.
     """
     queued = 0
+    index = watch_index(s) if alert and items else None
     for item in items:
         verdict = classifier.classify(item.title, item.summary)
         apply_verdict(item, verdict)
-        if not (alert and verdict.relevant):
+        watchers = watchers_of(index, item, verdict)
+        if not (alert and (verdict.relevant or watchers)):
             continue
         s.flush()  # the labels just set must be visible to the duplicate check
         earlier = s.scalar(
@@ -56,7 +64,7 @@ def classify_new_items(
             .where(
                 Item.title_key == item.title_key,
                 Item.id != item.id,
-                Item.label == "relevant",
+                Item.label.in_(ALERTED_LABELS if verdict.relevant else WATCHED_LABELS),
                 Item.fetched_at >= now - DUPLICATE_WINDOW,
             )
             .order_by(Item.id)
@@ -66,9 +74,19 @@ def classify_new_items(
             item.duplicate_of = earlier
             logger.info("item %s repeats item %s; no second alert", item.id, earlier)
             continue
-        queued += enqueue(s, item.id, [*channels_for(s, verdict.topics), *also_to], now)
+        channels = [*channels_for(s, verdict.topics), *also_to] if verdict.relevant else []
+        queued += enqueue(s, item.id, channels, now)
+        extra = {c: w.phrase for c, w in watchers.items() if c not in channels}
+        queued += enqueue(s, item.id, extra, now, watch_phrases=extra)
     s.flush()
     return queued
+
+
+def watchers_of(index: WatchIndex | None, item: Item, verdict: Verdict) -> dict[str, Watch]:
+    """The channels whose watch-words a relevant or related item contains (and which word)."""
+    if not index or verdict.label not in WATCHED_LABELS:
+        return {}
+    return index.match(item_text(item.title, item.summary), verdict.topics)
 
 
 def reclassify_all(

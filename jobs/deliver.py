@@ -118,7 +118,7 @@ def _attempt(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
         found = _find(sender, job)
         if found is not None:
             return _Outcome(found, recovered=isinstance(found, Posted), lookup=True)
-    message = alert_message(job.item)
+    message = alert_message(job.item, watch_phrase=job.watch_phrase)
     metadata = alert_metadata(job.alert_id)
     result = pacer.post(job.channel, message, metadata)
     if _is(result, "channel") and result.error == "not_in_channel" and sender.join(job.channel):

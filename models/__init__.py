@@ -6,5 +6,6 @@ from models.item import Item
 from models.outbox import Alert
 from models.seen_request import SeenRequest
 from models.subscription import Subscription
+from models.watch import WatchWord
 
-__all__ = ["Alert", "Base", "Feed", "Item", "SeenRequest", "Subscription"]
+__all__ = ["Alert", "Base", "Feed", "Item", "SeenRequest", "Subscription", "WatchWord"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -93,10 +93,22 @@ class Alert(Base):
     # before posting again, the channel's history since then is searched for the alert.
     maybe_posted_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The channel's watch-word that matched, when the alert comes from one (not a subscription).
+    watch_phrase: Mapped[str | None] = mapped_column(String(200))
 
 
-def enqueue(s: Session, item_id: int, channels: Iterable[str], now: datetime) -> int:
-    """Queue the item for each channel once (insert-ignore); returns how many rows are new."""
+def enqueue(
+    s: Session,
+    item_id: int,
+    channels: Iterable[str],
+    now: datetime,
+    watch_phrases: Mapping[str, str] | None = None,
+) -> int:
+    """Queue the item for each channel once (insert-ignore); returns how many rows are new.
+
+    `watch_phrases` gives, per channel, the watch-word that brought the item there.
+    """
+    phrases = watch_phrases or {}
     rows = [
         {
             "item_id": item_id,
@@ -105,6 +117,7 @@ def enqueue(s: Session, item_id: int, channels: Iterable[str], now: datetime) ->
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
+            "watch_phrase": phrases.get(channel),
         }
         for channel in dict.fromkeys(channels)
     ]
@@ -146,6 +159,7 @@ class AlertJob:
     maybe_posted_since: datetime | None  # look in the channel's history from here first
     was_stale_sending: bool  # a sender claimed it before and never reported back
     item: ItemView
+    watch_phrase: str | None = None  # the channel's watch-word that matched, if any
 
 
 def _claimable(
@@ -263,6 +277,7 @@ def claim_batch(
             maybe_posted_since=alert.maybe_posted_since,
             was_stale_sending=alert.id in stale_set,
             item=ItemView.of(item),
+            watch_phrase=alert.watch_phrase,
         )
         for alert, item in rows
     ]
