@@ -9,11 +9,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from news.chinese import to_simplified
+
 DEFAULT_RULES_PATH = Path(__file__).with_name("topics.toml")
 
 RANKS = {"mention": 1, "country": 2, "official": 3, "leader": 4}
 SIDES = ("us", "china", "both", "third", "any")
-EFFECTS = ("break", "boundary", "former", "halt", "offtopic", "relations", "policy")
+EFFECTS = (
+    "break",
+    "boundary",
+    "former",
+    "halt",
+    "offtopic",
+    "relations",
+    "policy",
+    "context",
+    "context_after",
+    "below",
+    "outcome",
+)
 PHRASE_KEYS = ("terms", "cased", "patterns")
 SECTION_KEYS: dict[str, frozenset[str]] = {
     "topics": frozenset({"description", *PHRASE_KEYS}),
@@ -36,6 +50,9 @@ _IS_WORDCHAR = re.compile(f"[{_WORDCHAR}]").fullmatch
 _SEPARATORS = re.compile(r"[\s\-]+")
 _VOCAB_REF = re.compile(r"\{([A-Za-z_]\w*)\}")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_STRUCTURAL_CUES = frozenset(
+    {"halt", "former", "boundary", "context", "context_after", "below", "outcome"}
+)
 _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 
 
@@ -461,11 +478,11 @@ def _names(keys: Any) -> str:
 
 
 def _term_key(term: str) -> str:
-    return _SEPARATORS.sub(" ", lower(term.strip().replace("’", "'")))
+    return _SEPARATORS.sub(" ", lower(to_simplified(term.strip().replace("’", "'"))))
 
 
 def _cased_key(term: str) -> str:
-    return _SEPARATORS.sub(" ", term.strip().replace("’", "'"))
+    return _SEPARATORS.sub(" ", to_simplified(term.strip().replace("’", "'")))
 
 
 def _merge(old: Meaning | None, new: Meaning) -> Meaning:
@@ -535,7 +552,7 @@ def _build_matcher(phrases: _Phrases) -> Matcher:
 def _finish(m: Meaning) -> Meaning:
     """Mark the meanings that the sentence analysis must look at."""
     node = bool(m.us or m.cn or m.third or m.role or m.anaphor or m.event)
-    node = node or bool(m.cues & {"halt", "former", "boundary"})
+    node = node or bool(m.cues & _STRUCTURAL_CUES)
     kind = MASK if m.mask else BREAK if "break" in m.cues else NODE if node else 0
     flags = 0
     if not m.anaphor:
