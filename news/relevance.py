@@ -372,7 +372,9 @@ class Classifier:
                 third_meeting = third_meeting or not event.m.weak
             elif not event.m.weak or max(us, cn) >= 3:
                 pending.append(i)
-        if halted:  # "says he does not want to speak to Xi": the sentence is about no contact
+        if halted or facts.negations:
+            # "says he does not want to speak to Xi", "speaks warmly of Xi at a dinner": a
+            # halted event or another sense of a word; a weak one nearby tells of no contact.
             pending = [i for i in pending if not toks[i].m.weak]
         if third_meeting:
             # "Zelensky meets Trump, asks him to press Xi": the verbs after a third party's
