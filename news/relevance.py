@@ -363,10 +363,10 @@ class Classifier:
                 if event.m.needs_person and max(us, cn) < 3:
                     continue
                 near.append(event)
-                hit = _Hit(True, min(us, cn), max(us, cn) >= 3, in_title, near)
-                facts.hits.append(hit)
+                direct = _Hit(True, min(us, cn), max(us, cn) >= 3, in_title, near)
+                facts.hits.append(direct)
                 if event.m.weak:
-                    weak_hits.append(hit)
+                    weak_hits.append(direct)
             elif third:
                 facts.third.extend(tok.text for tok in third)
                 third_meeting = third_meeting or not event.m.weak
@@ -379,8 +379,8 @@ class Classifier:
         if third_meeting:
             # "Zelensky meets Trump, asks him to press Xi": the verbs after a third party's
             # meeting tell of that meeting, not of a US–China contact.
-            for hit in weak_hits:
-                facts.hits.remove(hit)
+            for weak_hit in weak_hits:
+                facts.hits.remove(weak_hit)
             pending = []  # nor does an event that names neither side's partner
         for i in pending:
             hit = self._nearby(text, toks, i, in_title, facts)

@@ -248,7 +248,20 @@ def test_reasons_keep_their_kinds() -> None:
 
 HAN = st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF), max_size=12)
 TRADITIONAL = st.sampled_from(
-    ["習近平", "川普", "特朗普", "會晤", "通話", "會談", "國事訪問", "前夕", "之際", "州長", "稱", "不願"]
+    [
+        "習近平",
+        "川普",
+        "特朗普",
+        "會晤",
+        "通話",
+        "會談",
+        "國事訪問",
+        "前夕",
+        "之際",
+        "州長",
+        "稱",
+        "不願",
+    ]
 )
 ENGLISH = st.sampled_from(
     ["Trump", "Xi", "ahead of", "after", "summit", "calls", "governor", "won't", "talks", ",", "在"]
