@@ -45,7 +45,7 @@ MAX_PHRASES = 100  # in one sentence: a longer run is cut, to bound the work per
 
 _TAG = re.compile(r"<[^<>]{0,2000}>")
 # Between two actors of one group: "Trump, Xi", "Biden and Xi", "Trump-Xi", "王毅同沙利文".
-_JOINED = re.compile(r"\s*(?:,|and|&|-|/|'s|'|和|与|同|及|、)?\s*(?:the\s+)?", re.IGNORECASE)
+_JOINED = re.compile(r"\s*(?:,|and|&|-|/|'s|'|和|与|同|及|、|向)?\s*(?:the\s+)?", re.IGNORECASE)
 # Between a country and its role: "U.S. envoy", "China's top diplomat", "美国总统".
 _ROLE_AFTER = re.compile(r"(?:'s?)?\s*(?:[A-Za-z][\w.-]*\s+)?")
 _ROLE_OF = re.compile(r"\s+of\s+(?:the\s+)?", re.IGNORECASE)
@@ -64,6 +64,7 @@ _CLAUSE_END = re.compile(r"[,;:|]|\s-\s")
 # What may follow a Chinese context cue ("会晤前夕 ", "通话之后，"): a clause break or the end.
 _CLAUSE_BREAK = re.compile(r"[\s,，、:：;；|]|$")
 _CLAUSE_START = re.compile(r"[\s,，、:：;；|]")
+_TOPIC_OF = re.compile(r"\s(?:on|about|over|of)\s", re.IGNORECASE)
 _STOPS = frozenset({"boundary", "halt"})  # an event's object is not looked for across these
 CONTEXT_GAP = 40  # max characters between a context cue and the meeting it names
 
@@ -418,10 +419,14 @@ class Classifier:
             tok = toks[j]
             if start - tok.end > self._join or tok.m.event or "boundary" in tok.m.cues:
                 break
+            if tok.actor and _TOPIC_OF.search(text, tok.end, start):
+                break  # "briefs Xi on talks with …": Xi is told of the talks, not in them
             if tok.actor:
                 near.extend(_chain(text, toks, j, -1))
                 break
         cjk = not event.text.isascii()
+        if cjk and event.m.content_after:  # "普京向习近平通报同美方会谈情况"
+            return near
         for j in range(i + 1, len(toks)):
             tok = toks[j]
             if tok.start - end > self._object or tok.m.event or tok.m.cues & _STOPS:

@@ -33,7 +33,15 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
     "topics": frozenset({"description", *PHRASE_KEYS}),
     "actors": frozenset({"side", "rank", "anaphor", *PHRASE_KEYS}),
     "events": frozenset(
-        {"topic", "weak", "topic_needs_leader", "needs_person", "destination", *PHRASE_KEYS}
+        {
+            "topic",
+            "weak",
+            "topic_needs_leader",
+            "needs_person",
+            "destination",
+            "content_after",
+            *PHRASE_KEYS,
+        }
     ),
     "masks": frozenset({"reason", "quiet", *PHRASE_KEYS}),
     "cues": frozenset({"effect", *PHRASE_KEYS}),
@@ -84,6 +92,7 @@ class Meaning:
     needs_leader: bool = False
     needs_person: bool = False
     destination: bool = False
+    content_after: bool = False  # what follows the event is what was said, not who
     topics: frozenset[str] = frozenset()
     mask: str = ""
     quiet: bool = False
@@ -385,6 +394,7 @@ class _Compiler:
                 needs_leader=self._flag(path, group, "topic_needs_leader"),
                 needs_person=self._flag(path, group, "needs_person"),
                 destination=self._flag(path, group, "destination"),
+                content_after=self._flag(path, group, "content_after"),
             )
         if section == "masks":
             reason = group.get("reason", name)

@@ -87,6 +87,8 @@ def test_a_context_title_is_not_undone_by_its_summary() -> None:
         "Zelensky meets Trump in Rome, urges him to pressure Xi over Russia",
         "Modi tells Putin about his talks with U.S. trade envoy",
         "普京同习近平通电话 通报同美国特使会谈情况",
+        "Lukashenko briefs Xi on his talks with U.S. envoy Kellogg",
+        "普京向习近平介绍同美国总统特使会谈情况",
         "金正恩在特朗普访华前访问北京",
     ],
 )
@@ -130,6 +132,7 @@ def test_a_leader_beside_business_leaders_still_counts() -> None:
         "Vance speaks about Xi's plans in campus address",
         "Trump speaks warmly of Xi at a dinner for donors",
         "Trump sees no reason to meet Xi, threatens new tariffs",
+        "Trump: 'I'm not going to call Xi, he can call me'",
         "特朗普表示不想与习近平通话",
         "拜登拒绝与习近平通电话",
         "特朗普称习近平为“非常聪明的人”",
@@ -161,6 +164,10 @@ def test_a_halted_call_is_a_reason() -> None:
         ("中美两国元首发表联合声明", "summit"),
         ("习近平同特朗普举行线上会晤", "call"),
         ("川习会在釜山举行", "summit"),
+        ("Washington and Beijing reach a framework on port fees, Greer says", None),
+        ("中美经贸团队达成框架共识", None),
+        ("Xi briefs Biden on Putin talks in video call", "call"),
+        ("王毅向鲁比奥通报中方立场", None),
     ],
 )
 def test_missed_contacts_are_relevant(title: str, topic: str | None) -> None:
