@@ -7,14 +7,26 @@ from functools import cache
 
 import opencc
 
-# Han characters (CJK unified ideographs, extension A, compatibility): only text with one
-# of them is converted, so ASCII and other scripts never pay for it.
+# Han characters: CJK unified ideographs, extension A, compatibility ideographs.
+_HAN_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00))
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @cache
 def _converter() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
+
+
+@cache
+def _traditional() -> re.Pattern[str]:
+    """The characters OpenCC turns into others, asked of OpenCC itself (about 4,000).
+
+    Text with none of them is already simplified (or not Chinese): it skips the converter.
+    """
+    chars = [chr(code) for start, end in _HAN_RANGES for code in range(start, end)]
+    converted = str(_converter().convert("\n".join(chars))).split("\n")
+    changed = sorted(a for a, b in zip(chars, converted, strict=False) if a != b)
+    return re.compile("[" + "".join(re.escape(ch) for ch in changed) + "]")
 
 
 def has_han(text: str) -> bool:
@@ -25,9 +37,9 @@ def has_han(text: str) -> bool:
 def to_simplified(text: str) -> str:
     """`text` with traditional characters and phrases in simplified form (習近平 → 习近平).
 
-    OpenCC's t2s table covers Taiwan and Hong Kong spellings alike (會晤, 國事訪問, 臺灣);
-    text without Han characters comes back unchanged at once.
+    OpenCC's t2s tables cover Taiwan and Hong Kong spellings alike (會晤, 國事訪問, 臺灣).
+    ASCII and simplified text come back unchanged without calling the converter.
     """
-    if _HAN.search(text) is None:
+    if text.isascii() or _traditional().search(text) is None:
         return text
     return str(_converter().convert(text))

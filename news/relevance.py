@@ -19,9 +19,11 @@ from typing import Literal
 
 from news.chinese import to_simplified
 from news.rules import (
+    BELOW,
     BREAK,
     CHINA,
     CHINA_ACTOR,
+    CONTEXT,
     LEADER,
     MASK,
     NODE,
@@ -311,6 +313,7 @@ class Classifier:
         toks: list[_Tok] = []
         events: list[int] = []
         roles = False
+        marks = 0
         for tok in raw:
             m = tok.m
             if m.anaphor and not pair_context:
@@ -319,20 +322,22 @@ class Classifier:
                 events.append(len(toks))
             if m.role:
                 roles = True
+            marks |= m.flags
             toks.append(tok)
         cues = facts.cues
-        if roles or "former" in cues or "below" in cues:
+        below = marks & BELOW
+        if roles or below or "former" in cues:
             if roles:
                 _resolve_roles(text, toks)
             if "former" in cues:
                 _demote_former(text, toks)
-            if "below" in cues:
+            if below:
                 _demote_below(text, toks)
             for tok in toks:
                 tok.resided()
                 if tok.us >= 3 or tok.cn >= 3:
                     facts.strong = True
-        if "context" in cues or "context_after" in cues:
+        if marks & CONTEXT:
             kept = _drop_context(text, toks, facts)
             if len(kept) < len(toks):
                 toks = kept
@@ -598,7 +603,7 @@ def _drop_context(text: str, live: list[_Tok], facts: _Facts) -> list[_Tok]:
     cn = max((tok.cn for tok in outside), default=0)
     if us >= 2 and cn >= 2:
         return live
-    if max(us, cn) >= 2 and any("outcome" in tok.m.cues for tok in live):
+    if max(us, cn) >= 2 and "outcome" in facts.cues:
         return live  # "U.S. cuts fentanyl tariffs after Trump-Xi talks": the talks' result
     for start, end, _, bare in spans:
         if bare and max(us, cn) >= 3:  # "Trump says … after meeting with Xi": his meeting

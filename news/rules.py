@@ -51,6 +51,7 @@ TOP_KEYS = frozenset({"settings", "vocab", *SECTION_KEYS})
 MASK, BREAK, NODE = 1, 2, 3  # Meaning.kind
 # Meaning.flags: what a phrase says about the sides (anaphors say nothing by themselves).
 US, US_ACTOR, CHINA, CHINA_ACTOR, THIRD, STRONG, LEADER = 1, 2, 4, 8, 16, 32, 64
+CONTEXT, BELOW = 128, 256  # a context cue (either kind); an actor below national level
 
 # A letter or digit that glues a phrase to its neighbour ("Xi" is not inside "Xiamen").
 _WORDCHAR = "0-9A-Za-z\u00c0-\u024f"
@@ -58,9 +59,7 @@ _IS_WORDCHAR = re.compile(f"[{_WORDCHAR}]").fullmatch
 _SEPARATORS = re.compile(r"[\s\-]+")
 _VOCAB_REF = re.compile(r"\{([A-Za-z_]\w*)\}")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
-_STRUCTURAL_CUES = frozenset(
-    {"halt", "former", "boundary", "context", "context_after", "below", "outcome"}
-)
+_STRUCTURAL_CUES = frozenset({"halt", "former", "boundary", "context", "context_after", "below"})
 _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 
 
@@ -102,7 +101,7 @@ class Meaning:
     kind: int = 0  # MASK, BREAK, NODE or 0 (topics and cues only)
     actor: bool = False  # a country or person that can meet someone
     place: bool = False  # a third-party place: only ever the object of an event
-    flags: int = 0  # US, US_ACTOR, CHINA, CHINA_ACTOR, THIRD, STRONG, LEADER bits
+    flags: int = 0  # US, US_ACTOR, CHINA, CHINA_ACTOR, THIRD, STRONG, LEADER, CONTEXT, BELOW
 
 
 Token = tuple[int, int, str, Meaning]
@@ -576,6 +575,10 @@ def _finish(m: Meaning) -> Meaning:
             (LEADER, 4 in (m.us, m.cn, m.third, m.role)),
         ):
             flags |= bit if test else 0
+    if m.cues & {"context", "context_after"}:
+        flags |= CONTEXT
+    if "below" in m.cues:
+        flags |= BELOW
     return replace(
         m,
         node=node,

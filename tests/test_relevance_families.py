@@ -213,6 +213,12 @@ def test_to_simplified() -> None:
     assert has_han("Trump 习近平") and not has_han("Trump “Xi” — café")
 
 
+def test_simplified_text_skips_the_converter() -> None:
+    text = "习近平同特朗普通电话"
+    assert to_simplified(text) is text
+    assert to_simplified("習") == "习"
+
+
 def test_ascii_text_is_never_converted() -> None:
     text = "U.S. and China hold talks"
     assert normalize(text) is text
