@@ -14,14 +14,12 @@ lookup per word of its text, however many channels and phrases there are.
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
 import unicodedata
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-import opencc
+from news.chinese import to_simplified
 
 MAX_PER_CHANNEL = 50
 MIN_CHARS = 2
@@ -49,20 +47,6 @@ QUOTES = {'"': '"', "“": "”", "”": "”", "„": "“", "«": "»", "「":
 
 class InvalidPhrase(ValueError):
     """A watch-word that cannot be used; the message is the one-line reason (plain text)."""
-
-
-@functools.cache
-def _simplifier() -> tuple[opencc.OpenCC, threading.Lock]:
-    return opencc.OpenCC("t2s"), threading.Lock()
-
-
-def to_simplified(text: str) -> str:
-    """Traditional Chinese characters as simplified ones (OpenCC t2s); other text unchanged."""
-    if not _CJK.search(text):
-        return text
-    converter, lock = _simplifier()
-    with lock:
-        return str(converter.convert(text))
 
 
 def normalize(text: str) -> str:
