@@ -129,6 +129,8 @@ def _gap(f: Features, story: StoryState) -> int | None:
         return 0
     if f.when is not None and _near(story.first, story.last, f.when):
         return 0
+    if f.when is not None and story.when is not None and _near(f.when.start, f.when.end, story.when):
+        return 0  # two announcements of one scheduled contact, however far apart
     if story.first <= f.day <= story.last:
         return 0
     gap = (story.first - f.day).days if f.day < story.first else (f.day - story.last).days
@@ -149,16 +151,19 @@ def score(f: Features, story: StoryState) -> float | None:
     if gap is None:
         return None
     total = 0.0
-    overlap = False
+    shared = disjoint = 0
     for mine, theirs in ((f.us, story.us), (f.china, story.china)):
         if mine and theirs:
             if mine & theirs:
-                total += 2.0
-                overlap = True
+                shared += 1
             else:
-                total -= 2.5
-    if (f.us or f.china) and (story.us or story.china) and not overlap:
+                disjoint += 1
+    if (f.us or f.china) and (story.us or story.china) and not shared:
         return None
+    same_venue = f.region is not None and f.region == story.region
+    total += 2.0 * shared
+    # a visitor meets several hosts: another counterpart at the same venue is the same visit
+    total -= (0.5 if shared and same_venue and f.kind != "call" else 2.5) * disjoint
     if f.kind in story.kinds:
         total += 1.0
     elif (f.kind == "call") != (story.kind == "call"):

@@ -118,6 +118,7 @@ class ContactRules:
     context: re.Pattern[str]
     future_en: re.Pattern[str]
     future_zh: re.Pattern[str]
+    future_zh_after: re.Pattern[str]
     _cache: dict[str, Any] = field(default_factory=dict)
 
 
@@ -226,6 +227,7 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
         context=_cues(data["context"]["patterns"]),
         future_en=re.compile(data["future"]["english"], re.IGNORECASE),
         future_zh=re.compile(data["future"]["chinese"]),
+        future_zh_after=re.compile(data["future"]["chinese_after"]),
     )
 
 
@@ -402,8 +404,10 @@ def _forum(rules: ContactRules, text: str) -> str | None:
 def _future(rules: ContactRules, text: str, m: re.Match[str]) -> bool:
     """Whether match `m` comes right after a future word ("to meet", "will visit", "将会晤")."""
     before = text[max(0, m.start() - 40) : m.start()]
-    future = rules.future_zh if _CJK.search(m.group()) else rules.future_en
-    return future.search(before) is not None
+    if _CJK.search(m.group()):
+        after = text[m.end() : m.end() + 8]
+        return bool(rules.future_zh.search(before) or rules.future_zh_after.search(after))
+    return rules.future_en.search(before) is not None
 
 
 def _unmarked(rules: ContactRules, pattern: re.Pattern[str], text: str) -> bool:
