@@ -47,6 +47,10 @@ _PLACE_FUTURE = re.compile(
     r"(?:将|拟|即将|计划|准备)[^，。；]{0,8}$",
     re.IGNORECASE,
 )
+_SIDE_CLAUSE = re.compile(
+    r"\b(?:as|amid|while|despite|over|before|ahead of|since)\s+(?:the\s+)?(?:[\w'-]+\s+){0,3}$",
+    re.IGNORECASE,
+)
 _SENTENCE_MEETING = re.compile(r"(?:^|[.;]\s+)meeting\b", re.IGNORECASE)
 
 
@@ -114,6 +118,7 @@ class ContactRules:
     readout: re.Pattern[str]
     outcome: re.Pattern[str]
     held: re.Pattern[str]
+    past: re.Pattern[str]
     planned: re.Pattern[str]
     context: re.Pattern[str]
     future_en: re.Pattern[str]
@@ -223,6 +228,7 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
         readout=_cues(stages["readout"]["title"]),
         outcome=_cues(stages["outcome"]["title"]),
         held=_cues(stages["held"]["text"]),
+        past=_cues(stages["held"]["past"]),
         planned=_cues(stages["planned"]["text"]),
         context=_cues(data["context"]["patterns"]),
         future_en=re.compile(data["future"]["english"], re.IGNORECASE),
@@ -424,8 +430,13 @@ def _stage(rules: ContactRules, title: str, summary: str, side: str | None) -> S
         _unmarked(rules, rules.held, title)
         or _unmarked(rules, rules.held, summary)
         or bool(_SENTENCE_MEETING.search(summary))
+        or bool(rules.past.search(both))
     )
-    outcome = _unmarked(rules, rules.outcome, title)
+    outcome = any(
+        not _future(rules, title, m)
+        and not _SIDE_CLAUSE.search(title[max(0, m.start() - 40) : m.start()])
+        for m in rules.outcome.finditer(title)
+    )
     readout = _unmarked(rules, rules.readout, title)
     if not (held or outcome or readout) and rules.planned.search(both):
         return "planned"
