@@ -172,7 +172,7 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
             office_groups[group] = key
             side_words = _alternation(prefixes[office["side"]])
             office_patterns.append(
-                rf"(?P<{group}>{_NOT_WORD}(?:{side_words})\s+(?:[A-Za-z-]+\s+)?(?i:{_alternation(roles)}){_NOT_ROLE_AFTER})"
+                rf"(?P<{group}>(?=[A-Z]){_NOT_WORD}(?:{side_words})\s+(?:[A-Za-z-]+\s+)?(?i:{_alternation(roles)}){_NOT_ROLE_AFTER})"
             )
     pairs = frozenset(data["pairs"]["heads"])
     for name in pairs:
@@ -183,10 +183,10 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
     entity = re.compile(
         "|".join(
             [
-                f"(?P<mask>{_alternation(masks)})",
+                f"(?=[A-Z\u4e00-\u9fff])(?P<mask>{_alternation(masks)})",
                 *office_patterns,
-                rf"{_NOT_WORD}(?P<en>{_alternation(english)}){_NOT_WORD_AFTER}",
-                f"(?P<zh>{_alternation(chinese)})",
+                rf"(?=[A-Za-z]){_NOT_WORD}(?P<en>{_alternation(english)}){_NOT_WORD_AFTER}",
+                f"(?=[\u4e00-\u9fff])(?P<zh>{_alternation(chinese)})",
             ]
         )
     )
@@ -201,9 +201,9 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
     place = re.compile(
         "|".join(
             [
-                f"(?P<mask>{_alternation(masks)})",
-                rf"{_NOT_WORD}(?P<en>{_alternation([n for n in loc if not _CJK.search(n)])}){_NOT_WORD_AFTER}",
-                f"(?P<zh>{_alternation([n for n in loc if _CJK.search(n)])})",
+                f"(?=[A-Z\u4e00-\u9fff])(?P<mask>{_alternation(masks)})",
+                rf"(?=[A-Z]){_NOT_WORD}(?P<en>{_alternation([n for n in loc if not _CJK.search(n)])}){_NOT_WORD_AFTER}",
+                f"(?=[\u4e00-\u9fff])(?P<zh>{_alternation([n for n in loc if _CJK.search(n)])})",
             ]
         )
     )
@@ -276,8 +276,16 @@ def extract_contact(
     return Contact(us, china, kind, stage, where, when, side, place_key, region, forum)
 
 
+_BEFORE_CONTEXT = re.compile(r"之前|前夕|以来")  # the 16 characters before them are context
+
+
 def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
-    return [m.span() for m in pattern.finditer(text)] if text else []
+    if not text:
+        return []
+    spans = [m.span() for m in pattern.finditer(text)]
+    if not text.isascii():
+        spans += [(max(m.start() - 16, 0), m.end()) for m in _BEFORE_CONTEXT.finditer(text)]
+    return spans
 
 
 def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
