@@ -33,7 +33,20 @@ OWN_SET = ROOT / "tests" / "data" / "stories" / "heldout.jsonl"
 TARGET = 5_000
 START = date(2025, 1, 1)
 REGIONS = [f"region-{n}" for n in range(60)]
-WORDS = "talks trade summit tariffs call leaders meet visit deal truce chips envoy".split()
+WORDS = [
+    "talks",
+    "trade",
+    "summit",
+    "tariffs",
+    "call",
+    "leaders",
+    "meet",
+    "visit",
+    "deal",
+    "truce",
+    "chips",
+    "envoy",
+]
 
 
 def synthetic(rng: random.Random, people: int, stage: str = "held") -> Features:
@@ -117,7 +130,9 @@ def _full_path() -> None:
     for r in relevant:
         day = date.fromisoformat(r["published"][:10])
         verdict = classifier.classify(r["title"], r.get("summary", ""))
-        prepared.append((r["title"], r.get("summary", ""), day, verdict, sources.recognise(r["source"])))
+        prepared.append(
+            (r["title"], r.get("summary", ""), day, verdict, sources.recognise(r["source"]))
+        )
     repeat = max(1, 20_000 // max(len(prepared), 1))
     cpu = time.process_time()
     count = 0

@@ -174,8 +174,10 @@ def run(
             return _write(teller, lines, stdout, args.given_order)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        print(f"stories: cannot read {getattr(exc, 'filename', None) or 'input'}: {reason}",
-              file=stderr)
+        print(
+            f"stories: cannot read {getattr(exc, 'filename', None) or 'input'}: {reason}",
+            file=stderr,
+        )
         return 2
     except BadInput as exc:
         print(f"stories: {exc}", file=stderr)

@@ -5,6 +5,18 @@ from models.feed import Feed
 from models.item import Item
 from models.outbox import Alert
 from models.seen_request import SeenRequest
+from models.story import Contact, Story, StoryPerson, StoryTopic
 from models.subscription import Subscription
 
-__all__ = ["Alert", "Base", "Feed", "Item", "SeenRequest", "Subscription"]
+__all__ = [
+    "Alert",
+    "Base",
+    "Contact",
+    "Feed",
+    "Item",
+    "SeenRequest",
+    "Story",
+    "StoryPerson",
+    "StoryTopic",
+    "Subscription",
+]

@@ -129,7 +129,11 @@ def _gap(f: Features, story: StoryState) -> int | None:
         return 0
     if f.when is not None and _near(story.first, story.last, f.when):
         return 0
-    if f.when is not None and story.when is not None and _near(f.when.start, f.when.end, story.when):
+    if (
+        f.when is not None
+        and story.when is not None
+        and _near(f.when.start, f.when.end, story.when)
+    ):
         return 0  # two announcements of one scheduled contact, however far apart
     if story.first <= f.day <= story.last:
         return 0
@@ -234,9 +238,7 @@ def story_key(f: Features) -> str:
 
 def open_story(key: str, f: Features, stage: Stage) -> StoryState:
     """A new story made of item `f`."""
-    story = StoryState(
-        key, set(), set(), {}, f.place, f.region, f.forum, None, f.day, f.day, stage
-    )
+    story = StoryState(key, set(), set(), {}, f.place, f.region, f.forum, None, f.day, f.day, stage)
     add_item(story, f, stage)
     return story
 

@@ -163,7 +163,9 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
         pairs = sorted(
             (date.fromisoformat(h.split(":")[1]), h.split(":")[0]) for h in office["holders"]
         )
-        offices[key] = _Office(office["side"], tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+        offices[key] = _Office(
+            office["side"], tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+        )
         for name in office.get("names", []):
             names[name] = (office["side"], "@" + key)
         roles = office.get("roles", [])
@@ -303,7 +305,10 @@ def _parties(
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Each side's people: the title's (outside context clauses), filled in from the summary."""
     found: dict[tuple[bool, bool], dict[str, list[str]]] = {}
-    for in_title, text, context in ((True, title, title_context), (False, summary, summary_context)):
+    for in_title, text, context in (
+        (True, title, title_context),
+        (False, summary, summary_context),
+    ):
         for m in rules.entity.finditer(text):
             if m.lastgroup == "mask":
                 continue

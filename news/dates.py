@@ -80,17 +80,27 @@ class When:
         text, zh = self.text, not self.text.isascii()
         if not any(c.isdigit() for c in text) and not _MONTH_WORD.search(text):
             if self.precision in ("day", "days"):  # "tomorrow", "明天"
-                return f"{self.start.year}年{self.start.month}月{self.start.day}日" if zh else (
-                    f"{calendar.month_abbr[self.start.month]} {self.start.day}, {self.start.year}"
+                return (
+                    f"{self.start.year}年{self.start.month}月{self.start.day}日"
+                    if zh
+                    else (
+                        f"{calendar.month_abbr[self.start.month]} {self.start.day}, {self.start.year}"
+                    )
                 )
             if self.precision == "week":
-                return f"{self.start.year}年{self.start.month}月{self.start.day}日起的一周" if zh else (
-                    f"week of {calendar.month_abbr[self.start.month]} {self.start.day}, "
-                    f"{self.start.year}"
+                return (
+                    f"{self.start.year}年{self.start.month}月{self.start.day}日起的一周"
+                    if zh
+                    else (
+                        f"week of {calendar.month_abbr[self.start.month]} {self.start.day}, "
+                        f"{self.start.year}"
+                    )
                 )
             if self.precision in ("month", "part-of-month"):
-                return f"{text}（{self.start.year}年{self.start.month}月）" if zh else (
-                    f"{text} ({calendar.month_name[self.start.month]} {self.start.year})"
+                return (
+                    f"{text}（{self.start.year}年{self.start.month}月）"
+                    if zh
+                    else (f"{text} ({calendar.month_name[self.start.month]} {self.start.year})")
                 )
             return text
         if self.precision in ("day", "days", "part-of-month", "month") and not _HAS_YEAR.search(
@@ -174,9 +184,24 @@ _ZH = [
             r"(?P<part>上旬|中旬|下旬|初|底|末|中)?"
         ),
     ),
-    ("zy", re.compile(r"(?P<rel>明年|今年|(?P<year>(?:19|20)\d\d)年)(?P<part>年初|初|年底|底|年末|末|上半年|下半年|晚些时候|春季|春天|夏季|夏天|秋季|秋天|冬季|冬天)?")),
-    ("zrm", re.compile(r"(?P<rel>下个?月|本月|这个月|当月|上个?月)(?P<part>初|中旬|下旬|底|末|晚些时候)?")),
-    ("zrw", re.compile(r"(?P<rel>下周|下星期|下个星期|本周|这周|这个星期|上周)(?P<wd>[一二三四五六日天])?(?P<end>末)?")),
+    (
+        "zy",
+        re.compile(
+            r"(?P<rel>明年|今年|(?P<year>(?:19|20)\d\d)年)(?P<part>年初|初|年底|底|年末|末|上半年|下半年|晚些时候|春季|春天|夏季|夏天|秋季|秋天|冬季|冬天)?"
+        ),
+    ),
+    (
+        "zrm",
+        re.compile(
+            r"(?P<rel>下个?月|本月|这个月|当月|上个?月)(?P<part>初|中旬|下旬|底|末|晚些时候)?"
+        ),
+    ),
+    (
+        "zrw",
+        re.compile(
+            r"(?P<rel>下周|下星期|下个星期|本周|这周|这个星期|上周)(?P<wd>[一二三四五六日天])?(?P<end>末)?"
+        ),
+    ),
     ("zrd", re.compile(r"(?P<rel>今天|今日|明天|明日|后天|昨天|昨日|今晚|明晚)")),
     ("zwd", re.compile(r"(?:周|星期|礼拜)(?P<wd>[一二三四五六日天])")),
     ("zme", re.compile(r"(?P<part>月底|月初|年底|年初|年内)")),
@@ -189,9 +214,7 @@ _AMBIGUOUS = frozenset({"may", "mar", "march", "jan", "sun", "sat", "dec"})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def find_dates(
-    text: str, published: datetime | date, tz: str | tzinfo | None = None
-) -> list[When]:
+def find_dates(text: str, published: datetime | date, tz: str | tzinfo | None = None) -> list[When]:
     """Every date phrase in `text`, in text order, resolved against `published`."""
     try:
         return _find(text, published, tz)
@@ -199,9 +222,7 @@ def find_dates(
         return []
 
 
-def scheduled(
-    text: str, published: datetime | date, tz: str | tzinfo | None = None
-) -> When | None:
+def scheduled(text: str, published: datetime | date, tz: str | tzinfo | None = None) -> When | None:
     """The first date in `text` that is not over by the published day (a contact's date)."""
     today = local_day(published, tz, text)
     for when in find_dates(text, published, tz):
@@ -445,7 +466,9 @@ def _date(year: int, month: int, day: int) -> date | None:
 
 def _fit_day(year: int | None, month: int, day: int, today: date) -> date | None:
     """The month/day nearest `today` within a week before it .. eleven months after it."""
-    options = [d for y in (today.year - 1, today.year, today.year + 1) if (d := _date(y, month, day))]
+    options = [
+        d for y in (today.year - 1, today.year, today.year + 1) if (d := _date(y, month, day))
+    ]
     if not options:
         return None
     inside = [d for d in options if -7 <= (d - today).days <= 335]
@@ -473,7 +496,16 @@ def _add_months(year: int, month: int, shift: int) -> tuple[int, int]:
 
 def _part_of_month(part: str, start: date, end: date) -> tuple[date, date]:
     part = part.lower()
-    if part in ("early", "earlier", "beginning of", "the beginning of", "start of", "the start of", "初", "上旬"):
+    if part in (
+        "early",
+        "earlier",
+        "beginning of",
+        "the beginning of",
+        "start of",
+        "the start of",
+        "初",
+        "上旬",
+    ):
         return start, start.replace(day=10)
     if part in ("mid", "middle of", "中旬", "中"):
         return start.replace(day=11), start.replace(day=20)

@@ -110,7 +110,9 @@ class SourceBook:
     def is_aggregator(self, url: str | None) -> bool:
         """Whether the URL is on a news aggregator whose entries name another outlet."""
         host = _host(url)
-        return any(host == a or host.endswith("." + a) for a in self._aggregators) if host else False
+        return (
+            any(host == a or host.endswith("." + a) for a in self._aggregators) if host else False
+        )
 
     def recognise(
         self, name: str | None = None, url: str | None = None, feed_url: str | None = None
