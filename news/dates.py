@@ -214,10 +214,19 @@ _AMBIGUOUS = frozenset({"may", "mar", "march", "jan", "sun", "sat", "dec"})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def find_dates(text: str, published: datetime | date, tz: str | tzinfo | None = None) -> list[When]:
-    """Every date phrase in `text`, in text order, resolved against `published`."""
+def find_dates(
+    text: str,
+    published: datetime | date,
+    tz: str | tzinfo | None = None,
+    ahead: bool = False,
+) -> list[When]:
+    """Every date phrase in `text`, in text order, resolved against `published`.
+
+    A bare weekday ("Saturday") is the one nearest the published day, or with `ahead` the
+    next one from it (for a contact known to be still to come).
+    """
     try:
-        return _find(text, published, tz)
+        return _find(text, published, tz, ahead)
     except (ValueError, OverflowError, KeyError):  # a rule met text it does not fit: no date
         return []
 
@@ -225,7 +234,7 @@ def find_dates(text: str, published: datetime | date, tz: str | tzinfo | None = 
 def scheduled(text: str, published: datetime | date, tz: str | tzinfo | None = None) -> When | None:
     """The first date in `text` that is not over by the published day (a contact's date)."""
     today = local_day(published, tz, text)
-    for when in find_dates(text, published, tz):
+    for when in find_dates(text, published, tz, ahead=True):
         if when.end >= today:
             return when
     return None
@@ -256,7 +265,9 @@ def _zoneinfo(name: str) -> tzinfo:
     return ZoneInfo(name)
 
 
-def _find(text: str, published: datetime | date, tz: str | tzinfo | None) -> list[When]:
+def _find(
+    text: str, published: datetime | date, tz: str | tzinfo | None, ahead: bool
+) -> list[When]:
     if not isinstance(text, str) or not text:
         return []
     text = text[:MAX_CHARS]
@@ -269,7 +280,7 @@ def _find(text: str, published: datetime | date, tz: str | tzinfo | None) -> lis
             start, end = match.span()
             if start == end or any(start < b and a < end for a, b in taken):
                 continue
-            when = _resolve(name, match, today)
+            when = _resolve(name, match, today, ahead)
             if when is not None:
                 found.append((start, end, when))
                 taken.append((start, end))
@@ -277,7 +288,7 @@ def _find(text: str, published: datetime | date, tz: str | tzinfo | None) -> lis
     return [when for _, _, when in found]
 
 
-def _resolve(name: str, m: re.Match[str], today: date) -> When | None:
+def _resolve(name: str, m: re.Match[str], today: date, ahead: bool = False) -> When | None:
     g = m.groupdict()
     said = m.group().strip()
     if g.get("month") and g["month"].lower().rstrip(".") in _AMBIGUOUS and g["month"][0].islower():
@@ -414,6 +425,8 @@ def _resolve(name: str, m: re.Match[str], today: date) -> When | None:
             day = today + timedelta(days=delta or 7)
         elif rel == "last":
             day = today - timedelta(days=(today.weekday() - weekday) % 7 or 7)
+        elif ahead:
+            day = today + timedelta(days=delta)
         else:  # "on Monday", "Monday": the one nearest the published day, in this week's sense
             day = today + timedelta(days=delta if delta <= 3 else delta - 7)
         return When(day, day, "day", said)
