@@ -133,7 +133,7 @@ def _assign_one(
             item_id=item.id,
             story_id=row.id,
             stage=stage,
-            kind=contact.kind,
+            kind=contact.kind if contact.kind_said else "",
             parties_us=",".join(contact.parties_us),
             parties_china=",".join(contact.parties_china),
             place=contact.place,
@@ -162,7 +162,9 @@ def _candidates(s: Session, f: Features) -> list[Story]:
         first = min(first, f.when.start)
         last = max(last, min(f.when.end, f.when.start + timedelta(weeks=MAX_WHEN_WEEKS)))
     people = sorted(f.people)
-    return open_candidates(s, people, f.region, f.kind, first, last)
+    if not people and not f.region and f.kind is None:
+        return []
+    return open_candidates(s, people, f.region, f.kind or "", first, last)
 
 
 def _people(us: set[str], china: set[str]) -> set[str]:

@@ -44,7 +44,7 @@ class Features:
 
     us: frozenset[str]
     china: frozenset[str]
-    kind: Kind
+    kind: Kind | None  # None: the item does not say
     stage: Stage
     place: str | None
     region: str | None
@@ -64,7 +64,7 @@ def features(contact: Contact, title: str, published: datetime | date) -> Featur
     return Features(
         frozenset(contact.parties_us),
         frozenset(contact.parties_china),
-        contact.kind,
+        contact.kind if contact.kind_said else None,
         contact.stage,
         contact.place,
         contact.region,
@@ -168,7 +168,9 @@ def score(f: Features, story: StoryState) -> float | None:
     total += 2.0 * shared
     # a visitor meets several hosts: another counterpart at the same venue is the same visit
     total -= (0.5 if shared and same_venue and f.kind != "call" else 2.5) * disjoint
-    if f.kind in story.kinds:
+    if f.kind is None or not story.kinds:
+        pass
+    elif f.kind in story.kinds:
         total += 1.0
     elif (f.kind == "call") != (story.kind == "call"):
         total -= 3.0
@@ -233,7 +235,7 @@ def furthest(current: Stage, new: Stage) -> Stage:
 def story_key(f: Features) -> str:
     """A readable key for a new story: first day, people, kind ("2025-10-30-trump-xi-meeting")."""
     people = "-".join([*(sorted(f.us)[:1] or ["us"]), *(sorted(f.china)[:1] or ["china"])])
-    return f"{f.day.isoformat()}-{people}-{f.kind}"
+    return f"{f.day.isoformat()}-{people}-{f.kind or 'contact'}"
 
 
 def open_story(key: str, f: Features, stage: Stage) -> StoryState:
@@ -247,7 +249,8 @@ def add_item(story: StoryState, f: Features, stage: Stage) -> None:
     """Fold item `f` (with its stage in the story) into `story`."""
     story.us |= f.us
     story.china |= f.china
-    story.kinds[f.kind] = story.kinds.get(f.kind, 0) + 1
+    if f.kind is not None:
+        story.kinds[f.kind] = story.kinds.get(f.kind, 0) + 1
     story.first = min(story.first, f.day)
     story.last = max(story.last, f.day)
     if story.region is None and f.region is not None:
@@ -271,7 +274,7 @@ def lookup_keys(f: Features) -> list[str]:
         return sorted(f.people)
     if f.region:
         return [f"place:{f.region}"]
-    return [f"kind:{f.kind}"]
+    return [f"kind:{f.kind}"] if f.kind else []
 
 
 def story_keys(story: StoryState) -> list[str]:

@@ -78,6 +78,7 @@ class Contact:
     place: str | None = None
     region: str | None = None
     forum: str | None = None
+    kind_said: bool = True  # False: no word says what kind; `kind` is then a guess (meeting)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +262,11 @@ def extract_contact(
     title_context = _spans(rules.context, title)
     summary_context = _spans(rules.context, summary)
     us, china = _parties(rules, title, summary, title_context, summary_context, day, verdict)
-    kind, place = _kind_and_place(rules, title, summary, title_context, summary_context)
+    kind, place, kind_said = _kind_and_place(
+        rules, title, summary, title_context, summary_context
+    )
+    if not kind_said:
+        kind = "meeting"
     side = source.side if source is not None else None
     stage = _stage(rules, title, summary, side)
     when = None
@@ -275,7 +280,7 @@ def extract_contact(
             forum, where = place, place.upper() if place in ("apec", "g20", "asean") else place
     if kind != "call":
         forum = forum or _forum(rules, f"{title} {summary}")
-    return Contact(us, china, kind, stage, where, when, side, place_key, region, forum)
+    return Contact(us, china, kind, stage, where, when, side, place_key, region, forum, kind_said)
 
 
 _BEFORE_CONTEXT = re.compile(r"之前|前夕|以来")  # the 16 characters before them are context
@@ -375,8 +380,9 @@ def _kind_and_place(
     summary: str,
     title_context: list[tuple[int, int]],
     summary_context: list[tuple[int, int]],
-) -> tuple[Kind, _Place | str | None]:
-    """The heaviest kind (title cues ×2) and the first place outside context clauses."""
+) -> tuple[Kind, _Place | None, bool]:
+    """The heaviest kind (title cues ×2), the first place outside context clauses, and
+    whether any cue named the kind (else the kind is "meeting", a guess)."""
     candidates: list[tuple[int, _Place]] = []
     for rank, (text, context) in enumerate(((title, title_context), (summary, summary_context))):
         for m in rules.place.finditer(text):
@@ -401,16 +407,14 @@ def _kind_and_place(
                 if _inside(m.start(), context):
                     continue
                 if kind == "call":
-                    scores[kind] += weight * 2.0
-                elif not _future(rules, text, m):
-                    scores[kind] += weight
+                    scores[kind] += weight * 3.0  # "phone", "通话": no other kind says them
+                else:  # a contact still to come ("to meet") counts, but less
+                    scores[kind] += weight * (0.5 if _future(rules, text, m) else 1.0)
     if not scores["call"] and not any(scores[k] for k in IN_PERSON) and place is None:
         for weight, text in ((2.0, title), (1.0, summary)):
             scores["call"] += weight * len(rules.call_weak.findall(text))
     best: Kind = max(KINDS, key=lambda k: (scores[k], -KINDS.index(k)))
-    if not scores[best]:
-        best = "meeting"
-    return best, place
+    return best, place, bool(scores[best])
 
 
 def _forum(rules: ContactRules, text: str) -> str | None:
