@@ -6,7 +6,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -308,7 +308,7 @@ def bcubed(predicted: list[str], gold: list[str]) -> tuple[float, float, float]:
         by_pred.setdefault(p, []).append(i)
         by_gold.setdefault(g, []).append(i)
     precision = recall = 0.0
-    for i, (p, g) in enumerate(zip(predicted, gold, strict=True)):
+    for p, g in zip(predicted, gold, strict=True):
         same = sum(1 for j in by_pred[p] if gold[j] == g)
         precision += same / len(by_pred[p])
         recall += same / len(by_gold[g])
@@ -318,7 +318,9 @@ def bcubed(predicted: list[str], gold: list[str]) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def _stage_scores(gold: list[str | None], predicted: list[str | None]) -> tuple[float, float]:
+def _stage_scores(
+    gold: Sequence[str | None], predicted: Sequence[str | None]
+) -> tuple[float, float]:
     """(F1 of planned against every other stage, accuracy over the five stages)."""
     pairs = [(g, p) for g, p in zip(gold, predicted, strict=True) if g in STAGES]
     tp = sum(1 for g, p in pairs if g == p == "planned")

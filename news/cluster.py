@@ -256,9 +256,9 @@ def add_item(story: StoryState, f: Features, stage: Stage) -> None:
     if story.region is None and f.region is not None:
         story.place, story.region = f.place, f.region
     story.forum = story.forum or f.forum
-    if f.when is not None and stage in ("planned", "postponed"):
-        if story.when_day is None or f.day >= story.when_day:  # the latest word on the date
-            story.when, story.when_day = f.when, f.day
+    latest = story.when_day is None or f.day >= story.when_day  # the latest word on the date
+    if f.when is not None and stage in ("planned", "postponed") and latest:
+        story.when, story.when_day = f.when, f.day
     if stage not in ("planned", "postponed"):
         story.held_first = f.day if story.held_first is None else min(story.held_first, f.day)
         story.held_last = f.day if story.held_last is None else max(story.held_last, f.day)

@@ -27,7 +27,7 @@ Kind = Literal["call", "meeting", "visit", "talks"]
 Stage = Literal["planned", "held", "readout", "outcome", "postponed"]
 KINDS: tuple[Kind, ...] = ("call", "meeting", "visit", "talks")
 STAGES: tuple[Stage, ...] = ("planned", "held", "readout", "outcome", "postponed")
-IN_PERSON = frozenset({"meeting", "visit", "talks"})
+IN_PERSON: frozenset[Kind] = frozenset({"meeting", "visit", "talks"})
 
 _NOT_WORD = "(?<![A-Za-z0-9])"
 _NOT_WORD_AFTER = "(?![A-Za-z0-9])"
@@ -113,7 +113,7 @@ class ContactRules:
     place: re.Pattern[str]
     place_names: dict[str, _Place]
     forum_names: dict[str, str]
-    kind_strong: dict[str, re.Pattern[str]]
+    kind_strong: dict[Kind, re.Pattern[str]]
     call_weak: re.Pattern[str]
     postponed: re.Pattern[str]
     readout: re.Pattern[str]
@@ -177,8 +177,8 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
             office_patterns.append(
                 rf"(?P<{group}>(?=[A-Z]){_NOT_WORD}(?:{side_words})\s+(?:[A-Za-z-]+\s+)?(?i:{_alternation(roles)}){_NOT_ROLE_AFTER})"
             )
-    pairs = frozenset(data["pairs"]["heads"])
-    for name in pairs:
+    heads = frozenset(data["pairs"]["heads"])
+    for name in heads:
         names[name] = ("pair", "@heads")
     masks = data["masks"]["terms"]
     english = [n for n in names if not _CJK.search(n)]
@@ -201,12 +201,14 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
             places[name] = entry
     forums = {name: key for key, spelled in data["forums"].items() for name in spelled}
     loc = [*places, *forums]
+    loc_en = _alternation([n for n in loc if not _CJK.search(n)])
+    loc_zh = _alternation([n for n in loc if _CJK.search(n)])
     place = re.compile(
         "|".join(
             [
                 f"(?=[A-Z\u4e00-\u9fff])(?P<mask>{_alternation(masks)})",
-                rf"(?=[A-Z]){_NOT_WORD}(?P<en>{_alternation([n for n in loc if not _CJK.search(n)])}){_NOT_WORD_AFTER}",
-                f"(?=[\u4e00-\u9fff])(?P<zh>{_alternation([n for n in loc if _CJK.search(n)])})",
+                rf"(?=[A-Z]){_NOT_WORD}(?P<en>{loc_en}){_NOT_WORD_AFTER}",
+                f"(?=[\u4e00-\u9fff])(?P<zh>{loc_zh})",
             ]
         )
     )
@@ -218,7 +220,7 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
         entity_names=names,
         office_groups=office_groups,
         offices=offices,
-        pair_names=pairs,
+        pair_names=heads,
         place=place,
         place_names=places,
         forum_names=forums,
@@ -262,9 +264,7 @@ def extract_contact(
     title_context = _spans(rules.context, title)
     summary_context = _spans(rules.context, summary)
     us, china = _parties(rules, title, summary, title_context, summary_context, day, verdict)
-    kind, place, kind_said = _kind_and_place(
-        rules, title, summary, title_context, summary_context
-    )
+    kind, place, kind_said = _kind_and_place(rules, title, summary, title_context, summary_context)
     if not kind_said:
         kind = "meeting"
     side = source.side if source is not None else None
@@ -326,7 +326,7 @@ def _parties(
     direct = {side: [*found.get((True, False), {}).get(side, [])] for side in ("us", "china")}
     for side in ("us", "china"):
         direct[side] = direct[side] or found.get((False, False), {}).get(side, [])
-    context = {
+    side_context = {
         side: [
             *found.get((True, True), {}).get(side, []),
             *found.get((False, True), {}).get(side, []),
@@ -336,9 +336,9 @@ def _parties(
     for side, other in (("us", "china"), ("china", "us")):
         if direct[side]:
             result[side] = direct[side]
-        elif direct[other] and set(context[other]) <= set(direct[other]):
+        elif direct[other] and set(side_context[other]) <= set(direct[other]):
             # "Trump … ahead of Xi meeting": the context names the same contact's other side
-            result[side] = context[side]
+            result[side] = side_context[side]
     if verdict is not None and not found:
         for reason in verdict.reasons:  # the engine's evidence, for roles this file lacks
             kind, _, text = reason.partition(":")

@@ -83,9 +83,8 @@ class When:
                 return (
                     f"{self.start.year}年{self.start.month}月{self.start.day}日"
                     if zh
-                    else (
-                        f"{calendar.month_abbr[self.start.month]} {self.start.day}, {self.start.year}"
-                    )
+                    else f"{calendar.month_abbr[self.start.month]} {self.start.day}, "
+                    f"{self.start.year}"
                 )
             if self.precision == "week":
                 return (
@@ -110,11 +109,17 @@ class When:
         return text
 
 
-_MONTH = r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?!-)"
+_MONTH = (
+    r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?!-)"
+)
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _DAY2 = r"(?:\s*(?:-|to|and|through)\s*(?P<day2>[0-3]?\d)(?:st|nd|rd|th)?)?"
 _YEAR = r"(?:,?\s+(?P<year>(?:19|20)\d\d))?"
-_PART = r"(?P<part>early|earlier|mid|middle of|late|later|end of|the end of|beginning of|the beginning of|start of|the start of)"
+_PART = (
+    r"(?P<part>early|earlier|mid|middle of|late|later|end of|the end of|beginning of"
+    r"|the beginning of|start of|the start of)"
+)
 _WD = r"(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _ZH_NUM = r"[0-9〇零一二两三四五六七八九十]{1,3}"
 
@@ -392,8 +397,8 @@ def _resolve(name: str, m: re.Match[str], today: date, ahead: bool = False) -> W
         shift = 1 if rel.startswith("下") else -1 if rel.startswith("上") else 0
         monday = today - timedelta(days=today.weekday()) + timedelta(weeks=shift)
         if g.get("wd"):
-            day = monday + timedelta(days=_ZH_WEEKDAYS[g["wd"]])
-            return When(day, day, "day", said)
+            on = monday + timedelta(days=_ZH_WEEKDAYS[g["wd"]])
+            return When(on, on, "day", said)
         if g.get("end"):
             return When(monday + timedelta(days=5), monday + timedelta(days=6), "days", said)
         start = max(monday, today) if shift == 0 else monday
@@ -415,21 +420,21 @@ def _resolve(name: str, m: re.Match[str], today: date, ahead: bool = False) -> W
             "昨天": -1,
             "昨日": -1,
         }[rel]
-        day = today + timedelta(days=shift)
-        return When(day, day, "day", said)
+        on = today + timedelta(days=shift)
+        return When(on, on, "day", said)
     if name in ("wd", "zwd"):
         weekday = WEEKDAYS[g["wd"].lower()] if name == "wd" else _ZH_WEEKDAYS[g["wd"]]
         rel = (g.get("rel") or "").lower()
         delta = (weekday - today.weekday()) % 7
         if rel == "next":
-            day = today + timedelta(days=delta or 7)
+            on = today + timedelta(days=delta or 7)
         elif rel == "last":
-            day = today - timedelta(days=(today.weekday() - weekday) % 7 or 7)
+            on = today - timedelta(days=(today.weekday() - weekday) % 7 or 7)
         elif ahead:
-            day = today + timedelta(days=delta)
+            on = today + timedelta(days=delta)
         else:  # "on Monday", "Monday": the one nearest the published day, in this week's sense
-            day = today + timedelta(days=delta if delta <= 3 else delta - 7)
-        return When(day, day, "day", said)
+            on = today + timedelta(days=delta if delta <= 3 else delta - 7)
+        return When(on, on, "day", said)
     return None
 
 

@@ -57,8 +57,12 @@ def test_a_call_and_a_summit_days_apart_are_two_stories() -> None:
 
 def test_a_call_that_announces_a_meeting_belongs_to_the_call() -> None:
     index = StoryIndex()
-    call = index.add(feat("Trump, Xi hold phone call, agree to meet in April", day=date(2026, 1, 5)))
-    same = index.add(feat("Trump says he will visit Beijing in April after Xi call", day=date(2026, 1, 5)))
+    call = index.add(
+        feat("Trump, Xi hold phone call, agree to meet in April", day=date(2026, 1, 5))
+    )
+    same = index.add(
+        feat("Trump says he will visit Beijing in April after Xi call", day=date(2026, 1, 5))
+    )
     assert same.story.key == call.story.key
     assert call.story.kind == "call"
 
@@ -68,7 +72,9 @@ def test_planned_story_takes_the_contact_when_it_happens() -> None:
     planned = index.add(feat("Biden and Xi to meet in Lima on Saturday", day=date(2024, 11, 12)))
     assert planned.story.stage == "planned" and planned.story.when is not None
     held = index.add(feat("Biden and Xi meet in Lima for last time", day=date(2024, 11, 16)))
-    readout = index.add(feat("习近平同美国总统拜登在利马会晤", day=date(2024, 11, 17), source="新华社"))
+    readout = index.add(
+        feat("习近平同美国总统拜登在利马会晤", day=date(2024, 11, 17), source="新华社")
+    )
     assert planned.story.key == held.story.key == readout.story.key
     assert held.advanced and readout.story.stage == "readout"
 
@@ -86,7 +92,10 @@ def test_different_people_same_week_are_different_stories() -> None:
         index,
         [
             feat("Bessent, He Lifeng hold trade talks in Kuala Lumpur", day=date(2025, 10, 26)),
-            feat("Hegseth meets Chinese defense minister Dong Jun in Kuala Lumpur", day=date(2025, 10, 31)),
+            feat(
+                "Hegseth meets Chinese defense minister Dong Jun in Kuala Lumpur",
+                day=date(2025, 10, 31),
+            ),
         ],
     )
     assert got[0] != got[1]

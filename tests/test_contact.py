@@ -79,7 +79,9 @@ def test_offices_resolve_to_the_holder_on_the_published_day() -> None:
 
 
 def test_people_in_a_context_clause_are_not_parties() -> None:
-    c = contact("Biden meets China's Wang Yi as sides prepare for Xi summit", day=date(2023, 10, 27))
+    c = contact(
+        "Biden meets China's Wang Yi as sides prepare for Xi summit", day=date(2023, 10, 27)
+    )
     assert (c.parties_us, c.parties_china) == (("biden",), ("wang-yi",))
 
 

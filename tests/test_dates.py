@@ -98,9 +98,24 @@ def test_display_adds_the_year() -> None:
 @given(
     st.lists(
         st.sampled_from(
-            list("0123456789 -,.年月日号周下本明后今初底末上中旬")
-            + ["Oct ", "October ", "next ", "week", "month", "year", "early ", "late ", "in ",
-               "Monday", "tomorrow", "2026", "this ", "March", "end of the "]
+            [
+                *"0123456789 -,.年月日号周下本明后今初底末上中旬",
+                "Oct ",
+                "October ",
+                "next ",
+                "week",
+                "month",
+                "year",
+                "early ",
+                "late ",
+                "in ",
+                "Monday",
+                "tomorrow",
+                "2026",
+                "this ",
+                "March",
+                "end of the ",
+            ]
         ),
         max_size=30,
     ).map("".join)

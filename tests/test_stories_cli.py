@@ -30,14 +30,35 @@ def run(argv: list[str], stdin: str = "") -> tuple[int, str, str]:
 
 
 ITEMS = [
-    {"id": "a", "title": "Trump and Xi speak by phone about trade", "summary": "",
-     "source": "Reuters", "published": "2025-11-24T15:00:00Z"},
-    {"id": "b", "title": "习近平同美国总统特朗普通电话", "summary": "", "source": "新华社",
-     "published": "2025-11-24T14:00:00Z", "lang": "zh"},
-    {"id": "c", "title": "China's economy slows", "summary": "", "source": "AP",
-     "published": "2025-11-24T10:00:00Z"},
-    {"id": "d", "title": "Trump and Xi to meet in Beijing on April 2", "summary": "",
-     "source": "AP", "published": "2026-01-10"},
+    {
+        "id": "a",
+        "title": "Trump and Xi speak by phone about trade",
+        "summary": "",
+        "source": "Reuters",
+        "published": "2025-11-24T15:00:00Z",
+    },
+    {
+        "id": "b",
+        "title": "习近平同美国总统特朗普通电话",
+        "summary": "",
+        "source": "新华社",
+        "published": "2025-11-24T14:00:00Z",
+        "lang": "zh",
+    },
+    {
+        "id": "c",
+        "title": "China's economy slows",
+        "summary": "",
+        "source": "AP",
+        "published": "2025-11-24T10:00:00Z",
+    },
+    {
+        "id": "d",
+        "title": "Trump and Xi to meet in Beijing on April 2",
+        "summary": "",
+        "source": "AP",
+        "published": "2026-01-10",
+    },
 ]
 
 
@@ -51,7 +72,11 @@ def test_one_line_per_item_in_input_order() -> None:
     assert (rows[1]["stage"], rows[0]["stage"]) == ("readout", "held")
     assert rows[1]["parties"] == {"us": ["trump"], "china": ["xi"]}
     assert rows[2]["story"] is None and rows[2]["label"] != "relevant"
-    assert (rows[3]["stage"], rows[3]["when"], rows[3]["where"]) == ("planned", "2026-04-02", "Beijing")
+    assert (rows[3]["stage"], rows[3]["when"], rows[3]["where"]) == (
+        "planned",
+        "2026-04-02",
+        "Beijing",
+    )
     assert rows[3]["story"] != rows[0]["story"]
 
 
@@ -104,13 +129,21 @@ def test_subprocess_reads_a_file_and_fails_cleanly(tmp_path: Path) -> None:
     good.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in ITEMS), encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "bot.py", "stories", str(good)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 4
     missing = subprocess.run(
         [sys.executable, "bot.py", "stories", str(tmp_path / "none.jsonl")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
     assert "cannot read" in missing.stderr

@@ -26,13 +26,25 @@ from news.relevance import default_classifier
 NOW = datetime(2025, 11, 24, 16, 0, tzinfo=UTC)
 
 CALL = [
-    ("Trump and Xi discuss Ukraine and soybeans in phone call", "Reuters", "https://www.reuters.com/a"),
+    (
+        "Trump and Xi discuss Ukraine and soybeans in phone call",
+        "Reuters",
+        "https://www.reuters.com/a",
+    ),
     ("习近平同美国总统特朗普通电话", "新华社", "http://www.news.cn/b"),
     ("Xi tells Trump Taiwan's return is part of post-war order", "AP", "https://apnews.com/c"),
-    ("Readout of President Trump's call with President Xi", "White House", "https://www.whitehouse.gov/d"),
+    (
+        "Readout of President Trump's call with President Xi",
+        "White House",
+        "https://www.whitehouse.gov/d",
+    ),
 ]
 OTHER = [
-    ("Hegseth meets Chinese defense minister Dong Jun in Kuala Lumpur", "AP", "https://apnews.com/e"),
+    (
+        "Hegseth meets Chinese defense minister Dong Jun in Kuala Lumpur",
+        "AP",
+        "https://apnews.com/e",
+    ),
     ("China's economy slows as tariffs bite", "Reuters", "https://www.reuters.com/f"),
 ]
 
@@ -63,7 +75,10 @@ def test_items_of_one_call_make_one_story_with_paired_readouts(
         story = s.get(Story, call[0].story_id)
         assert story is not None
         assert (story.kind, story.stage, story.item_count, story.source_count) == (
-            "call", "readout", 4, 4
+            "call",
+            "readout",
+            4,
+            4,
         )
         assert story.readout_us and story.readout_china and story.confirmed_by_official
         assert (story.parties_us, story.parties_china) == ("trump", "xi")
@@ -82,14 +97,22 @@ def test_later_items_join_through_the_indexed_query(sessions: sessionmaker[Sessi
     later = NOW + timedelta(hours=5)
     with sessions.begin() as s:
         items = store(s, CALL[1:2], later, start=10)
-        changes = assign_stories(s, [(i, default_classifier().classify(i.title)) for i in items], later)
+        changes = assign_stories(
+            s, [(i, default_classifier().classify(i.title)) for i in items], later
+        )
         assert len(changes) == 1 and not changes[0].new
         day = NOW.date()
         assert len(open_candidates(s, ["us:trump"], None, "call", day, day)) == 1
         assert open_candidates(s, ["us:biden"], None, "call", day, day) == []
-        assert open_candidates(s, ["us:trump"], None, "call", day + timedelta(days=60),
-                               day + timedelta(days=60)) == []
-        again = assign_stories(s, [(i, default_classifier().classify(i.title)) for i in items], later)
+        assert (
+            open_candidates(
+                s, ["us:trump"], None, "call", day + timedelta(days=60), day + timedelta(days=60)
+            )
+            == []
+        )
+        again = assign_stories(
+            s, [(i, default_classifier().classify(i.title)) for i in items], later
+        )
         assert again == []  # an item in a story is never assigned twice
         assert s.scalar(select(func.count(Contact.id))) == 2
 
