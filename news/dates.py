@@ -286,6 +286,8 @@ def _find(
             if start == end or any(start < b and a < end for a, b in taken):
                 continue
             when = _resolve(name, match, today, ahead)
+            if when is not None and when.start > when.end:  # "early this month" on the 20th
+                when = When(when.end, when.end, when.precision, when.text)
             if when is not None:
                 found.append((start, end, when))
                 taken.append((start, end))
