@@ -33,6 +33,7 @@ class Settings:
     fetch_concurrency: int = 64
     allow_hosts: frozenset[str] = frozenset()
     rules_file: Path | None = None
+    sources_file: Path | None = None
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
@@ -198,6 +199,11 @@ def load_settings(
         if not path.is_file():
             raise SettingsError(f"DIPLO_RULES: no such file {v!r}")
         kwargs["rules_file"] = path
+    if (v := get("DIPLO_SOURCES")) is not None:
+        path = Path(v)
+        if not path.is_file():
+            raise SettingsError(f"DIPLO_SOURCES: no such file {v!r}")
+        kwargs["sources_file"] = path
     if (v := get("SLACK_BOT_TOKEN")) is not None:
         kwargs["slack_bot_token"] = _token("SLACK_BOT_TOKEN", v, "xoxb-")
     if (v := get("SLACK_APP_TOKEN")) is not None:

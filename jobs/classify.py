@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from jobs.stories import StoryChange, assign_stories
 from models.item import Item
 from models.outbox import enqueue
 from models.subscription import channels_for
@@ -40,21 +41,27 @@ def classify_new_items(
     *,
     alert: bool,
     also_to: Sequence[str] = (),
+    story_changes: list[StoryChange] | None = None,
 ) -> int:
     """Classify freshly stored items; when `alert`, queue relevant ones; returns alerts queued.
 
     Relevant items go to the subscribed channels and to `also_to` (console mode's channel);
     relevant and related items go to the channels watching a phrase they contain (the
-    alert records the phrase), unless a subscription already sends them there.
+    alert records the phrase), unless a subscription already sends them there. Relevant
+    items go into stories (jobs.stories, same transaction); the story changes are appended
+    to `story_changes` when given.
 
     The same headline already alerted from another feed in the last days is marked a
     duplicate of it and not alerted again.
     """
     queued = 0
     index = watch_index(s) if alert and items else None
+    relevant: list[tuple[Item, Verdict]] = []
     for item in items:
         verdict = classifier.classify(item.title, item.summary)
         apply_verdict(item, verdict)
+        if verdict.relevant:
+            relevant.append((item, verdict))
         watchers = watchers_of(index, item, verdict)
         if not (alert and (verdict.relevant or watchers)):
             continue
@@ -79,6 +86,9 @@ def classify_new_items(
         extra = {c: w.phrase for c, w in watchers.items() if c not in channels}
         queued += enqueue(s, item.id, extra, now, watch_phrases=extra)
     s.flush()
+    changes = assign_stories(s, relevant, now)
+    if story_changes is not None:
+        story_changes.extend(changes)
     return queued
 
 
@@ -92,8 +102,17 @@ def watchers_of(index: WatchIndex | None, item: Item, verdict: Verdict) -> dict[
 def reclassify_all(
     sessions: sessionmaker[Session], classifier: Classifier, batch: int = 2000
 ) -> dict[str, int]:
-    """Re-run the classifier over every stored item (no alerts); returns counts per label."""
-    counts: dict[str, int] = {"relevant": 0, "related": 0, "irrelevant": 0, "changed": 0}
+    """Re-run the classifier over every stored item (no alerts); returns counts per label.
+
+    Relevant items not yet in a story are assigned to one ("stories": stories opened).
+    """
+    counts: dict[str, int] = {
+        "relevant": 0,
+        "related": 0,
+        "irrelevant": 0,
+        "changed": 0,
+        "stories": 0,
+    }
     last_id = 0
     while True:
         with sessions.begin() as s:
@@ -102,9 +121,18 @@ def reclassify_all(
             ).all()
             if not items:
                 return counts
+            relevant: list[tuple[Item, Verdict]] = []
             for item in items:
                 before = (item.label, item.topics)
-                apply_verdict(item, classifier.classify(item.title, item.summary))
+                verdict = classifier.classify(item.title, item.summary)
+                apply_verdict(item, verdict)
                 counts[item.label or "irrelevant"] += 1
                 counts["changed"] += (item.label, item.topics) != before
+                if verdict.relevant:
+                    relevant.append((item, verdict))
+            s.flush()
+            relevant.sort(key=lambda pair: (pair[0].published_at, pair[0].id))
+            counts["stories"] = counts.get("stories", 0) + sum(
+                change.new for change in assign_stories(s, relevant, datetime.now(UTC))
+            )
             last_id = items[-1].id

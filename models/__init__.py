@@ -5,7 +5,20 @@ from models.feed import Feed
 from models.item import Item
 from models.outbox import Alert
 from models.seen_request import SeenRequest
+from models.story import Contact, Story, StoryPerson, StoryTopic
 from models.subscription import Subscription
 from models.watch import WatchWord
 
-__all__ = ["Alert", "Base", "Feed", "Item", "SeenRequest", "Subscription", "WatchWord"]
+__all__ = [
+    "Alert",
+    "Base",
+    "Contact",
+    "Feed",
+    "Item",
+    "SeenRequest",
+    "Story",
+    "StoryPerson",
+    "StoryTopic",
+    "Subscription",
+    "WatchWord",
+]

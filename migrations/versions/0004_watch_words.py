@@ -1,11 +1,8 @@
 """watch-words: a channel's own phrases, and the phrase that matched on an alert
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02 15:00:00
-
-NOTE for the merge: down_revision is "0002" on this branch; re-chain it onto "0003" (the
-other branch's migration) when both land, so the history stays linear.
 """
 
 from collections.abc import Sequence
@@ -16,7 +13,7 @@ from alembic import op
 import models.db
 
 revision: str = "0004"
-down_revision: str | None = "0002"  # re-chain after 0003 when merging
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
