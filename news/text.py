@@ -23,6 +23,7 @@ _DROPPED = ("script", "style")
 _BLOCKS = "br, p, div, li, ul, ol, h1, h2, h3, h4, h5, h6, tr, table, blockquote"
 # A tag or a comment's start, removed when the budget is spent: linear, [^<>] cannot overlap.
 _ANY_TAG = re.compile(r"<[^<>]*>?")
+_DANGLING_TAG = re.compile(r"</?[a-zA-Z][^<>]*\Z")
 MAX_TAGS = 1000  # per fragment: HTML tree building is quadratic in nesting depth
 FEED_HTML_CHARS = 1_000_000  # per feed, see TextBudget
 FEED_HTML_TAGS = 25_000
@@ -76,6 +77,8 @@ def html_to_text(
     text = raw[: limit * 20 if max_html is None else max_html]
     if "<" in text:
         text = _cap_tags(text, MAX_TAGS)
+        if len(text) < len(raw):
+            text = _DANGLING_TAG.sub("", text)  # a tag cut in two by the cap above
         if budget is None or budget.take(len(text), text.count("<")):
             text = _markup_to_text(text)
         else:
