@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -28,6 +29,15 @@ def apply_verdict(item: Item, verdict: Verdict) -> None:
     item.reasons = json.dumps(list(verdict.reasons), ensure_ascii=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """What classifying one poll's new items came to."""
+
+    alerts: int  # alert rows queued
+    relevant: int  # new relevant items that are not duplicates (alerted or held)
+    held: int  # relevant items past `alert_limit`: stored, not alerted
+
+
 def classify_new_items(
     s: Session,
     items: Sequence[Item],
@@ -37,14 +47,28 @@ def classify_new_items(
     alert: bool,
     also_to: Sequence[str] = (),
 ) -> int:
-    """Classify freshly stored items; when `alert`, queue relevant ones; returns alerts queued.
+    """Classify freshly stored items; when `alert`, queue relevant ones; returns alerts queued."""
+    return classify_and_alert(s, items, classifier, now, alert=alert, also_to=also_to).alerts
+
+
+def classify_and_alert(
+    s: Session,
+    items: Sequence[Item],
+    classifier: Classifier,
+    now: datetime,
+    *,
+    alert: bool,
+    also_to: Sequence[str] = (),
+    alert_limit: int | None = None,
+) -> Classified:
+    """Classify freshly stored items; when `alert`, queue the first `alert_limit` relevant ones.
 
     Relevant items go to the subscribed channels and to `also_to` (console mode's channel).
 
     The same headline already alerted from another feed in the last days is marked a
     duplicate of it and not alerted again.
     """
-    queued = 0
+    queued = relevant = held = 0
     for item in items:
         verdict = classifier.classify(item.title, item.summary)
         apply_verdict(item, verdict)
@@ -66,9 +90,13 @@ def classify_new_items(
             item.duplicate_of = earlier
             logger.info("item %s repeats item %s; no second alert", item.id, earlier)
             continue
+        relevant += 1
+        if alert_limit is not None and relevant > alert_limit:
+            held += 1
+            continue
         queued += enqueue(s, item.id, [*channels_for(s, verdict.topics), *also_to], now)
     s.flush()
-    return queued
+    return Classified(queued, relevant, held)
 
 
 def reclassify_all(

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deps import Deps
-from jobs.classify import classify_new_items
+from jobs.classify import classify_and_alert
 from jobs.fetch import Fetched, FetchFailed, FetchRequest, FetchResult, NotModified
 from models.feed import Feed, claim_due_feeds, get_by_url
 from models.item import save_new
@@ -268,16 +268,38 @@ def _record_body(s: Session, deps: Deps, feed: Feed, result: Fetched, now: datet
     items = save_new(s, feed.id, feed.title or parsed.title or None, parsed.entries, now)
     first = not feed.primed
     also_to = (CONSOLE_CHANNEL,) if deps.console_alerts else ()
-    alerts = classify_new_items(s, items, deps.classifier, now, alert=not first, also_to=also_to)
+    limit = deps.settings.flood_items
+    classified = classify_and_alert(
+        s, items, deps.classifier, now, alert=not first, also_to=also_to, alert_limit=limit
+    )
     feed.primed = True
     feed.body_hash = digest
     if first and items:
         logger.info("feed %s primed: %d existing items marked seen", feed.url, len(items))
+    flooding_since = feed.too_active_since or now
     outcome = _record_ok(feed, now, interval, "primed" if first else "ok")
-    return replace(outcome, new_items=len(items), alerts=alerts)
+    if classified.relevant > limit:
+        _flag_too_active(feed, classified.relevant, classified.held, limit, flooding_since)
+    return replace(outcome, new_items=len(items), alerts=classified.alerts)
+
+
+def _flag_too_active(feed: Feed, relevant: int, held: int, limit: int, since: datetime) -> None:
+    """Mark a feed that flooded one poll; _record_ok clears it at a poll under the limit."""
+    feed.too_active_since = since
+    feed.too_active_count = relevant
+    logger.warning(
+        "feed %s is too active: %d new relevant items in one poll (limit %d); "
+        "%d stored without alerts",
+        feed.url,
+        relevant,
+        limit,
+        held,
+    )
 
 
 def _record_ok(feed: Feed, now: datetime, interval: int, status: str) -> FeedOutcome:
+    feed.too_active_since = None  # set again by _flag_too_active if this poll flooded too
+    feed.too_active_count = 0
     feed.consecutive_failures = 0
     feed.last_error = None
     feed.last_ok_at = now
