@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import email.utils
 import functools
-import queue
 import ipaddress
 import logging
+import queue
 import socket
 import ssl
 import threading

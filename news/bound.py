@@ -25,7 +25,13 @@ _START = re.compile(
 )
 _CDATA_OPEN, _CDATA_CLOSE = b"<![CDATA[", b"]]>"
 # XML's own entities, `&amp;` last (numeric references stay: the HTML step decodes them)
-_XML_ENTITIES = ((b"&lt;", b"<"), (b"&gt;", b">"), (b"&quot;", b'"'), (b"&apos;", b"'"), (b"&amp;", b"&"))
+_XML_ENTITIES = (
+    (b"&lt;", b"<"),
+    (b"&gt;", b">"),
+    (b"&quot;", b'"'),
+    (b"&apos;", b"'"),
+    (b"&amp;", b"&"),
+)
 
 
 @dataclass(frozen=True, slots=True)

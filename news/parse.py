@@ -14,8 +14,8 @@ from typing import Any
 
 import feedparser
 
-from news.entry import Entry, dedup_key
 from news.bound import bound_elements
+from news.entry import Entry, dedup_key
 from news.text import TextBudget, html_to_text, truncate
 from news.urls import canonical_url, is_http_url
 

@@ -15,8 +15,9 @@ import unicodedata
 from selectolax.lexbor import LexborHTMLParser
 
 # Only real HTML is parsed as markup: a `<` that opens a whole tag (a name, attributes and
-# the `>` before any other `<`) or a comment; the scans cannot overlap, so this is linear. Slack-looking text such as `<!channel>`, `<@U1>` or `<https://x|y>` is not
-# a tag: it stays as text, to be escaped later.
+# the `>` before any other `<`) or a comment; the scans cannot overlap, so this is linear.
+# Slack-looking text such as `<!channel>`, `<@U1>` or `<https://x|y>` is not a tag: it
+# stays as text, to be escaped later.
 _NOT_A_TAG = re.compile(r"<(?!/?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?/?>|!--)")
 _DROPPED = ("script", "style")
 # Elements that separate words: each becomes a break, folded into a space below.

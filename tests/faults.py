@@ -1489,7 +1489,9 @@ def run_hostile_html(deps: Deps, server: FeedServer) -> HtmlReport:
     parse_seconds = time.monotonic() - started
     with deps.sessions() as s:
         stored = s.scalar(select(func.count(Item.id)).where(Item.feed_id == feed_id)) or 0
-        good_stored = (s.scalar(select(func.count(Item.id)).where(Item.feed_id == good_id)) or 0) == 4
+        good_stored = (
+            s.scalar(select(func.count(Item.id)).where(Item.feed_id == good_id)) or 0
+        ) == 4
         items = s.scalars(select(Item).where(Item.feed_id == feed_id)).all()
         problems = [p for i in items for p in _unsafe_item(i, deps.clock())]
     return HtmlReport(
