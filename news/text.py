@@ -20,8 +20,10 @@ from selectolax.lexbor import LexborHTMLParser
 # stays as text, to be escaped later.
 _NOT_A_TAG = re.compile(r"<(?!/?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?/?>|!--)")
 _DROPPED = ("script", "style")
-# Elements that separate words: each becomes a break, folded into a space below.
-_BLOCKS = "br, p, div, li, ul, ol, h1, h2, h3, h4, h5, h6, tr, table, blockquote"
+# Elements that separate words: a break goes before each of their tags (folded into a space
+# below); a fixed alternation after `<`, so linear. A break inside a script or an attribute
+# goes with it.
+_BLOCK_TAG = re.compile(r"(?=</?(?:br|p|div|li|ul|ol|h[1-6]|tr|table|blockquote)\b)", re.IGNORECASE)
 # A tag or a comment's start, removed when the budget is spent: linear, [^<>] cannot overlap.
 _ANY_TAG = re.compile(r"<[^<>]*>?")
 _DANGLING_TAG = re.compile(r"</?[a-zA-Z][^<>]*\Z")
@@ -106,15 +108,11 @@ def _cap_tags(text: str, tags: int) -> str:
 
 def _markup_to_text(markup: str) -> str:
     """The text of an HTML fragment: scripts and styles dropped, block elements as breaks."""
-    tree = LexborHTMLParser(_NOT_A_TAG.sub("&lt;", markup.replace("\x00", "")))
+    markup = _BLOCK_TAG.sub("\n", _NOT_A_TAG.sub("&lt;", markup.replace("\x00", "")))
+    tree = LexborHTMLParser(markup)
     tree.strip_tags(list(_DROPPED))
     root = tree.root
-    if root is None:
-        return ""
-    for node in root.css(_BLOCKS):
-        node.insert_before("\n")
-        node.insert_after("\n")
-    return root.text(deep=True, separator="")
+    return "" if root is None else root.text(deep=True, separator="")
 
 
 def truncate(text: str, limit: int) -> str:
