@@ -31,6 +31,7 @@ class Settings:
     fetch_timeout: float = 20.0
     max_feed_bytes: int = 5 * 1024 * 1024
     fetch_concurrency: int = 64
+    flood_items: int = 50  # new relevant items in one poll that make a feed "too active"
     allow_hosts: frozenset[str] = frozenset()
     rules_file: Path | None = None
     sources_file: Path | None = None
@@ -192,6 +193,8 @@ def load_settings(
         kwargs["max_feed_bytes"] = _int("DIPLO_MAX_FEED_BYTES", v, 1024, 1024**3)
     if (v := get("DIPLO_FETCH_CONCURRENCY")) is not None:
         kwargs["fetch_concurrency"] = _int("DIPLO_FETCH_CONCURRENCY", v, 1, 256)
+    if (v := get("DIPLO_FLOOD_ITEMS")) is not None:
+        kwargs["flood_items"] = _int("DIPLO_FLOOD_ITEMS", v, 1, 100000)
     if (v := get("DIPLO_ALLOW_HOSTS")) is not None:
         kwargs["allow_hosts"] = _allow_hosts(v)
     if (v := get("DIPLO_RULES")) is not None:

@@ -45,6 +45,12 @@ def list_feeds(args: argparse.Namespace) -> int:
             line = f"{f.status:<9} {f.consecutive_failures:>3} fails  {polled:<16}  {url}"
             if f.last_error:
                 line += f"\n{'':>9} last error: {redact_text(f.last_error)}"
+            if f.too_active_since:
+                since = f.too_active_since.strftime("%Y-%m-%d %H:%M")
+                line += (
+                    f"\n{'':>9} too active since {since}: {f.too_active_count} new relevant "
+                    "items in its last poll (alerts beyond DIPLO_FLOOD_ITEMS held)"
+                )
             print(line)
     return 0
 

@@ -69,6 +69,12 @@ class FeedView:
     last_error: str | None = None
     consecutive_failures: int = 0
     last_polled_at: datetime | None = None
+    too_active_count: int = 0  # > 0: its last poll brought this many new relevant items
+
+    @property
+    def needs_attention(self) -> bool:
+        """Failing, disabled or too active."""
+        return self.status != "ok" or self.too_active_count > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,6 +503,11 @@ def _feed_line(feed: FeedView) -> str:
         fails = f" ×{feed.consecutive_failures}" if feed.consecutive_failures > 1 else ""
         error = escape_mrkdwn(truncate(redact_text(feed.last_error).replace("`", "'"), 200))
         line += f"{fails}: `{error}`"
+    if feed.too_active_count:
+        line += (
+            f" — :warning: too active: {feed.too_active_count} new relevant items in one poll;"
+            " only the first ones were alerted"
+        )
     return line
 
 
@@ -576,7 +587,7 @@ def status_message(report: StatusReport) -> Message:
         f"• Alerts: {queued} queued, {failed_alerts} failed, {report.alerts.get('sent', 0)} sent"
     )
     blocks = [section(overview)]
-    troubled = [f for f in feeds if f.status != "ok"]
+    troubled = [f for f in feeds if f.needs_attention]
     if troubled:
         blocks.append(section("*Feeds that need attention*"))
         blocks += _lines_to_sections([_feed_line(f) for f in troubled])
@@ -658,7 +669,7 @@ def home_view(
         blocks.append(section("No channel is subscribed yet. Try `/diplo subscribe all` in one."))
     blocks += [{"type": "divider"}, header("Feed health")]
     blocks.append(section(f"{_plural(len(feeds), 'feed')}: {_health(feeds)}"))
-    troubled = [f for f in feeds if f.status != "ok"]
+    troubled = [f for f in feeds if f.needs_attention]
     if troubled:
         blocks += _lines_to_sections([_feed_line(f) for f in troubled[:30]])
     blocks.append(context("`/diplo help` lists every command."))

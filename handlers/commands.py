@@ -302,6 +302,7 @@ def feed_view(feed: Feed) -> FeedView:
         last_error=feed.last_error,
         consecutive_failures=feed.consecutive_failures,
         last_polled_at=feed.last_polled_at,
+        too_active_count=feed.too_active_count if feed.too_active_since else 0,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -33,6 +34,15 @@ def apply_verdict(item: Item, verdict: Verdict) -> None:
     item.reasons = json.dumps(list(verdict.reasons), ensure_ascii=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """What classifying one poll's new items came to."""
+
+    alerts: int  # alert rows queued
+    relevant: int  # new relevant items that are not duplicates (alerted or held)
+    held: int  # relevant items past `alert_limit`: stored, not alerted
+
+
 def classify_new_items(
     s: Session,
     items: Sequence[Item],
@@ -43,7 +53,24 @@ def classify_new_items(
     also_to: Sequence[str] = (),
     story_changes: list[StoryChange] | None = None,
 ) -> int:
-    """Classify freshly stored items; when `alert`, queue relevant ones; returns alerts queued.
+    """Classify freshly stored items; when `alert`, queue relevant ones; returns alerts queued."""
+    return classify_and_alert(
+        s, items, classifier, now, alert=alert, also_to=also_to, story_changes=story_changes
+    ).alerts
+
+
+def classify_and_alert(
+    s: Session,
+    items: Sequence[Item],
+    classifier: Classifier,
+    now: datetime,
+    *,
+    alert: bool,
+    also_to: Sequence[str] = (),
+    alert_limit: int | None = None,
+    story_changes: list[StoryChange] | None = None,
+) -> Classified:
+    """Classify freshly stored items; when `alert`, queue the first `alert_limit` relevant ones.
 
     Relevant items go to the subscribed channels and to `also_to` (console mode's channel);
     relevant and related items go to the channels watching a phrase they contain (the
@@ -54,7 +81,7 @@ def classify_new_items(
     The same headline already alerted from another feed in the last days is marked a
     duplicate of it and not alerted again.
     """
-    queued = 0
+    queued = fresh = held = 0
     index = watch_index(s) if alert and items else None
     relevant: list[tuple[Item, Verdict]] = []
     for item in items:
@@ -81,6 +108,10 @@ def classify_new_items(
             item.duplicate_of = earlier
             logger.info("item %s repeats item %s; no second alert", item.id, earlier)
             continue
+        fresh += 1
+        if alert_limit is not None and fresh > alert_limit:
+            held += 1
+            continue
         channels = [*channels_for(s, verdict.topics), *also_to] if verdict.relevant else []
         queued += enqueue(s, item.id, channels, now)
         extra = {c: w.phrase for c, w in watchers.items() if c not in channels}
@@ -89,7 +120,7 @@ def classify_new_items(
     changes = assign_stories(s, relevant, now)
     if story_changes is not None:
         story_changes.extend(changes)
-    return queued
+    return Classified(queued, fresh, held)
 
 
 def watchers_of(index: WatchIndex | None, item: Item, verdict: Verdict) -> dict[str, Watch]:
