@@ -274,6 +274,8 @@ def deliver_pending(
         for job in _next_jobs(queues):
             if run.stopped is None and deps.clock() >= deadline:
                 run.stop("out_of_time")
+            if run.stopped is None and deps.stopping.is_set():
+                run.stop("shutting_down")  # the untried alerts are handed back below
             if run.stopped is not None:
                 untried.append(job.alert_id)
                 continue

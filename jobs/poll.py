@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -39,6 +39,7 @@ class FeedOutcome:
     error: str | None = None
 
 
+Fetch = tuple[FetchRequest, FetchResult]
 Progress = Callable[[FeedOutcome, int], None]  # called after each feed: (outcome, claimed)
 
 
@@ -77,7 +78,7 @@ def poll_due_feeds(deps: Deps, progress: Progress | None = None) -> PollSummary:
     summary = PollSummary()
     started = time.perf_counter()
     seen: set[int] = set()
-    while True:
+    while not deps.stopping.is_set():  # a stopping process claims no more feeds
         now = deps.clock()
         with deps.sessions.begin() as s:
             feeds = claim_due_feeds(s, now, deps.owner, CLAIM_BATCH)
@@ -90,7 +91,7 @@ def poll_due_feeds(deps: Deps, progress: Progress | None = None) -> PollSummary:
             break
         seen.update(r.feed_id for r in requests)
         light: list[tuple[FetchRequest, FetchResult]] = []
-        for request, result in deps.fetcher.fetch_many(requests):
+        for request, result in _until_stopping(deps, deps.fetcher.fetch_many(requests)):
             if isinstance(result, Fetched):
                 outcomes = _store(deps, [(request, result)])
             else:
@@ -103,6 +104,21 @@ def poll_due_feeds(deps: Deps, progress: Progress | None = None) -> PollSummary:
             _report(summary, _store(deps, light), progress, len(seen))
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _until_stopping(deps: Deps, results: Iterator[Fetch]) -> Iterator[Fetch]:
+    """The results, until the process is stopping: fetches in flight finish, no new ones start.
+
+    The feeds left unfetched keep their lease until bot.py releases them at exit.
+    """
+    try:
+        for pair in results:
+            yield pair
+            if deps.stopping.is_set():
+                return
+    finally:
+        if isinstance(results, Generator):
+            results.close()  # fetch_many waits for its fetches in flight
 
 
 def _store(deps: Deps, results: list[tuple[FetchRequest, FetchResult]]) -> list[FeedOutcome]:
