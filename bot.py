@@ -13,6 +13,7 @@ from cli.context import StartupError, configure_logging, open_deps, settings_or_
 from jobs.recover import release_own_leases, start_up
 from jobs.scheduler import build_scheduler
 from jobs.wakeup import start_delivery
+from ops.instrument import meter_slack_client
 from ops.server import serve_ops
 from settings import Settings
 
@@ -47,6 +48,7 @@ def run_bot(args: argparse.Namespace) -> int:
             )
 
             app = build_app(deps)
+            meter_slack_client(app.client, deps.events)  # Bolt's and Socket Mode's calls
             try:
                 who = check_auth(app.client)
                 register_handlers(app, deps)

@@ -232,7 +232,12 @@ class _Run:
                 blocked = queues.pop(job.channel, deque())
                 release(s, [j.alert_id for j in blocked], owner=owner)
                 logger.warning(
-                    "alert %s for %s: %s; retry in %ss", job.alert_id, job.channel, error, delay
+                    "alert %s for %s: %s; retry in %ss",
+                    job.alert_id,
+                    job.channel,
+                    error,
+                    delay,
+                    extra={"channel": job.channel, "alert_id": job.alert_id},
                 )
                 self.counts["retried"] += 1
                 self.transient_streak += 1

@@ -234,6 +234,7 @@ def _record_failure(
             feed.url,
             feed.consecutive_failures,
             failure.reason,
+            extra={"feed_id": feed.id},
         )
     else:
         logger.warning(
@@ -242,6 +243,7 @@ def _record_failure(
             feed.consecutive_failures,
             backoff,
             failure.reason,
+            extra={"feed_id": feed.id},
         )
     return FeedOutcome(feed.id, feed.url, "failed", error=failure.reason)
 

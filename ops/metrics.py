@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
 _CODE = re.compile(r"[a-z][a-z0-9_.]{0,59}")
+_METHOD = re.compile(r"[a-z][A-Za-z0-9_.]{0,59}")  # Slack methods: chat.postMessage
 FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0)
 CLASSIFY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25)
 CYCLE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -109,7 +110,7 @@ class Events:
 
     def slack_call(self, method: str, error: str | None, status: int | None = None) -> None:
         """One Slack Web API call; `error` is Slack's code (None when ok), 429s counted apart."""
-        name = code(method, "unknown")
+        name = method if _METHOD.fullmatch(method) else "other"
         self.slack_calls.labels(name, code(error)).inc()
         if status == 429 or error == "ratelimited":
             self.slack_rate_limited.labels(name).inc()
