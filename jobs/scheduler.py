@@ -38,7 +38,7 @@ def guarded(name: str, job: Callable[[Deps], Any], deps: Deps) -> Callable[[], N
 
 
 def poll_job(deps: Deps) -> None:
-    """Poll due feeds; the deliver job (its own thread, every few seconds) posts the alerts."""
+    """Poll due feeds and report the cycle; the delivery loop (jobs/wakeup.py) posts the alerts."""
     summary = poll_due_feeds(deps)
     deps.events.poll_finished(
         summary.seconds, (o.status for o in summary.outcomes), summary.new_items

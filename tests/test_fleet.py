@@ -100,6 +100,7 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> tuple[int, float
 # --- start-up races ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_three_bots_started_together_on_a_fresh_postgres_database_all_run(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
