@@ -261,3 +261,27 @@ def test_dockerfile_is_small_non_root_hash_checked_and_copies_files_that_exist()
     assert missing == [], missing
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".env" in ignored and ".git" in ignored
+
+
+@pytest.mark.usefixtures("bot_runs")
+def test_readyz_in_socket_mode_checks_the_slack_connection(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    port = free_port()
+    env = bot_env(
+        f"sqlite:///{tmp_path / 'diplo.db'}",
+        ["http://127.0.0.1:9/x.xml"],
+        slack,
+        SLACK_APP_TOKEN=slack.app_token,
+        DIPLO_METRICS_PORT=str(port),
+    )
+    env.pop("SLACK_SIGNING_SECRET")
+    log = tmp_path / "bot.log"
+    readyz = f"http://127.0.0.1:{port}/readyz"
+    with bot_process(env, log) as proc:
+        assert wait_for(log, "diplo running", proc), log.read_text()
+        assert "socket mode" in log.read_text()
+        assert wait_until(lambda: get(readyz) == (200, "ready\n")), log.read_text()
+        assert stop(proc)[0] == 0
+    # The "slack" check is SocketModeClient.is_connected(); a connection that dies silently
+    # flips it only when pings fail (about 25 s), too slow to wait for here.
