@@ -6,10 +6,12 @@ import argparse
 import logging
 import signal
 import sys
+from contextlib import ExitStack
 from typing import Protocol
 
 from cli import main
 from cli.context import StartupError, configure_logging, open_deps, settings_or_exit
+from cli.single import AlreadyRunning, single_bot
 from jobs.recover import release_own_leases, start_up
 from jobs.scheduler import build_scheduler
 from jobs.wakeup import start_delivery
@@ -31,7 +33,7 @@ def run_bot(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     configure_logging(settings.log_level, settings.log_format)
     mode = settings.slack_mode
-    with open_deps(settings) as deps:
+    with open_deps(settings) as deps, ExitStack() as running:
         stop = deps.stopping  # in-flight work sees it and winds down
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -64,6 +66,10 @@ def run_bot(args: argparse.Namespace) -> int:
             logger.info("connected to Slack as %s (%s mode)", who, mode)
         else:
             logger.info("no Slack tokens: console mode, alerts are printed here")
+        try:  # after the start-up checks, so a bot that cannot start says why
+            running.enter_context(single_bot(settings.database_url))
+        except AlreadyRunning as exc:
+            raise StartupError(str(exc)) from None
         try:
             ops = serve_ops(deps, getattr(getattr(server, "client", None), "is_connected", None))
         except OSError as exc:
