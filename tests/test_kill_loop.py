@@ -35,6 +35,7 @@ from tests.feedgen import rss, wire
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # 20 real restarts: about 60 s alone, more on a loaded machine
 @pytest.mark.parametrize(
     ("database_url", "kills"),
     [("sqlite", 20), pytest.param("postgresql", 4, marks=pytest.mark.postgres)],
