@@ -67,6 +67,19 @@ _CLAUSE_END = re.compile(r"[,;:|]|\s-\s")
 _CLAUSE_BREAK = re.compile(r"[\s,，、:：;；|]|$")
 _CLAUSE_START = re.compile(r"[\s,，、:：;；|]")
 _TOPIC_OF = re.compile(r"\s(?:on|about|over|of)\s", re.IGNORECASE)
+# Between an event and a country that is what it is about, not who takes part: "talks on
+# countering China" (but "talks on trade with China": the "with" names the partner).
+_ABOUT = re.compile(r"\s(?:on|about|over|against|countering|to counter)\s(?!.*\swith\s)", re.IGNORECASE)
+# A third country's person named by surname: "South Korea's Lee", "Japan's new PM Takaichi".
+_NAMED_BY = re.compile(r"'s?\s+(?:[A-Z][\w.-]*\s+){1,3}")
+# Between the events of one list: "取消两军通话、工作会谈", "cancels talks and visits".
+_LISTED = re.compile(r"[^;:。；：]*?(?:[、,，]|\b(?:and|or)\b|和|及)[^;:。；：]*")
+# Last words of titles, not names: "Secretary of State", "national security adviser".
+_TITLE_WORDS = frozenset(
+    "state secretary president adviser advisor representative director chief leader "
+    "minister envoy ambassador general house department treasury commerce defense defence "
+    "war premier czar tsar ustr potus".split()
+)
 _STOPS = frozenset({"boundary", "halt"})  # an event's object is not looked for across these
 CONTEXT_GAP = 40  # max characters between a context cue and the meeting it names
 
@@ -151,6 +164,7 @@ class _Facts:
     __slots__ = (
         "context",
         "cues",
+        "former",
         "flags",
         "hits",
         "negations",
@@ -168,6 +182,7 @@ class _Facts:
         self.topics: dict[str, str] = {}
         self.cues: set[str] = set()
         self.context: list[str] = []  # cues of meetings named only as context
+        self.former: set[str] = set()  # surnames named after "former": out of office here too
         self.nodes: list[_Tok] = []  # every structural phrase, for the reasons of a non-hit
         self.flags = 0  # news.rules flag bits over the whole item
         self.strong = False  # an official of either side, after roles are resolved
@@ -330,7 +345,7 @@ class Classifier:
             if roles:
                 _resolve_roles(text, toks)
             if "former" in cues:
-                _demote_former(text, toks)
+                _demote_former(text, toks, facts.former)
             if below:
                 _demote_below(text, toks)
             for tok in toks:
@@ -342,7 +357,7 @@ class Classifier:
             if len(kept) < len(toks):
                 toks = kept
                 events = [k for k, tok in enumerate(toks) if tok.m.event]
-        halted = self._halted(toks) if "halt" in facts.cues else {}
+        halted = self._halted(text, toks) if "halt" in facts.cues else {}
         pending: list[int] = []
         hits_before = len(facts.hits)
         weak_hits: list[_Hit] = []
@@ -376,6 +391,10 @@ class Classifier:
             elif third:
                 facts.third.extend(tok.text for tok in third)
                 third_meeting = third_meeting or not event.m.weak
+            elif any(_demoted(tok) for tok in near):
+                # "Xi meets U.S. governor …", "senators met Xi": the partner is below the
+                # executive or out of office, so no official nearby joins this meeting.
+                continue
             elif not event.m.weak or max(us, cn) >= 3:
                 pending.append(i)
         if halted or facts.negations:
@@ -399,7 +418,7 @@ class Classifier:
                 if m.weak and m.event_topic:
                     facts.topics.setdefault(m.event_topic, toks[i].text)
 
-    def _halted(self, toks: list[_Tok]) -> dict[int, str]:
+    def _halted(self, text: str, toks: list[_Tok]) -> dict[int, str]:
         """Events undone by a halt cue just before them ("suspends talks with the US")."""
         halted: dict[int, str] = {}
         for h, cue in enumerate(toks):
@@ -412,8 +431,25 @@ class Classifier:
                     break
                 if tok.m.event:
                     halted[j] = cue.text
+                    self._halt_listed(text, toks, j, cue.text, halted)
                     break
         return halted
+
+    def _halt_listed(
+        self, text: str, toks: list[_Tok], j: int, cue: str, halted: dict[int, str]
+    ) -> None:
+        """The events listed after halted event `j` are halted too: "取消两军通话、工作会谈",
+        "cancels military talks and visits"."""
+        edge = toks[j].end
+        for k in range(j + 1, len(toks)):
+            tok = toks[k]
+            if tok.start - edge > self._object:
+                return
+            if tok.m.event:
+                if not _LISTED.fullmatch(text, edge, tok.start):
+                    return
+                halted[k] = cue
+                edge = tok.end
 
     def _participants(self, text: str, toks: list[_Tok], i: int) -> list[_Tok]:
         """The actors tied to event `i`: its subject chain before it and object chain after."""
@@ -429,6 +465,13 @@ class Classifier:
             if tok.actor:
                 near.extend(_chain(text, toks, j, -1))
                 break
+            if _demoted(tok):
+                near.append(tok)
+                near.extend(_joined_before(text, toks, j))  # "Trump and U.S. CEOs meet Xi"
+                break
+            if tok.place and _NAMED_BY.fullmatch(text, tok.end, start):
+                near.append(tok)  # "South Korea's Lee meets Xi": a third country's person
+                break
         cjk = not event.text.isascii()
         if cjk and event.m.content_after:  # "普京向习近平通报同美方会谈情况"
             return near
@@ -439,7 +482,12 @@ class Classifier:
             if cjk and _CLAUSE_START.search(text, end, tok.start):
                 break  # "普京同习近平通电话 介绍同美国特使会谈情况": a new clause
             if tok.actor:
+                if not cjk and _ABOUT.search(text, end, tok.start):
+                    continue  # "talks on countering China": China is the subject matter
                 near.extend(_chain(text, toks, j, 1))
+                break
+            if _demoted(tok):
+                near.append(tok)
                 break
             if tok.place:
                 fits = _TO_PLACE if event.m.destination else _WITH_PLACE
@@ -545,8 +593,10 @@ def _resolve_roles(text: str, live: list[_Tok]) -> None:
             _take_side(tok, owner, rank)
 
 
-def _demote_former(text: str, live: list[_Tok]) -> None:
-    """Actors right after "former" hold no office now: they only count as mentions."""
+def _demote_former(text: str, live: list[_Tok], names: set[str]) -> None:
+    """Actors right after "former" hold no office now: they only count as mentions. So does
+    the same person named again later in the item ("Former President Obama … Barack
+    Obama held talks"): their surnames are kept in `names`."""
     for i, tok in enumerate(live):
         if "former" not in tok.m.cues:
             continue
@@ -556,8 +606,24 @@ def _demote_former(text: str, live: list[_Tok]) -> None:
                 text, edge.end, nxt.start
             ):
                 break
-            nxt.us, nxt.cn, nxt.third = min(nxt.us, 1), min(nxt.cn, 1), min(nxt.third, 1)
+            _mention_only(nxt)
+            if max(nxt.m.us, nxt.m.cn) >= 3 and not nxt.m.role:
+                name = _surname(nxt.text)
+                if name:
+                    names.add(name)
             edge = nxt
+    if names:
+        for tok in live:
+            if max(tok.us, tok.cn) >= 3 and _surname(tok.text) in names:
+                _mention_only(tok)
+
+
+def _surname(text: str) -> str:
+    """The last word of a person's name ("Obama" of "President Obama"), or "" for a title."""
+    last = text.rsplit(" ", 1)[-1]
+    if not last.isascii():
+        return text
+    return "" if not last[:1].isupper() or last.lower() in _TITLE_WORDS else last
 
 
 def _demote_below(text: str, live: list[_Tok]) -> None:
@@ -580,6 +646,12 @@ def _demote_below(text: str, live: list[_Tok]) -> None:
                 break
             _mention_only(nxt)
             edge = nxt
+
+
+def _demoted(tok: _Tok) -> bool:
+    """A side's actor out of office ("former") or below national level ("senators")."""
+    m = tok.m
+    return tok.us < m.us or tok.cn < m.cn or ("below" in m.cues and bool(m.us or m.cn))
 
 
 def _mention_only(tok: _Tok) -> None:
@@ -685,6 +757,21 @@ def _chain(text: str, live: list[_Tok], j: int, step: int) -> list[_Tok]:
             break
         k += step
     return chain
+
+
+def _joined_before(text: str, live: list[_Tok], j: int) -> list[_Tok]:
+    """The actors joined before the mentions ending at `j` ("Trump and U.S. CEOs")."""
+    edge = live[j]
+    for k in range(j - 1, -1, -1):
+        tok = live[k]
+        if tok.actor and _JOINED.fullmatch(text, tok.end, edge.start):
+            return _chain(text, live, k, -1)
+        if not (_sided(tok) or _demoted(tok)) or not _ROLE_AFTER.fullmatch(
+            text, tok.end, edge.start
+        ):
+            return []
+        edge = tok
+    return []
 
 
 def _has_pair(text: str, actors: list[_Tok]) -> bool:
