@@ -67,6 +67,8 @@ _CLAUSE_END = re.compile(r"[,;:|]|\s-\s")
 _CLAUSE_BREAK = re.compile(r"[\s,，、:：;；|]|$")
 _CLAUSE_START = re.compile(r"[\s,，、:：;；|]")
 _TOPIC_OF = re.compile(r"\s(?:on|about|over|of)\s", re.IGNORECASE)
+# "told Xi about his meeting with …": the meeting is the teller's, the sentence's subject.
+_OWN = re.compile(r"\s+(?:on|about|over|of)\s+(?:his|her|their)\s+(?:[\w-]+\s+){0,2}", re.I)
 # Between an event and a country that is what it is about, not who takes part: "talks on
 # countering China" (but "talks on trade with China": the "with" names the partner).
 _ABOUT = re.compile(r"\s(?:on|about|over|against|countering|to counter)\s(?!.*\swith\s)", re.IGNORECASE)
@@ -81,6 +83,7 @@ _TITLE_WORDS = frozenset(
     "war premier czar tsar ustr potus".split()
 )
 _STOPS = frozenset({"boundary", "halt"})  # an event's object is not looked for across these
+_LATER = re.compile(r"\b(?:hours?|days?|weeks?|months?|years?)\b", re.IGNORECASE)
 CONTEXT_GAP = 40  # max characters between a context cue and the meeting it names
 
 # Quotes and dashes to ASCII (traditional Chinese goes through OpenCC: news/chinese.py).
@@ -461,7 +464,13 @@ class Classifier:
             if start - tok.end > self._join or tok.m.event or "boundary" in tok.m.cues:
                 break
             if tok.actor and _TOPIC_OF.search(text, tok.end, start):
-                break  # "briefs Xi on talks with …": Xi is told of the talks, not in them
+                # "briefs Xi on talks with …": Xi is told of the talks, not in them; "told Xi
+                # about his meeting with …": the teller was in them.
+                if _OWN.fullmatch(text, tok.end, start):
+                    teller = next((k for k in range(j) if toks[k].actor), None)
+                    if teller is not None:
+                        near.extend(_chain(text, toks, teller, 1))
+                break
             if tok.actor:
                 near.extend(_chain(text, toks, j, -1))
                 break
@@ -664,8 +673,10 @@ def _drop_context(text: str, live: list[_Tok], facts: _Facts) -> list[_Tok]:
     "Stocks climb ahead of Trump-Xi talks", "U.S. adds firms to entity list days after the
     summit", "中美元首会晤前夕 人民币走高": the clause of a context cue names a meeting,
     and the rest of the sentence does not name both sides. When it does ("U.S., China agree
-    truce after Trump-Xi dinner", "Trump says deal close ahead of Xi meeting") the meeting
-    may be the news, and everything stays.
+    truce after Trump-Xi dinner", "Biden calls Xi a 'dictator' after summit") the meeting
+    may be the news, and everything stays; unless the cue puts time between the two and
+    the rest has no event or result of its own ("Biden calls Xi a dictator days after
+    their summit": another story, some days later).
     """
     spans = _context_spans(text, live)
     if not spans:
@@ -673,7 +684,11 @@ def _drop_context(text: str, live: list[_Tok], facts: _Facts) -> list[_Tok]:
     outside = [tok for tok in live if not any(a <= tok.start < b for a, b, _, _ in spans)]
     us = max((tok.us for tok in outside), default=0)
     cn = max((tok.cn for tok in outside), default=0)
-    if us >= 2 and cn >= 2:
+    if us >= 2 and cn >= 2 and (
+        "outcome" in facts.cues
+        or any(tok.m.event for tok in outside)
+        or not any(_LATER.search(cue) for _, _, cue, _ in spans)
+    ):
         return live
     if max(us, cn) >= 2 and "outcome" in facts.cues:
         return live  # "U.S. cuts fentanyl tariffs after Trump-Xi talks": the talks' result
