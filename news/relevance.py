@@ -83,6 +83,8 @@ _TITLE_WORDS = frozenset(
     "war premier czar tsar ustr potus".split()
 )
 _STOPS = frozenset({"boundary", "halt"})  # an event's object is not looked for across these
+# Between the actors of a compound and its event: "Trump-Xi call", "Trump's visit".
+_NAMING = re.compile(r"\s*(?:-|/|'s?|and)?\s*")
 _LATER = re.compile(r"\b(?:hours?|days?|weeks?|months?|years?)\b", re.IGNORECASE)
 CONTEXT_GAP = 40  # max characters between a context cue and the meeting it names
 
@@ -398,7 +400,9 @@ class Classifier:
                 # "Xi meets U.S. governor …", "senators met Xi": the partner is below the
                 # executive or out of office, so no official nearby joins this meeting.
                 continue
-            elif not event.m.weak or max(us, cn) >= 3:
+            elif not event.m.weak or (max(us, cn) >= 3 and not event.m.content_after):
+                # "特朗普表示，他喜欢习近平": what a statement verb is followed by is what was
+                # said; only its own subject and object join sides.
                 pending.append(i)
         if halted or facts.negations:
             # "says he does not want to speak to Xi", "speaks warmly of Xi at a dinner": a
@@ -427,10 +431,16 @@ class Classifier:
         for h, cue in enumerate(toks):
             if "halt" not in cue.m.cues:
                 continue
+            ascii_cue = cue.text.isascii()
             for j in range(h + 1, len(toks)):
                 tok = toks[j]
-                # "won't talk to Xi"; Chinese puts the other side first: "不愿与习近平通话".
-                if tok.start - cue.end > self._object or (tok.actor and cue.text.isascii()):
+                # "won't talk to Xi"; Chinese puts the other side first: "不愿与习近平通话",
+                # within its clause ("取消关税 此前两国元首通话": not the call).
+                if tok.start - cue.end > self._object:
+                    break
+                if ascii_cue and tok.actor and not _names_event(text, toks, j):
+                    break
+                if not ascii_cue and _CLAUSE_START.search(text, cue.end, tok.start):
                     break
                 if tok.m.event:
                     halted[j] = cue.text
@@ -611,9 +621,12 @@ def _demote_former(text: str, live: list[_Tok], names: set[str]) -> None:
             continue
         edge = tok
         for nxt in live[i + 1 :]:
-            if not (nxt.us or nxt.cn or nxt.third) or not _ROLE_AFTER.fullmatch(
-                text, edge.end, nxt.start
-            ):
+            if not _ROLE_AFTER.fullmatch(text, edge.end, nxt.start):
+                break
+            if nxt.m.role and not (nxt.us or nxt.cn or nxt.third):
+                edge = nxt  # "former President Bush": the title of the name after it
+                continue
+            if not (nxt.us or nxt.cn or nxt.third):
                 break
             _mention_only(nxt)
             if max(nxt.m.us, nxt.m.cn) >= 3 and not nxt.m.role:
@@ -655,6 +668,21 @@ def _demote_below(text: str, live: list[_Tok]) -> None:
                 break
             _mention_only(nxt)
             edge = nxt
+
+
+def _names_event(text: str, live: list[_Tok], j: int) -> bool:
+    """Whether the actors from `j` on name the event right after them ("Trump-Xi call",
+    "Trump's visit"), as in "cancels the planned Trump-Xi call"."""
+    edge = live[j]
+    for tok in live[j + 1 :]:
+        if not _NAMING.fullmatch(text, edge.end, tok.start):
+            return False
+        if tok.m.event:
+            return True
+        if not tok.actor:
+            return False
+        edge = tok
+    return False
 
 
 def _demoted(tok: _Tok) -> bool:
