@@ -61,6 +61,7 @@ _BELOW_AFTER = re.compile(
     r"(?:'s?)?\s*(?:(?!(?:and|or|with|to|by|for|from)\b)[A-Za-z][\w.-]*\s+)?|[\u3400-\u9fff]{0,4}",
     re.IGNORECASE,
 )
+_POSSESSIVE = re.compile(r"'s?\s*(?:[A-Za-z][\w.-]*\s+)?")
 # Where an English context clause ("ahead of the Trump-Xi summit") ends.
 _CLAUSE_END = re.compile(r"[,;:|]|\s-\s")
 # What may follow a Chinese context cue ("会晤前夕 ", "通话之后，"): a clause break or the end.
@@ -660,6 +661,13 @@ def _demote_below(text: str, live: list[_Tok]) -> None:
         for prev in reversed(live[:i]):
             if not _sided(prev) or not _BELOW_AFTER.fullmatch(text, prev.end, edge.start):
                 break
+            if (
+                max(prev.m.us, prev.m.cn, prev.m.third) >= 3
+                and not prev.m.role
+                and not _POSSESSIVE.fullmatch(text, prev.end, edge.start)
+            ):
+                break  # a person modifies only by "'s" ("Pompeo's daughter"), not in "Trump
+                # says US companies …"
             _mention_only(prev)
             edge = prev
         edge = tok
