@@ -61,6 +61,13 @@ _BELOW_AFTER = re.compile(
     r"(?:'s?)?\s*(?:(?!(?:and|or|with|to|by|for|from)\b)[A-Za-z][\w.-]*\s+)?|[\u3400-\u9fff]{0,4}",
     re.IGNORECASE,
 )
+# Only auxiliaries between a subject and its event: "Trump and Xi are expected to speak".
+_AUXILIARY = re.compile(
+    r"(?:\s+(?:is|are|was|were|will|would|could|may|might|to|be|set|due|expected|likely|"
+    r"scheduled|planning|plan|plans|poised|preparing|ready|about|going|also|again|now|"
+    r"finally|reportedly|said|says|to))+\s+",
+    re.IGNORECASE,
+)
 _POSSESSIVE = re.compile(r"'s?\s*(?:[A-Za-z][\w.-]*\s+)?")
 # Where an English context clause ("ahead of the Trump-Xi summit") ends.
 _CLAUSE_END = re.compile(r"[,;:|]|\s-\s")
@@ -472,7 +479,9 @@ class Classifier:
         start, end = event.start, event.end
         for j in range(i - 1, -1, -1):
             tok = toks[j]
-            if start - tok.end > self._join or tok.m.event or "boundary" in tok.m.cues:
+            if tok.m.event or "boundary" in tok.m.cues:
+                break
+            if start - tok.end > self._join and not _AUXILIARY.fullmatch(text, tok.end, start):
                 break
             if tok.actor and _TOPIC_OF.search(text, tok.end, start):
                 # "briefs Xi on talks with …": Xi is told of the talks, not in them; "told Xi
