@@ -92,7 +92,7 @@ _TITLE_WORDS = frozenset(
 )
 _STOPS = frozenset({"boundary", "halt"})  # an event's object is not looked for across these
 # Between the actors of a compound and its event: "Trump-Xi call", "Trump's visit".
-_NAMING = re.compile(r"\s*(?:-|/|'s?|and)?\s*")
+_NAMING = re.compile(r"\s*(?:-|/|'s?|and)?\s*(?:[A-Z][\w.]*(?:'s)?\s*)?")
 _LATER = re.compile(r"\b(?:hours?|days?|weeks?|months?|years?)\b", re.IGNORECASE)
 CONTEXT_GAP = 40  # max characters between a context cue and the meeting it names
 
@@ -404,7 +404,7 @@ class Classifier:
             elif third:
                 facts.third.extend(tok.text for tok in third)
                 third_meeting = third_meeting or not event.m.weak
-            elif any(_demoted(tok) for tok in near):
+            elif any(_below_partner(tok) for tok in near):
                 # "Xi meets U.S. governor …", "senators met Xi": the partner is below the
                 # executive or out of office, so no official nearby joins this meeting.
                 continue
@@ -440,10 +440,12 @@ class Classifier:
             if "halt" not in cue.m.cues:
                 continue
             ascii_cue = cue.text.isascii()
+            last = -1
             for j in range(h + 1, len(toks)):
                 tok = toks[j]
-                # "won't talk to Xi"; Chinese puts the other side first: "不愿与习近平通话",
-                # within its clause ("取消关税 此前两国元首通话": not the call).
+                # "won't talk to Xi", "cancels the Trump-Xi call". Chinese puts the other
+                # side first ("不愿与习近平通话"), and the verb last: every event to the end
+                # of the clause ("不会在峰会期间与习近平会面"; "取消关税 此前…通话": not it).
                 if tok.start - cue.end > self._object:
                     break
                 if ascii_cue and tok.actor and not _names_event(text, toks, j):
@@ -452,8 +454,11 @@ class Classifier:
                     break
                 if tok.m.event:
                     halted[j] = cue.text
-                    self._halt_listed(text, toks, j, cue.text, halted)
-                    break
+                    last = j
+                    if ascii_cue:
+                        break
+            if last >= 0:
+                self._halt_listed(text, toks, last, cue.text, halted)
         return halted
 
     def _halt_listed(
@@ -494,7 +499,7 @@ class Classifier:
             if tok.actor:
                 near.extend(_chain(text, toks, j, -1))
                 break
-            if _demoted(tok):
+            if _below_partner(tok):
                 near.append(tok)
                 near.extend(_joined_before(text, toks, j))  # "Trump and U.S. CEOs meet Xi"
                 break
@@ -515,8 +520,8 @@ class Classifier:
                     continue  # "talks on countering China": China is the subject matter
                 near.extend(_chain(text, toks, j, 1))
                 break
-            if _demoted(tok):
-                near.append(tok)
+            if _below_partner(tok):
+                near.append(tok)  # "meets the governor of …", "meets U.S. senators"
                 break
             if tok.place:
                 fits = _TO_PLACE if event.m.destination else _WITH_PLACE
@@ -631,7 +636,10 @@ def _demote_former(text: str, live: list[_Tok], names: set[str]) -> None:
             continue
         edge = tok
         for nxt in live[i + 1 :]:
-            if not _ROLE_AFTER.fullmatch(text, edge.end, nxt.start):
+            gap = edge.end
+            if gap < nxt.start and text[gap] == "-":  # "ex-President"
+                gap += 1
+            if not _ROLE_AFTER.fullmatch(text, gap, nxt.start):
                 break
             if nxt.m.role and not (nxt.us or nxt.cn or nxt.third):
                 edge = nxt  # "former President Bush": the title of the name after it
@@ -700,6 +708,11 @@ def _names_event(text: str, live: list[_Tok], j: int) -> bool:
             return False
         edge = tok
     return False
+
+
+def _below_partner(tok: _Tok) -> bool:
+    """A partner below the executive or out of office: "governor", "U.S. senators"."""
+    return "below" in tok.m.cues or _demoted(tok)
 
 
 def _demoted(tok: _Tok) -> bool:
