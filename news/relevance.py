@@ -65,7 +65,7 @@ _BELOW_AFTER = re.compile(
 _AUXILIARY = re.compile(
     r"(?:\s+(?:is|are|was|were|will|would|could|may|might|to|be|set|due|expected|likely|"
     r"scheduled|planning|plan|plans|poised|preparing|ready|about|going|also|again|now|"
-    r"finally|reportedly|said|says|to))+\s+",
+    r"finally|reportedly|said|says))+\s+",
     re.IGNORECASE,
 )
 _POSSESSIVE = re.compile(r"'s?\s*(?:[A-Za-z][\w.-]*\s+)?")
@@ -79,17 +79,22 @@ _TOPIC_OF = re.compile(r"\s(?:on|about|over|of)\s", re.IGNORECASE)
 _OWN = re.compile(r"\s+(?:on|about|over|of)\s+(?:his|her|their)\s+(?:[\w-]+\s+){0,2}", re.I)
 # Between an event and a country that is what it is about, not who takes part: "talks on
 # countering China" (but "talks on trade with China": the "with" names the partner).
-_ABOUT = re.compile(r"\s(?:on|about|over|against|countering|to counter)\s(?!.*\swith\s)", re.IGNORECASE)
+_ABOUT = re.compile(
+    r"\s(?:on|about|over|against|countering|to counter)\s(?!.*\swith\s)", re.IGNORECASE
+)
 # A third country's person named by surname: "South Korea's Lee", "Japan's new PM Takaichi".
 _NAMED_BY = re.compile(r"'s?\s+(?:[A-Z][\w.-]*\s+){1,3}")
 # Between the events of one list: "取消两军通话、工作会谈", "cancels talks and visits".
 _LISTED = re.compile(r"[^;:。；：]*?(?:[、,，]|\b(?:and|or)\b|和|及)[^;:。；：]*")
 # Last words of titles, not names: "Secretary of State", "national security adviser".
-_TITLE_WORDS = frozenset(
-    "state secretary president adviser advisor representative director chief leader "
-    "minister envoy ambassador general house department treasury commerce defense defence "
-    "war premier czar tsar ustr potus".split()
-)
+# fmt: off
+_TITLE_WORDS = frozenset((
+    "state", "secretary", "president", "adviser", "advisor", "representative", "director",
+    "chief", "leader", "minister", "envoy", "ambassador", "general", "house", "department",
+    "treasury", "commerce", "defense", "defence", "war", "premier", "czar", "tsar", "ustr",
+    "potus",
+))
+# fmt: on
 _STOPS = frozenset({"boundary", "halt"})  # an event's object is not looked for across these
 # Between the actors of a compound and its event: "Trump-Xi call", "Trump's visit".
 _NAMING = re.compile(r"\s*(?:-|/|'s?|and)?\s*(?:[A-Z][\w.]*(?:'s)?\s*)?")
@@ -177,8 +182,8 @@ class _Facts:
     __slots__ = (
         "context",
         "cues",
-        "former",
         "flags",
+        "former",
         "hits",
         "negations",
         "nodes",
@@ -742,10 +747,14 @@ def _drop_context(text: str, live: list[_Tok], facts: _Facts) -> list[_Tok]:
     outside = [tok for tok in live if not any(a <= tok.start < b for a, b, _, _ in spans)]
     us = max((tok.us for tok in outside), default=0)
     cn = max((tok.cn for tok in outside), default=0)
-    if us >= 2 and cn >= 2 and (
-        "outcome" in facts.cues
-        or any(tok.m.event for tok in outside)
-        or not any(_LATER.search(cue) for _, _, cue, _ in spans)
+    if (
+        us >= 2
+        and cn >= 2
+        and (
+            "outcome" in facts.cues
+            or any(tok.m.event for tok in outside)
+            or not any(_LATER.search(cue) for _, _, cue, _ in spans)
+        )
     ):
         return live
     if max(us, cn) >= 2 and "outcome" in facts.cues:

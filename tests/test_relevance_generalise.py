@@ -83,7 +83,10 @@ def test_a_threatened_or_distant_cancellation_leaves_the_contact(title: str) -> 
             "President Xi Jinping met the governor of Washington state, discussing U.S.-China "
             "cooperation on clean energy.",
         ),
-        ("习近平会见美国密歇根州州长", "国家主席习近平会见美国密歇根州州长，就中美地方合作交换意见。"),
+        (
+            "习近平会见美国密歇根州州长",
+            "国家主席习近平会见美国密歇根州州长，就中美地方合作交换意见。",
+        ),
         ("Premier Li Qiang meets US business group in Beijing", ""),
         ("Trump's son-in-law meets Chinese ambassador in Washington", ""),
         ("Biden's brother meets Chinese businessmen in Shanghai", ""),
