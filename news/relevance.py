@@ -61,13 +61,44 @@ _BELOW_AFTER = re.compile(
     r"(?:'s?)?\s*(?:(?!(?:and|or|with|to|by|for|from)\b)[A-Za-z][\w.-]*\s+)?|[\u3400-\u9fff]{0,4}",
     re.IGNORECASE,
 )
+# Only auxiliaries between a subject and its event: "Trump and Xi are expected to speak".
+_AUXILIARY = re.compile(
+    r"(?:\s+(?:is|are|was|were|will|would|could|may|might|to|be|set|due|expected|likely|"
+    r"scheduled|planning|plan|plans|poised|preparing|ready|about|going|also|again|now|"
+    r"finally|reportedly|said|says))+\s+",
+    re.IGNORECASE,
+)
+_POSSESSIVE = re.compile(r"'s?\s*(?:[A-Za-z][\w.-]*\s+)?")
 # Where an English context clause ("ahead of the Trump-Xi summit") ends.
 _CLAUSE_END = re.compile(r"[,;:|]|\s-\s")
 # What may follow a Chinese context cue ("会晤前夕 ", "通话之后，"): a clause break or the end.
 _CLAUSE_BREAK = re.compile(r"[\s,，、:：;；|]|$")
 _CLAUSE_START = re.compile(r"[\s,，、:：;；|]")
 _TOPIC_OF = re.compile(r"\s(?:on|about|over|of)\s", re.IGNORECASE)
+# "told Xi about his meeting with …": the meeting is the teller's, the sentence's subject.
+_OWN = re.compile(r"\s+(?:on|about|over|of)\s+(?:his|her|their)\s+(?:[\w-]+\s+){0,2}", re.I)
+# Between an event and a country that is what it is about, not who takes part: "talks on
+# countering China" (but "talks on trade with China": the "with" names the partner).
+_ABOUT = re.compile(
+    r"\s(?:on|about|over|against|countering|to counter)\s(?!.*\swith\s)", re.IGNORECASE
+)
+# A third country's person named by surname: "South Korea's Lee", "Japan's new PM Takaichi".
+_NAMED_BY = re.compile(r"'s?\s+(?:[A-Z][\w.-]*\s+){1,3}")
+# Between the events of one list: "取消两军通话、工作会谈", "cancels talks and visits".
+_LISTED = re.compile(r"[^;:。；：]*?(?:[、,，]|\b(?:and|or)\b|和|及)[^;:。；：]*")
+# Last words of titles, not names: "Secretary of State", "national security adviser".
+# fmt: off
+_TITLE_WORDS = frozenset((
+    "state", "secretary", "president", "adviser", "advisor", "representative", "director",
+    "chief", "leader", "minister", "envoy", "ambassador", "general", "house", "department",
+    "treasury", "commerce", "defense", "defence", "war", "premier", "czar", "tsar", "ustr",
+    "potus",
+))
+# fmt: on
 _STOPS = frozenset({"boundary", "halt"})  # an event's object is not looked for across these
+# Between the actors of a compound and its event: "Trump-Xi call", "Trump's visit".
+_NAMING = re.compile(r"\s*(?:-|/|'s?|and)?\s*(?:[A-Z][\w.]*(?:'s)?\s*)?")
+_LATER = re.compile(r"\b(?:hours?|days?|weeks?|months?|years?)\b", re.IGNORECASE)
 CONTEXT_GAP = 40  # max characters between a context cue and the meeting it names
 
 # Quotes and dashes to ASCII (traditional Chinese goes through OpenCC: news/chinese.py).
@@ -152,6 +183,7 @@ class _Facts:
         "context",
         "cues",
         "flags",
+        "former",
         "hits",
         "negations",
         "nodes",
@@ -168,6 +200,7 @@ class _Facts:
         self.topics: dict[str, str] = {}
         self.cues: set[str] = set()
         self.context: list[str] = []  # cues of meetings named only as context
+        self.former: set[str] = set()  # surnames named after "former": out of office here too
         self.nodes: list[_Tok] = []  # every structural phrase, for the reasons of a non-hit
         self.flags = 0  # news.rules flag bits over the whole item
         self.strong = False  # an official of either side, after roles are resolved
@@ -330,7 +363,7 @@ class Classifier:
             if roles:
                 _resolve_roles(text, toks)
             if "former" in cues:
-                _demote_former(text, toks)
+                _demote_former(text, toks, facts.former)
             if below:
                 _demote_below(text, toks)
             for tok in toks:
@@ -342,7 +375,7 @@ class Classifier:
             if len(kept) < len(toks):
                 toks = kept
                 events = [k for k, tok in enumerate(toks) if tok.m.event]
-        halted = self._halted(toks) if "halt" in facts.cues else {}
+        halted = self._halted(text, toks) if "halt" in facts.cues else {}
         pending: list[int] = []
         hits_before = len(facts.hits)
         weak_hits: list[_Hit] = []
@@ -376,7 +409,13 @@ class Classifier:
             elif third:
                 facts.third.extend(tok.text for tok in third)
                 third_meeting = third_meeting or not event.m.weak
-            elif not event.m.weak or max(us, cn) >= 3:
+            elif any(_below_partner(tok) for tok in near):
+                # "Xi meets U.S. governor …", "senators met Xi": the partner is below the
+                # executive or out of office, so no official nearby joins this meeting.
+                continue
+            elif not event.m.weak or (max(us, cn) >= 3 and not event.m.content_after):
+                # "特朗普表示，他喜欢习近平": what a statement verb is followed by is what was
+                # said; only its own subject and object join sides.
                 pending.append(i)
         if halted or facts.negations:
             # "says he does not want to speak to Xi", "speaks warmly of Xi at a dinner": a
@@ -399,21 +438,49 @@ class Classifier:
                 if m.weak and m.event_topic:
                     facts.topics.setdefault(m.event_topic, toks[i].text)
 
-    def _halted(self, toks: list[_Tok]) -> dict[int, str]:
+    def _halted(self, text: str, toks: list[_Tok]) -> dict[int, str]:
         """Events undone by a halt cue just before them ("suspends talks with the US")."""
         halted: dict[int, str] = {}
         for h, cue in enumerate(toks):
             if "halt" not in cue.m.cues:
                 continue
+            ascii_cue = cue.text.isascii()
+            last = -1
             for j in range(h + 1, len(toks)):
                 tok = toks[j]
-                # "won't talk to Xi"; Chinese puts the other side first: "不愿与习近平通话".
-                if tok.start - cue.end > self._object or (tok.actor and cue.text.isascii()):
+                # "won't talk to Xi", "cancels the Trump-Xi call". Chinese puts the other
+                # side first ("不愿与习近平通话"), and the verb last: every event to the end
+                # of the clause ("不会在峰会期间与习近平会面"; "取消关税 此前…通话": not it).
+                if tok.start - cue.end > self._object:
+                    break
+                if ascii_cue and tok.actor and not _names_event(text, toks, j):
+                    break
+                if not ascii_cue and _CLAUSE_START.search(text, cue.end, tok.start):
                     break
                 if tok.m.event:
                     halted[j] = cue.text
-                    break
+                    last = j
+                    if ascii_cue:
+                        break
+            if last >= 0:
+                self._halt_listed(text, toks, last, cue.text, halted)
         return halted
+
+    def _halt_listed(
+        self, text: str, toks: list[_Tok], j: int, cue: str, halted: dict[int, str]
+    ) -> None:
+        """The events listed after halted event `j` are halted too: "取消两军通话、工作会谈",
+        "cancels military talks and visits"."""
+        edge = toks[j].end
+        for k in range(j + 1, len(toks)):
+            tok = toks[k]
+            if tok.start - edge > self._object:
+                return
+            if tok.m.event:
+                if not _LISTED.fullmatch(text, edge, tok.start):
+                    return
+                halted[k] = cue
+                edge = tok.end
 
     def _participants(self, text: str, toks: list[_Tok], i: int) -> list[_Tok]:
         """The actors tied to event `i`: its subject chain before it and object chain after."""
@@ -422,12 +489,27 @@ class Classifier:
         start, end = event.start, event.end
         for j in range(i - 1, -1, -1):
             tok = toks[j]
-            if start - tok.end > self._join or tok.m.event or "boundary" in tok.m.cues:
+            if tok.m.event or "boundary" in tok.m.cues:
+                break
+            if start - tok.end > self._join and not _AUXILIARY.fullmatch(text, tok.end, start):
                 break
             if tok.actor and _TOPIC_OF.search(text, tok.end, start):
-                break  # "briefs Xi on talks with …": Xi is told of the talks, not in them
+                # "briefs Xi on talks with …": Xi is told of the talks, not in them; "told Xi
+                # about his meeting with …": the teller was in them.
+                if _OWN.fullmatch(text, tok.end, start):
+                    teller = next((k for k in range(j) if toks[k].actor), None)
+                    if teller is not None:
+                        near.extend(_chain(text, toks, teller, 1))
+                break
             if tok.actor:
                 near.extend(_chain(text, toks, j, -1))
+                break
+            if _below_partner(tok):
+                near.append(tok)
+                near.extend(_joined_before(text, toks, j))  # "Trump and U.S. CEOs meet Xi"
+                break
+            if tok.place and _NAMED_BY.fullmatch(text, tok.end, start):
+                near.append(tok)  # "South Korea's Lee meets Xi": a third country's person
                 break
         cjk = not event.text.isascii()
         if cjk and event.m.content_after:  # "普京向习近平通报同美方会谈情况"
@@ -439,7 +521,12 @@ class Classifier:
             if cjk and _CLAUSE_START.search(text, end, tok.start):
                 break  # "普京同习近平通电话 介绍同美国特使会谈情况": a new clause
             if tok.actor:
+                if not cjk and _ABOUT.search(text, end, tok.start):
+                    continue  # "talks on countering China": China is the subject matter
                 near.extend(_chain(text, toks, j, 1))
+                break
+            if _below_partner(tok):
+                near.append(tok)  # "meets the governor of …", "meets U.S. senators"
                 break
             if tok.place:
                 fits = _TO_PLACE if event.m.destination else _WITH_PLACE
@@ -545,19 +632,43 @@ def _resolve_roles(text: str, live: list[_Tok]) -> None:
             _take_side(tok, owner, rank)
 
 
-def _demote_former(text: str, live: list[_Tok]) -> None:
-    """Actors right after "former" hold no office now: they only count as mentions."""
+def _demote_former(text: str, live: list[_Tok], names: set[str]) -> None:
+    """Actors right after "former" hold no office now: they only count as mentions. So does
+    the same person named again later in the item ("Former President Obama … Barack
+    Obama held talks"): their surnames are kept in `names`."""
     for i, tok in enumerate(live):
         if "former" not in tok.m.cues:
             continue
         edge = tok
         for nxt in live[i + 1 :]:
-            if not (nxt.us or nxt.cn or nxt.third) or not _ROLE_AFTER.fullmatch(
-                text, edge.end, nxt.start
-            ):
+            gap = edge.end
+            if gap < nxt.start and text[gap] == "-":  # "ex-President"
+                gap += 1
+            if not _ROLE_AFTER.fullmatch(text, gap, nxt.start):
                 break
-            nxt.us, nxt.cn, nxt.third = min(nxt.us, 1), min(nxt.cn, 1), min(nxt.third, 1)
+            if nxt.m.role and not (nxt.us or nxt.cn or nxt.third):
+                edge = nxt  # "former President Bush": the title of the name after it
+                continue
+            if not (nxt.us or nxt.cn or nxt.third):
+                break
+            _mention_only(nxt)
+            if max(nxt.m.us, nxt.m.cn) >= 3 and not nxt.m.role:
+                name = _surname(nxt.text)
+                if name:
+                    names.add(name)
             edge = nxt
+    if names:
+        for tok in live:
+            if max(tok.us, tok.cn) >= 3 and _surname(tok.text) in names:
+                _mention_only(tok)
+
+
+def _surname(text: str) -> str:
+    """The last word of a person's name ("Obama" of "President Obama"), or "" for a title."""
+    last = text.rsplit(" ", 1)[-1]
+    if not last.isascii():
+        return text
+    return "" if not last[:1].isupper() or last.lower() in _TITLE_WORDS else last
 
 
 def _demote_below(text: str, live: list[_Tok]) -> None:
@@ -572,6 +683,13 @@ def _demote_below(text: str, live: list[_Tok]) -> None:
         for prev in reversed(live[:i]):
             if not _sided(prev) or not _BELOW_AFTER.fullmatch(text, prev.end, edge.start):
                 break
+            if (
+                max(prev.m.us, prev.m.cn, prev.m.third) >= 3
+                and not prev.m.role
+                and not _POSSESSIVE.fullmatch(text, prev.end, edge.start)
+            ):
+                break  # a person modifies only by "'s" ("Pompeo's daughter"), not in "Trump
+                # says US companies …"
             _mention_only(prev)
             edge = prev
         edge = tok
@@ -580,6 +698,32 @@ def _demote_below(text: str, live: list[_Tok]) -> None:
                 break
             _mention_only(nxt)
             edge = nxt
+
+
+def _names_event(text: str, live: list[_Tok], j: int) -> bool:
+    """Whether the actors from `j` on name the event right after them ("Trump-Xi call",
+    "Trump's visit"), as in "cancels the planned Trump-Xi call"."""
+    edge = live[j]
+    for tok in live[j + 1 :]:
+        if not _NAMING.fullmatch(text, edge.end, tok.start):
+            return False
+        if tok.m.event:
+            return True
+        if not tok.actor:
+            return False
+        edge = tok
+    return False
+
+
+def _below_partner(tok: _Tok) -> bool:
+    """A partner below the executive or out of office: "governor", "U.S. senators"."""
+    return "below" in tok.m.cues or _demoted(tok)
+
+
+def _demoted(tok: _Tok) -> bool:
+    """A side's actor out of office ("former") or below national level ("senators")."""
+    m = tok.m
+    return tok.us < m.us or tok.cn < m.cn or ("below" in m.cues and bool(m.us or m.cn))
 
 
 def _mention_only(tok: _Tok) -> None:
@@ -592,8 +736,10 @@ def _drop_context(text: str, live: list[_Tok], facts: _Facts) -> list[_Tok]:
     "Stocks climb ahead of Trump-Xi talks", "U.S. adds firms to entity list days after the
     summit", "中美元首会晤前夕 人民币走高": the clause of a context cue names a meeting,
     and the rest of the sentence does not name both sides. When it does ("U.S., China agree
-    truce after Trump-Xi dinner", "Trump says deal close ahead of Xi meeting") the meeting
-    may be the news, and everything stays.
+    truce after Trump-Xi dinner", "Biden calls Xi a 'dictator' after summit") the meeting
+    may be the news, and everything stays; unless the cue puts time between the two and
+    the rest has no event or result of its own ("Biden calls Xi a dictator days after
+    their summit": another story, some days later).
     """
     spans = _context_spans(text, live)
     if not spans:
@@ -601,7 +747,15 @@ def _drop_context(text: str, live: list[_Tok], facts: _Facts) -> list[_Tok]:
     outside = [tok for tok in live if not any(a <= tok.start < b for a, b, _, _ in spans)]
     us = max((tok.us for tok in outside), default=0)
     cn = max((tok.cn for tok in outside), default=0)
-    if us >= 2 and cn >= 2:
+    if (
+        us >= 2
+        and cn >= 2
+        and (
+            "outcome" in facts.cues
+            or any(tok.m.event for tok in outside)
+            or not any(_LATER.search(cue) for _, _, cue, _ in spans)
+        )
+    ):
         return live
     if max(us, cn) >= 2 and "outcome" in facts.cues:
         return live  # "U.S. cuts fentanyl tariffs after Trump-Xi talks": the talks' result
@@ -685,6 +839,21 @@ def _chain(text: str, live: list[_Tok], j: int, step: int) -> list[_Tok]:
             break
         k += step
     return chain
+
+
+def _joined_before(text: str, live: list[_Tok], j: int) -> list[_Tok]:
+    """The actors joined before the mentions ending at `j` ("Trump and U.S. CEOs")."""
+    edge = live[j]
+    for k in range(j - 1, -1, -1):
+        tok = live[k]
+        if tok.actor and _JOINED.fullmatch(text, tok.end, edge.start):
+            return _chain(text, live, k, -1)
+        if not (_sided(tok) or _demoted(tok)) or not _ROLE_AFTER.fullmatch(
+            text, tok.end, edge.start
+        ):
+            return []
+        edge = tok
+    return []
 
 
 def _has_pair(text: str, actors: list[_Tok]) -> bool:
