@@ -17,6 +17,7 @@ from models.outbox import enqueue
 from models.subscription import channels_for
 from models.watch import watch_index
 from news.relevance import Classifier, Verdict
+from news.sources import SourceBook
 from news.watch import Watch, WatchIndex, item_text
 
 logger = logging.getLogger(__name__)
@@ -52,10 +53,18 @@ def classify_new_items(
     alert: bool,
     also_to: Sequence[str] = (),
     story_changes: list[StoryChange] | None = None,
+    sources: SourceBook | None = None,
 ) -> int:
     """Classify freshly stored items; when `alert`, queue relevant ones; returns alerts queued."""
     return classify_and_alert(
-        s, items, classifier, now, alert=alert, also_to=also_to, story_changes=story_changes
+        s,
+        items,
+        classifier,
+        now,
+        alert=alert,
+        also_to=also_to,
+        story_changes=story_changes,
+        sources=sources,
     ).alerts
 
 
@@ -69,6 +78,7 @@ def classify_and_alert(
     also_to: Sequence[str] = (),
     alert_limit: int | None = None,
     story_changes: list[StoryChange] | None = None,
+    sources: SourceBook | None = None,
 ) -> Classified:
     """Classify freshly stored items; when `alert`, queue the first `alert_limit` relevant ones.
 
@@ -117,7 +127,7 @@ def classify_and_alert(
         extra = {c: w.phrase for c, w in watchers.items() if c not in channels}
         queued += enqueue(s, item.id, extra, now, watch_phrases=extra)
     s.flush()
-    changes = assign_stories(s, relevant, now)
+    changes = assign_stories(s, relevant, now, sources)
     if story_changes is not None:
         story_changes.extend(changes)
     return Classified(queued, fresh, held)

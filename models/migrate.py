@@ -21,9 +21,15 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema up to `revision`."""
+def upgrade(engine: Engine, revision: str = "head", sources: object | None = None) -> None:
+    """Bring the database schema up to `revision`.
+
+    `sources` (a news.sources.SourceBook) credits existing rows in migrations that backfill
+    outlets; the default sources file otherwise.
+    """
     config = alembic_config()
+    if sources is not None:
+        config.attributes["sources"] = sources
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
