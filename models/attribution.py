@@ -141,7 +141,9 @@ def reattribute_items(conn: Connection, book: SourceBook, batch: int = BATCH) ->
                 continue
             values = _columns(found)
             if values != {k: getattr(row, k) for k in values}:
-                updates.append({"_id": row.id, "title": row.title, "title_key": row.title_key, **values})
+                updates.append(
+                    {"_id": row.id, "title": row.title, "title_key": row.title_key, **values}
+                )
         _write(conn, updates)
         changed += len(updates)
         last = rows[-1].id

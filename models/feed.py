@@ -63,6 +63,15 @@ def credit_feed(feed: Feed, source: Source) -> None:
         feed.source_domain = source.domain[:255] or None
 
 
+def count_by_source_kind(s: Session) -> dict[str, int]:
+    """Feeds per source kind of their own outlet."""
+    rows = s.execute(select(Feed.source_kind, func.count()).group_by(Feed.source_kind))
+    counts: dict[str, int] = {}
+    for kind, n in rows:
+        counts[kind or "other"] = counts.get(kind or "other", 0) + n
+    return counts
+
+
 def get_by_url(s: Session, url: str) -> Feed | None:
     """The feed with exactly this URL, if stored."""
     return s.scalars(select(Feed).where(Feed.url == url)).first()

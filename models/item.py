@@ -142,6 +142,15 @@ def count_since(s: Session, since: datetime) -> int:
     return s.scalar(select(func.count(Item.id)).where(Item.fetched_at >= since)) or 0
 
 
+def count_by_source_kind(s: Session) -> dict[str, int]:
+    """Stored items per source kind (one indexed GROUP BY)."""
+    rows = s.execute(select(Item.source_kind, func.count()).group_by(Item.source_kind))
+    counts: dict[str, int] = {}
+    for kind, n in rows:
+        counts[kind or "other"] = counts.get(kind or "other", 0) + n
+    return counts
+
+
 @dataclass(frozen=True, slots=True)
 class ItemView:
     """A detached, immutable copy of an item, safe to hand to another thread or to Slack code."""
