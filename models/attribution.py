@@ -120,35 +120,6 @@ def backfill_items(conn: Connection, book: SourceBook, batch: int = BATCH) -> Ba
         last = rows[-1].id
 
 
-def reattribute_items(conn: Connection, book: SourceBook, batch: int = BATCH) -> int:
-    """Re-credit credited items by the current book (after the sources file changed).
-
-    Only outlets the book now knows by the item's link or stored name change; the
-    headline is not cut again. Returns items changed.
-    """
-    changed = 0
-    last = 0
-    while True:
-        rows = conn.execute(
-            sa.select(_items).where(_items.c.id > last).order_by(_items.c.id).limit(batch)
-        ).all()
-        if not rows:
-            return changed
-        updates = []
-        for row in rows:
-            found = book.reattribute(row.source, row.url)
-            if found is None:
-                continue
-            values = _columns(found)
-            if values != {k: getattr(row, k) for k in values}:
-                updates.append(
-                    {"_id": row.id, "title": row.title, "title_key": row.title_key, **values}
-                )
-        _write(conn, updates)
-        changed += len(updates)
-        last = rows[-1].id
-
-
 def _write(conn: Connection, updates: list[dict[str, str | int | None]]) -> None:
     if not updates:
         return
