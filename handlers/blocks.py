@@ -912,7 +912,7 @@ def why_message(why: Why) -> Message:
         if why.feed_url
         else escape_mrkdwn(truncate(why.feed_title or "a removed feed", 100))
     )
-    source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
+    source = _source_of(item)
     lines = [
         f"*{_link(item.url, truncate(item.title, 250))}*",
         f"• Verdict: {label} · score {score}",

@@ -12,7 +12,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
@@ -246,6 +246,11 @@ def _name_key(name: str) -> str:
 def _host(url: str | None) -> str:
     if not url or not isinstance(url, str):
         return ""
+    return _cached_host(url)
+
+
+@lru_cache(maxsize=8192)  # a feed's URL is asked for on each of its entries
+def _cached_host(url: str) -> str:
     try:
         host = urlsplit(url if "//" in url else "//" + url).hostname or ""
     except ValueError:
