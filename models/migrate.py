@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
+from news.sources import SourceBook
+
 ROOT = Path(__file__).resolve().parent.parent
 _LOCK_KEY = 0x6469706C6F  # "diplo": one migrator at a time across processes (PostgreSQL)
 
@@ -21,10 +23,10 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head", sources: object | None = None) -> None:
+def upgrade(engine: Engine, revision: str = "head", sources: SourceBook | None = None) -> None:
     """Bring the database schema up to `revision`.
 
-    `sources` (a news.sources.SourceBook) credits existing rows in migrations that backfill
+    `sources` credits existing rows in migrations that backfill
     outlets; the default sources file otherwise.
     """
     config = alembic_config()
