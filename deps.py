@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import utcnow
+from news.sources import SourceBook, default_sources
 from ops.metrics import Events
 from settings import Settings
 
@@ -65,3 +66,4 @@ class Deps:
     events: Events = field(default_factory=Events)  # metrics: what the jobs report
     stopping: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM
     deliver_now: threading.Event = field(default_factory=threading.Event)  # alerts queued
+    sources: SourceBook = field(default_factory=default_sources)  # outlets (DIPLO_SOURCES)

@@ -17,6 +17,7 @@ from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from news.relevance import Classifier
 from news.rules import RulesError, load_rules
+from news.sources import SourceBook, SourcesError, default_sources, load_sources
 from news.urls import redact_text
 from ops.instrument import MeteredClassifier, MeteredFetcher, meter_slack_client
 from ops.logs import TEXT_FORMAT, formatter
@@ -89,6 +90,14 @@ def load_classifier(settings: Settings, events: Events | None = None) -> Classif
         raise StartupError(f"relevance rules: {exc}") from None
 
 
+def load_source_book(settings: Settings) -> SourceBook:
+    """The outlets of DIPLO_SOURCES (default news/sources.toml)."""
+    try:
+        return load_sources(settings.sources_file) if settings.sources_file else default_sources()
+    except SourcesError as exc:
+        raise StartupError(f"sources: {exc}") from None
+
+
 @contextmanager
 def open_deps(
     settings: Settings, sender: Sender | None = None, migrate: bool = True
@@ -100,7 +109,7 @@ def open_deps(
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             if migrate:
-                upgrade(engine)
+                upgrade(engine, sources=load_source_book(settings))
         except OperationalError as exc:
             first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise StartupError(f"cannot open the database at DATABASE_URL: {first}") from None
@@ -117,6 +126,7 @@ def open_deps(
                 sender=sender or make_sender(settings, events),
                 console_alerts=settings.slack_mode == "console",
                 events=events,
+                sources=load_source_book(settings),
             )
         finally:
             fetcher.close()

@@ -21,11 +21,12 @@ def run(args: argparse.Namespace) -> int:
     """Reclassify everything and print the counts."""
     started = time.perf_counter()
     with open_deps(settings_or_exit()) as deps:
-        counts = reclassify_all(deps.sessions, deps.classifier)
+        counts = reclassify_all(deps.sessions, deps.classifier, sources=deps.sources)
     total = counts["relevant"] + counts["related"] + counts["irrelevant"]
     print(
         f"reclassified {total} items in {time.perf_counter() - started:.1f}s: "
         f"{counts['relevant']} relevant, {counts['related']} related, "
-        f"{counts['irrelevant']} irrelevant; {counts['changed']} changed"
+        f"{counts['irrelevant']} irrelevant; {counts['changed']} changed; "
+        f"{counts['sources']} credited to another outlet"
     )
     return 0

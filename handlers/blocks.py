@@ -283,13 +283,40 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 # --- alerts and item lists --------------------------------------------------------------------
 
 
+SOURCE_KIND_LABELS = {
+    "wire": "wire",
+    "official-us": "US government",
+    "official-china": "Chinese government",
+    "state-media-china": "Chinese state media",
+}
+SOURCE_KIND_TITLES = {
+    "wire": "Wire services",
+    "official-us": "US government",
+    "official-china": "Chinese government",
+    "state-media-china": "Chinese state media",
+    "major": "Major outlets",
+    "other": "Other outlets",
+}
+
+
+def source_label(name: str | None, kind: str | None) -> str:
+    """An outlet as shown on an alert (plain text): "Xinhua · Chinese state media", "BBC"."""
+    shown = truncate(" ".join((name or "").split()), 80) or "unknown source"
+    label = SOURCE_KIND_LABELS.get(kind or "")
+    return f"{shown} · {label}" if label and label.casefold() != shown.casefold() else shown
+
+
+def _source_of(item: ItemView, limit: int = 120) -> str:
+    return escape_mrkdwn(truncate(source_label(item.source, item.source_kind), limit))
+
+
 def alert_message(item: ItemView, watch_phrase: str | None = None) -> Message:
     """The alert posted to a subscribed channel for one relevant (or watched) item.
 
     `watch_phrase`: the channel's watch-word the item matched (shown in its own context line).
     """
     title = truncate(item.title, 250) or "Untitled"
-    source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
+    source = _source_of(item)
     topics = ", ".join(item.topics) or "—"
     blocks = _titled(item.url, title, f"\n{source} · {_when(item)}")
     if item.summary.strip():
@@ -311,7 +338,7 @@ def _quoted(phrase: str) -> str:
 
 def _item_text(item: ItemView, summary_chars: int = 200, show_label: bool = False) -> str:
     """One item as mrkdwn: linked title, source, date, topics, a short summary."""
-    source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
+    source = _source_of(item)
     meta = [source, _when(item)]
     if item.topics:
         meta.append(escape_mrkdwn(truncate(", ".join(item.topics), 200)))
@@ -336,10 +363,39 @@ def item_list(
     blocks = [section(f"*{title}*")]
     blocks += [section(_item_text(item, show_label=show_label)) for item in items]
     lines = [
-        "• " + escape_mrkdwn(f"{truncate(i.title, 150)} ({truncate(i.source or '?', 40)})")
+        "• "
+        + escape_mrkdwn(
+            f"{truncate(i.title, 150)} ({truncate(source_label(i.source, i.source_kind), 60)})"
+        )
         for i in items
     ]
     return Message(text=_cut(title + "\n" + "\n".join(lines), TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def sources_message(
+    outlets: Mapping[str, Sequence[str]],
+    feeds: Mapping[str, int],
+    items: Mapping[str, int],
+    custom: bool = False,
+) -> Message:
+    """`/diplo sources`: the known outlets by kind, with how many feeds and items each kind has.
+
+    `outlets`: kind → names, in the order to show; `custom`: read from DIPLO_SOURCES.
+    """
+    lines = []
+    for kind, names in outlets.items():
+        title = SOURCE_KIND_TITLES.get(kind, kind)
+        counts = f"{_plural(feeds.get(kind, 0), 'feed')}, {_plural(items.get(kind, 0), 'item')}"
+        shown = ", ".join(escape_mrkdwn(truncate(n, 60)) for n in names) or "—"
+        lines.append(f"*{escape_mrkdwn(title)}* ({counts}): {shown}")
+    origin = "DIPLO_SOURCES" if custom else "news/sources.toml"
+    head = (
+        f"*Known sources* ({_plural(sum(len(n) for n in outlets.values()), 'outlet')}, "
+        f"from `{origin}`). Alerts name the outlet and label government and state media."
+    )
+    blocks = [section(head), *_lines_to_sections(lines)]
+    text = _cut(head + "\n" + "\n".join(lines), TEXT_LIMIT)
+    return Message(text=text, blocks=_fit(blocks))
 
 
 # --- help, topics, subscriptions ---------------------------------------------------------------
@@ -856,7 +912,7 @@ def why_message(why: Why) -> Message:
         if why.feed_url
         else escape_mrkdwn(truncate(why.feed_title or "a removed feed", 100))
     )
-    source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
+    source = _source_of(item)
     lines = [
         f"*{_link(item.url, truncate(item.title, 250))}*",
         f"• Verdict: {label} · score {score}",

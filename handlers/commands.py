@@ -37,6 +37,7 @@ from handlers.blocks import (
     not_admin_message,
     not_seen_message,
     notice,
+    sources_message,
     status_message,
     subscribed_message,
     subscriptions_message,
@@ -53,7 +54,9 @@ from handlers.blocks import (
 )
 from jobs.feeds import FeedAdded, add_feed_checked
 from models.feed import Feed, all_feeds, last_poll, remove_feed
+from models.feed import count_by_source_kind as feeds_by_kind
 from models.item import ItemView, count_since, latest, search
+from models.item import count_by_source_kind as items_by_kind
 from models.outbox import failed_reasons, status_counts
 from models.subscription import (
     ALL_TOPICS,
@@ -66,6 +69,7 @@ from models.subscription import (
 from models.watch import add_watches, remove_watches
 from models.watch import for_channel as watches_for
 from models.why import explain
+from news.sources import KINDS
 from news.urls import redact_url
 from news.watch import MAX_PER_CHANNEL, InvalidPhrase, parse_phrases, validate
 
@@ -184,6 +188,18 @@ def show_latest(deps: Deps, request: Request, client: WebClient) -> Message:
 def show_topics(deps: Deps, request: Request, client: WebClient) -> Message:
     """`topics`: the taxonomy, one line each."""
     return topics_message(_topics(deps))
+
+
+def show_sources(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`sources`: the outlets diplo knows, by kind, with feeds and items per kind."""
+    outlets: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    for source in deps.sources.sources:
+        outlets[source.kind].append(source.name)
+    with deps.sessions() as s:
+        feeds, items = feeds_by_kind(s), items_by_kind(s)
+    custom = deps.settings.sources_file is not None
+    shown = {k: v for k, v in outlets.items() if v or feeds.get(k) or items.get(k)}
+    return sources_message(shown, feeds, items, custom)
 
 
 def subscription_view(sub: Subscription) -> SubscriptionView:
@@ -467,6 +483,11 @@ COMMANDS: dict[str, Command] = {
         f"stored items containing all the words (newest {MAX_SEARCH_RESULTS})",
     ),
     "topics": Command(show_topics, "topics", "the topics you can subscribe to"),
+    "sources": Command(
+        show_sources,
+        "sources",
+        "the news outlets diplo recognises, by kind (wire, government, state media…)",
+    ),
     "subscribe": Command(
         add_subscriptions,
         "subscribe <topic> [<topic>…]",

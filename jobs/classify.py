@@ -12,11 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.stories import StoryChange, assign_stories
+from models.attribution import backfill_items
 from models.item import Item
 from models.outbox import enqueue
 from models.subscription import channels_for
 from models.watch import watch_index
 from news.relevance import Classifier, Verdict
+from news.sources import SourceBook, default_sources
 from news.watch import Watch, WatchIndex, item_text
 
 logger = logging.getLogger(__name__)
@@ -52,10 +54,18 @@ def classify_new_items(
     alert: bool,
     also_to: Sequence[str] = (),
     story_changes: list[StoryChange] | None = None,
+    sources: SourceBook | None = None,
 ) -> int:
     """Classify freshly stored items; when `alert`, queue relevant ones; returns alerts queued."""
     return classify_and_alert(
-        s, items, classifier, now, alert=alert, also_to=also_to, story_changes=story_changes
+        s,
+        items,
+        classifier,
+        now,
+        alert=alert,
+        also_to=also_to,
+        story_changes=story_changes,
+        sources=sources,
     ).alerts
 
 
@@ -69,6 +79,7 @@ def classify_and_alert(
     also_to: Sequence[str] = (),
     alert_limit: int | None = None,
     story_changes: list[StoryChange] | None = None,
+    sources: SourceBook | None = None,
 ) -> Classified:
     """Classify freshly stored items; when `alert`, queue the first `alert_limit` relevant ones.
 
@@ -117,7 +128,7 @@ def classify_and_alert(
         extra = {c: w.phrase for c, w in watchers.items() if c not in channels}
         queued += enqueue(s, item.id, extra, now, watch_phrases=extra)
     s.flush()
-    changes = assign_stories(s, relevant, now)
+    changes = assign_stories(s, relevant, now, sources)
     if story_changes is not None:
         story_changes.extend(changes)
     return Classified(queued, fresh, held)
@@ -130,20 +141,45 @@ def watchers_of(index: WatchIndex | None, item: Item, verdict: Verdict) -> dict[
     return index.match(item_text(item.title, item.summary), verdict.topics)
 
 
+def recredit(item: Item, book: SourceBook) -> bool:
+    """Credit a stored item again by the current sources file; True if its outlet changed.
+
+    Only an outlet the book knows by the item's link or stored name replaces the stored one
+    (the entry's <source> element is not kept, so an unknown outlet stays as it is).
+    """
+    found = book.reattribute(item.source, item.url)
+    if found is None:
+        return False
+    values = (found.name[:300], found.kind, found.country or None, found.domain or None)
+    if values == (item.source, item.source_kind, item.source_country, item.source_domain):
+        return False
+    item.source, item.source_kind, item.source_country, item.source_domain = values
+    return True
+
+
 def reclassify_all(
-    sessions: sessionmaker[Session], classifier: Classifier, batch: int = 2000
+    sessions: sessionmaker[Session],
+    classifier: Classifier,
+    batch: int = 2000,
+    sources: SourceBook | None = None,
 ) -> dict[str, int]:
     """Re-run the classifier over every stored item (no alerts); returns counts per label.
 
     Relevant items not yet in a story are assigned to one ("stories": stories opened).
+    Outlets are credited again with `sources` first ("sources": items whose outlet changed),
+    so a sources file that learnt an outlet applies to stored items too.
     """
+    book = sources or default_sources()
     counts: dict[str, int] = {
         "relevant": 0,
         "related": 0,
         "irrelevant": 0,
         "changed": 0,
         "stories": 0,
+        "sources": 0,
     }
+    with sessions.begin() as s:  # items stored without a source (an older replica's)
+        counts["sources"] += backfill_items(s.connection(), book).items
     last_id = 0
     while True:
         with sessions.begin() as s:
@@ -154,6 +190,7 @@ def reclassify_all(
                 return counts
             relevant: list[tuple[Item, Verdict]] = []
             for item in items:
+                counts["sources"] += recredit(item, book)
                 before = (item.label, item.topics)
                 verdict = classifier.classify(item.title, item.summary)
                 apply_verdict(item, verdict)
@@ -164,6 +201,6 @@ def reclassify_all(
             s.flush()
             relevant.sort(key=lambda pair: (pair[0].published_at, pair[0].id))
             counts["stories"] = counts.get("stories", 0) + sum(
-                change.new for change in assign_stories(s, relevant, datetime.now(UTC))
+                change.new for change in assign_stories(s, relevant, datetime.now(UTC), book)
             )
             last_id = items[-1].id

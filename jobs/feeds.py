@@ -10,7 +10,14 @@ from pathlib import Path
 from deps import Deps
 from jobs.classify import classify_new_items
 from jobs.fetch import Fetched, FetchFailed, FetchRequest, NotModified
-from models.feed import Feed, add_feed, all_feeds, get_by_url, insert_missing_feeds
+from models.feed import (
+    Feed,
+    add_feed,
+    all_feeds,
+    credit_feed,
+    get_by_url,
+    insert_missing_feeds,
+)
 from models.item import save_new
 from news.discover import find_feed_links, looks_like_html
 from news.opml import OpmlFeed, read_opml, write_opml
@@ -83,8 +90,9 @@ def add_feed_checked(deps: Deps, url: str, added_by: str | None) -> FeedAdded | 
     with deps.sessions.begin() as s:
         feed, created = add_feed(s, feed_url, now, added_by=added_by)
         feed.title = (parsed.title or feed.title or feed_url)[:300]
+        credit_feed(feed, deps.sources.feed_source(feed.url, feed.title))
         items = save_new(s, feed.id, feed.title, parsed.entries, now)
-        classify_new_items(s, items, deps.classifier, now, alert=False)
+        classify_new_items(s, items, deps.classifier, now, alert=False, sources=deps.sources)
         feed.primed = True
         feed.etag = fetched.etag
         feed.last_modified = fetched.last_modified
@@ -108,7 +116,9 @@ def _fetch_feed(deps: Deps, url: str) -> tuple[str, Fetched, ParsedFeed] | FeedR
         if isinstance(result, NotModified):
             return FeedRejected(url, f"{candidate} answered 304 Not Modified to a plain GET")
         feed_url = result.moved_to or candidate
-        parsed = parse_feed(result.body, result.headers, result.final_url, deps.clock())
+        parsed = parse_feed(
+            result.body, result.headers, result.final_url, deps.clock(), deps.sources
+        )
         page = looks_like_html(result.body, result.headers.get("content-type"))
         if parsed.entries or (not parsed.failed and not page):
             return feed_url, result, parsed

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from deps import Deps
 from jobs.classify import classify_and_alert
 from jobs.fetch import Fetched, FetchFailed, FetchRequest, FetchResult, NotModified
-from models.feed import Feed, claim_due_feeds, get_by_url
+from models.feed import Feed, claim_due_feeds, credit_feed, get_by_url
 from models.item import save_new
 from models.outbox import CONSOLE_CHANNEL
 from news.parse import parse_feed
@@ -263,7 +263,7 @@ def _record_body(s: Session, deps: Deps, feed: Feed, result: Fetched, now: datet
     digest = hashlib.sha256(result.body).hexdigest()
     if digest == feed.body_hash and feed.primed:
         return _record_ok(feed, now, interval, "unchanged")
-    parsed = parse_feed(result.body, result.headers, result.final_url, now)
+    parsed = parse_feed(result.body, result.headers, result.final_url, now, deps.sources)
     if parsed.failed:
         reason = "not a feed: " + "; ".join(parsed.problems)[:300]
         return _record_failure(feed, FetchFailed(reason=reason), now, interval, max_failures)
@@ -275,12 +275,20 @@ def _record_body(s: Session, deps: Deps, feed: Feed, result: Fetched, now: datet
         )
     if parsed.title and not feed.title:
         feed.title = parsed.title[:300]
+    credit_feed(feed, deps.sources.feed_source(feed.url, feed.title))
     items = save_new(s, feed.id, feed.title or parsed.title or None, parsed.entries, now)
     first = not feed.primed
     also_to = (CONSOLE_CHANNEL,) if deps.console_alerts else ()
     limit = deps.settings.flood_items
     classified = classify_and_alert(
-        s, items, deps.classifier, now, alert=not first, also_to=also_to, alert_limit=limit
+        s,
+        items,
+        deps.classifier,
+        now,
+        alert=not first,
+        also_to=also_to,
+        alert_limit=limit,
+        sources=deps.sources,
     )
     feed.primed = True
     feed.body_hash = digest

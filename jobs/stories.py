@@ -38,7 +38,7 @@ from news.cluster import (
 )
 from news.contact import Stage, extract_contact
 from news.relevance import Verdict
-from news.sources import SourceBook, default_sources
+from news.sources import Source, SourceBook, default_sources
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _has_contact(s: Session, item_id: int) -> bool:
 def _assign_one(
     s: Session, item: Item, verdict: Verdict, book: SourceBook, now: datetime
 ) -> StoryChange:
-    source = book.recognise(item.source, item.url)
+    source = _item_source(book, item)
     published = item.published_at or item.fetched_at or now
     contact = extract_contact(item.title, item.summary or "", published, verdict, source)
     f = features(contact, item.title, published)
@@ -154,6 +154,15 @@ def _assign_one(
     logger.debug("item %s -> story %s (%s, %s)", item.id, row.key, stage, row.stage)
     story_stage: Stage = state.stage
     return StoryChange(row.id, row.key, item.id, new, advanced, story_stage, stage, new_source)
+
+
+def _item_source(book: SourceBook, item: Item) -> Source:
+    """The outlet stored on the item at ingest (its side from the book's readout kinds)."""
+    if item.source_kind is None:  # an item stored without attribution
+        return book.recognise(item.source, item.url)
+    return book.stored(
+        item.source, item.source_kind, item.source_country or "", item.source_domain or ""
+    )
 
 
 def _candidates(s: Session, f: Features) -> list[Story]:

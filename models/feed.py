@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, Integer, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.db import Base, UTCDateTime, insert_ignore, rowcount
+from news.sources import Source
 
 
 class Feed(Base):
@@ -37,6 +38,10 @@ class Feed(Base):
     # rotating feed): its excess items are stored but not alerted; cleared by a normal poll.
     too_active_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     too_active_count: Mapped[int] = mapped_column(Integer, default=0)
+    # the outlet the feed itself belongs to (news.sources.SourceBook.feed_source)
+    source_name: Mapped[str | None] = mapped_column(String(300))
+    source_kind: Mapped[str | None] = mapped_column(String(20))
+    source_domain: Mapped[str | None] = mapped_column(String(255))
 
     @property
     def status(self) -> str:
@@ -44,6 +49,27 @@ class Feed(Base):
         if not self.enabled:
             return "disabled"
         return "failing" if self.consecutive_failures else "ok"
+
+
+def credit_feed(feed: Feed, source: Source) -> None:
+    """Record the outlet the feed belongs to (only the columns that changed are written)."""
+    name = source.name[:300] or None
+    if (feed.source_name, feed.source_kind, feed.source_domain) != (
+        name,
+        source.kind,
+        source.domain or None,
+    ):
+        feed.source_name, feed.source_kind = name, source.kind
+        feed.source_domain = source.domain[:255] or None
+
+
+def count_by_source_kind(s: Session) -> dict[str, int]:
+    """Feeds per source kind of their own outlet."""
+    rows = s.execute(select(Feed.source_kind, func.count()).group_by(Feed.source_kind))
+    counts: dict[str, int] = {}
+    for kind, n in rows:
+        counts[kind or "other"] = counts.get(kind or "other", 0) + n
+    return counts
 
 
 def get_by_url(s: Session, url: str) -> Feed | None:

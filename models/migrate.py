@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
+from news.sources import SourceBook
+
 ROOT = Path(__file__).resolve().parent.parent
 _LOCK_KEY = 0x6469706C6F  # "diplo": one migrator at a time across processes (PostgreSQL)
 
@@ -21,9 +23,15 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema up to `revision`."""
+def upgrade(engine: Engine, revision: str = "head", sources: SourceBook | None = None) -> None:
+    """Bring the database schema up to `revision`.
+
+    `sources` credits existing rows in migrations that backfill
+    outlets; the default sources file otherwise.
+    """
     config = alembic_config()
+    if sources is not None:
+        config.attributes["sources"] = sources
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from news.sources import UNKNOWN, Source
 from news.text import fold
 from news.urls import canonical_url, is_http_url
 
@@ -19,10 +20,15 @@ class Entry:
     url: str | None
     summary: str
     published: datetime
+    source: Source = UNKNOWN  # the outlet that published it (news.sources)
 
     @property
     def title_key(self) -> str:
-        """A short hash of the folded title: the same headline from two feeds."""
+        """A short hash of the folded title: the same headline from two feeds.
+
+        The title is the headline without an aggregator's " - Outlet" suffix, so the same
+        story from Google News and from the outlet's own feed has one key.
+        """
         return hashlib.sha256(fold(self.title).encode()).hexdigest()[:32]
 
 

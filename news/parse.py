@@ -16,6 +16,7 @@ import feedparser
 
 from news.bound import bound_elements
 from news.entry import Entry, dedup_key
+from news.sources import SourceBook, default_sources
 from news.text import TextBudget, html_to_text, truncate
 from news.urls import canonical_url, is_http_url, redact_url, without_userinfo
 
@@ -64,10 +65,19 @@ class ParsedFeed:
 
 
 def parse_feed(
-    body: bytes, headers: Mapping[str, str], url: str, now: datetime | None = None
+    body: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    now: datetime | None = None,
+    sources: SourceBook | None = None,
 ) -> ParsedFeed:
-    """Parse `body` (already fetched from `url`) into normalised entries, in document order."""
+    """Parse `body` (already fetched from `url`) into normalised entries, in document order.
+
+    Each entry is credited to its outlet by `sources` (default news/sources.toml); an
+    aggregator's " - Outlet" title suffix is cut from the headline, not from the dedup key.
+    """
     now = now or datetime.now(UTC)
+    book = sources or default_sources()
     if body[:2] == _GZIP_MAGIC:
         # a body whose Content-Encoding was not undone (or was gzipped twice)
         unpacked = _gunzip(body, MAX_UNPACKED)
@@ -120,8 +130,9 @@ def parse_feed(
     entries: list[Entry] = []
     seen: set[str] = set()
     budget = TextBudget()
+    feed_title = html_to_text(feed.get("title"), limit=200)
     for raw in raw_entries[: MAX_ENTRIES * 2]:
-        entry = _normalise(raw, url, now, budget)
+        entry = _normalise(raw, url, now, budget, _Credit(book, feed_title))
         if entry is None or entry.dedup_key in seen:
             continue
         seen.add(entry.dedup_key)
@@ -132,7 +143,7 @@ def parse_feed(
     if budget.stripped:
         problems.append(f"html_budget_spent: {budget.stripped} fragments stripped, not parsed")
     return ParsedFeed(
-        title=html_to_text(feed.get("title"), limit=200),
+        title=feed_title,
         entries=entries,
         problems=problems,
         broken=broken,
@@ -205,8 +216,14 @@ def _gunzip(data: bytes, limit: int) -> bytes | None:
     return None if len(out) > limit else out
 
 
+@dataclass(frozen=True, slots=True)
+class _Credit:
+    book: SourceBook
+    feed_title: str
+
+
 def _normalise(
-    raw: Mapping[str, Any], feed_url: str, now: datetime, budget: TextBudget
+    raw: Mapping[str, Any], feed_url: str, now: datetime, budget: TextBudget, credit: _Credit
 ) -> Entry | None:
     title = html_to_text(_str(raw.get("title")), limit=TITLE_LIMIT, budget=budget)
     summary_html = _str(raw.get("summary"))
@@ -220,16 +237,33 @@ def _normalise(
         return None
     published = _date(raw, now)
     guid = _str(raw.get("id")) or None
+    # the key from the title as the feed gives it: items stored before sources were
+    # attributed keep their key, so cutting the suffix never stores an item twice
     key = dedup_key(feed_url, guid, link, title, _raw_date(raw))
     if summary == title:
         summary = ""
+    source_title, source_url = _source_element(raw)
+    headline, source = credit.book.credit(
+        title, link, source_title, source_url, feed_url, credit.feed_title
+    )
     return Entry(
         dedup_key=key,
-        title=title,
+        title=headline or title,
         url=canonical_url(link) if link else None,
         summary=summary,
         published=published,
+        source=source,
     )
+
+
+def _source_element(raw: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The entry's <source> element: the outlet's name and URL (RSS url=, Atom link)."""
+    element = raw.get("source")
+    if not isinstance(element, Mapping):
+        return None, None
+    name = html_to_text(_str(element.get("title")), limit=200) or None
+    href = _str(element.get("href")) or _str(element.get("link")) or None
+    return name, href if href and is_http_url(href) else None
 
 
 def _str(value: object) -> str:

@@ -12,9 +12,9 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 DEFAULT_SOURCES_PATH = Path(__file__).with_name("sources.toml")
@@ -73,8 +73,14 @@ class _Entry:
 class SourceBook:
     """The known outlets, looked up by domain or by name."""
 
-    def __init__(self, entries: list[_Entry], aggregators: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        entries: list[_Entry],
+        aggregators: tuple[str, ...],
+        readout: dict[str, Side | None] | None = None,
+    ) -> None:
         self._entries = tuple(entries)
+        self._readout = dict(readout or {})
         self._domains: dict[str, _Entry] = {}
         self._names: dict[str, _Entry] = {}
         self._aggregators = frozenset(aggregators)
@@ -171,6 +177,60 @@ class SourceBook:
             title = title[: suffix.start()].rstrip()
         return title, source
 
+    def feed_source(self, feed_url: str | None, feed_title: str | None = None) -> Source:
+        """The outlet a feed itself belongs to, from its URL's domain or its title.
+
+        An aggregator's feed is kind "other", named by its title (or host).
+        """
+        host = _host(feed_url)
+        title = feed_title.strip()[:100] if isinstance(feed_title, str) else ""
+        if self.is_aggregator(feed_url):
+            return Source(title or host, "other", "", host)
+        found = self.by_domain(feed_url) or self.by_name(title)
+        return found if found is not None else Source(title or host, "other", "", host)
+
+    def credit(
+        self,
+        title: str,
+        link: str | None = None,
+        source_title: str | None = None,
+        source_url: str | None = None,
+        feed_url: str | None = None,
+        feed_title: str | None = None,
+    ) -> tuple[str, Source]:
+        """(headline, outlet) of one entry of a feed; like `attribute`, with the feed as fallback.
+
+        When neither the entry (its <source>, an aggregator's title suffix) nor its link's
+        domain names a known outlet, the item is the feed's: its known outlet, or else an
+        "other" named by the feed's title, with the link's (or the feed's) domain.
+        """
+        headline, source = self.attribute(title, link, source_title, source_url, feed_url)
+        if source.kind != "other" or source_title or source_url:
+            return headline, source
+        if headline != title:  # named by an aggregator's " - Outlet" suffix
+            return headline, source
+        feed = self.feed_source(feed_url, feed_title)
+        if feed.kind != "other":
+            return headline, feed
+        return headline, Source(feed.name or source.name, "other", "", source.domain or feed.domain)
+
+    def stored(self, name: str | None, kind: str | None, country: str, domain: str) -> Source:
+        """The Source of an item's stored columns, with the side its kind speaks for."""
+        if kind not in KINDS:
+            return self.recognise(name, None)
+        known = self.by_name(name)
+        if known is not None and known.kind == kind:
+            return Source(known.name, known.kind, country or known.country, domain, known.side)
+        return Source(name or "", cast(SourceKind, kind), country, domain, self._readout.get(kind))
+
+    def reattribute(self, name: str | None, url: str | None) -> Source | None:
+        """An already credited item's outlet by the current book, if that tells more.
+
+        Its link's domain, then its stored name; None when neither is known (keep it as is).
+        """
+        found = None if self.is_aggregator(url) else self.by_domain(url)
+        return found or self.by_name(name)
+
 
 def _source(entry: _Entry, domain: str) -> Source:
     return Source(entry.name, entry.kind, entry.country, domain, entry.side)
@@ -186,6 +246,11 @@ def _name_key(name: str) -> str:
 def _host(url: str | None) -> str:
     if not url or not isinstance(url, str):
         return ""
+    return _cached_host(url)
+
+
+@lru_cache(maxsize=8192)  # a feed's URL is asked for on each of its entries
+def _cached_host(url: str) -> str:
     try:
         host = urlsplit(url if "//" in url else "//" + url).hostname or ""
     except ValueError:
@@ -260,7 +325,7 @@ def parse_sources(text: str, source: str = "<sources>") -> SourceBook:
         entries.append(entry)
         names.append((entry.name, entry))
         names.extend((alias, entry) for alias in item.get("aliases", []))
-    book = SourceBook(entries, tuple(a.lower() for a in aggregators))
+    book = SourceBook(entries, tuple(a.lower() for a in aggregators), sides)
     for name, entry in names:
         book._add_name(name, entry)
     return book

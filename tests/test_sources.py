@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from news.sources import SourcesError, attribute, default_sources, parse_sources
+from news.sources import KINDS, SourcesError, attribute, default_sources, parse_sources
 
 BOOK = default_sources()
 
@@ -135,3 +137,79 @@ def test_settings_read_diplo_sources(tmp_path) -> None:  # type: ignore[no-untyp
     assert load_settings({"DIPLO_SOURCES": str(path)}, env_file=None).sources_file == path
     with pytest.raises(SettingsError, match="DIPLO_SOURCES"):
         load_settings({"DIPLO_SOURCES": str(tmp_path / "missing.toml")}, env_file=None)
+
+
+# --- crediting a feed's entries (news.parse, the feed as fallback, stored columns) -------------
+
+
+def test_feed_source_of_an_aggregator_and_of_an_outlet() -> None:
+    google = BOOK.feed_source("https://news.google.com/rss/search?q=xi", "xi - Google News")
+    assert (google.name, google.kind, google.domain) == (
+        "xi - Google News",
+        "other",
+        "news.google.com",
+    )
+    own = BOOK.feed_source("https://feeds.reuters.com/world", "World News")
+    assert (own.name, own.kind) == ("Reuters", "wire")
+    named = BOOK.feed_source("https://feeds.example/x.xml", "Xinhua")
+    assert (named.name, named.kind) == ("Xinhua", "state-media-china")
+
+
+def test_credit_falls_back_to_the_feed() -> None:
+    # an unknown link in a known outlet's feed is the outlet's
+    title, source = BOOK.credit(
+        "Talks", "https://cdn.example/a", None, None, "https://www.reuters.com/rss", "Reuters World"
+    )
+    assert (title, source.name, source.kind) == ("Talks", "Reuters", "wire")
+    # unknown link, unknown feed: named by the feed's title, the link's domain
+    _, source = BOOK.credit(
+        "Talks", "https://cdn.example/a", None, None, "https://feeds.example/x", "Example Daily"
+    )
+    assert (source.name, source.kind, source.domain) == ("Example Daily", "other", "cdn.example")
+    # an aggregator's entry naming an outlet by suffix keeps that name
+    title, source = BOOK.credit(
+        "Talks - Busan Courier",
+        "https://news.google.com/a",
+        None,
+        None,
+        "https://news.google.com/rss",
+        "Google News",
+    )
+    assert (title, source.name) == ("Talks", "Busan Courier")
+
+
+def test_stored_columns_give_the_side_back() -> None:
+    assert BOOK.stored("Xinhua", "state-media-china", "CN", "news.cn").side == "china"
+    assert BOOK.stored("Some ministry", "official-us", "US", "x.gov").side == "us"
+    assert BOOK.stored("Global Times", "state-media-china", "CN", "globaltimes.cn").side is None
+    assert BOOK.stored("Reuters", "wire", "GB", "reuters.com").side is None
+
+
+def test_parse_credits_entries_and_keeps_the_key_of_the_raw_title() -> None:
+    from news.entry import dedup_key
+    from news.parse import parse_feed
+
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>q - Google News</title>'
+        b"<item><title>Xi and Trump talk - Reuters</title></item>"
+        b"<item><title>Xi and Trump meet - AP News</title>"
+        b"<link>https://news.google.com/rss/articles/b</link>"
+        b'<source url="https://apnews.com">Associated Press</source></item>'
+        b"</channel></rss>"
+    )
+    feed = "https://news.google.com/rss/search?q=xi"
+    first, second = parse_feed(body, {}, feed).entries
+    assert (first.title, first.source.name, first.source.kind) == (
+        "Xi and Trump talk",
+        "Reuters",
+        "wire",
+    )
+    # no guid, no link: the key is built from the title as the feed gave it
+    assert first.dedup_key == dedup_key(feed, None, None, "Xi and Trump talk - Reuters", "")
+    assert (second.title, second.source.name) == ("Xi and Trump meet", "AP")
+
+
+@given(st.text(max_size=200), st.text(max_size=80), st.one_of(st.none(), st.text(max_size=40)))
+def test_credit_never_raises(title: str, link: str, name: str | None) -> None:
+    headline, source = BOOK.credit(title, link, name, link, link, name)
+    assert isinstance(headline, str) and source.kind in KINDS
