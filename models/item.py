@@ -21,6 +21,8 @@ class Item(Base):
     __table_args__ = (
         Index("ix_items_label_published", "label", "published_at"),
         Index("ix_items_title_key", "title_key"),
+        Index("ix_items_published_at", "published_at"),  # search's newest-first window
+        Index("ix_items_duplicate_of", "duplicate_of"),  # retention keeps referred-to items
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
