@@ -112,17 +112,6 @@ def latest(s: Session, limit: int, topic: str | None = None) -> Sequence[Item]:
     return s.scalars(query.order_by(Item.published_at.desc(), Item.id.desc()).limit(limit)).all()
 
 
-def search(s: Session, words: Sequence[str], limit: int) -> Sequence[Item]:
-    """Items whose title or summary contains every word (case-insensitive), newest first."""
-    query = select(Item)
-    for word in words:
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            or_(Item.title.ilike(pattern, escape="\\"), Item.summary.ilike(pattern, escape="\\"))
-        )
-    return s.scalars(query.order_by(Item.published_at.desc(), Item.id.desc()).limit(limit)).all()
-
-
 def count_since(s: Session, since: datetime) -> int:
     """Items fetched since `since`."""
     return s.scalar(select(func.count(Item.id)).where(Item.fetched_at >= since)) or 0

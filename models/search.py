@@ -16,7 +16,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from models.item import Item
@@ -89,7 +99,7 @@ def topic_filter(topic: str) -> ColumnElement[bool]:
     )
 
 
-def search_query(dialect: str, query: Query, limit: int) -> tuple[Select[tuple[Item]], bool]:
+def search_query(dialect: str, query: Query, limit: int) -> tuple[Select[Item], bool]:
     """The SELECT for `query` on `dialect`, and whether it is limited to the recent window."""
     postgres = dialect == "postgresql"
     stmt = select(Item)

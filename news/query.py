@@ -56,7 +56,7 @@ class Term:
 
     @property
     def kind(self) -> Kind:
-        """"word" for one word of a space-separated script, else "text"."""
+        """ "word" for one word of a space-separated script, else "text"."""
         return "word" if not self.phrase and _WORD.fullmatch(self.text) else "text"
 
     @property
