@@ -108,7 +108,10 @@ def make_item(rng: random.Random) -> tuple[str, str, str, str]:
         if chinese:
             place = rng.choice(CN_PLACES)
             title = f"习近平与特朗普在{place}举行会晤 讨论{rng.choice(CN_TOPICS)}"
-            summary = f"国家主席习近平{place}会见美国总统特朗普，双方就中美关系和{rng.choice(CN_TOPICS)}交换意见。"
+            summary = (
+                f"国家主席习近平{place}会见美国总统特朗普，"
+                f"双方就中美关系和{rng.choice(CN_TOPICS)}交换意见。"
+            )
         else:
             phrase = rng.choice(TOPIC_PHRASES[topic])
             title = (
@@ -128,20 +131,25 @@ def make_item(rng: random.Random) -> tuple[str, str, str, str]:
             title = f"美方宣布{rng.choice(CN_TOPICS)}新措施 中方回应"
             summary = f"外交部发言人表示，中方将采取必要措施维护自身权益。{rng.choice(CN_CITIES)}"
         else:
-            title = f"US weighs new steps on {phrase} as China {rng.choice(['responds', 'objects', 'warns'])}"
-            summary = f"Analysts in {rng.choice(CITIES)} said {phrase} would weigh on {_rare(rng)} exporters."
+            reply = rng.choice(["responds", "objects", "warns"])
+            title = f"US weighs new steps on {phrase} as China {reply}"
+            city = rng.choice(CITIES)
+            summary = f"Analysts in {city} said {phrase} would weigh on {_rare(rng)} exporters."
         return title, summary, "related", topic
     if chinese:
-        title = f"{rng.choice(CN_CITIES)}{rng.choice(CN_THINGS)}{rng.choice(['启动', '发布', '迎来高峰'])}"
+        city, thing = rng.choice(CN_CITIES), rng.choice(CN_THINGS)
+        title = f"{city}{thing}{rng.choice(['启动', '发布', '迎来高峰'])}"
         summary = f"记者从{rng.choice(CN_CITIES)}获悉，{rng.choice(CN_THINGS)}相关工作进展顺利。"
     else:
         kind = rng.randrange(3)
         if kind == 0:
             title = f"{rng.choice(CITIES)} council approves {rng.choice(THINGS)} after long debate"
         elif kind == 1:
-            title = f"{rng.choice(CITIES)} win the {rng.choice(SPORTS)} final against {rng.choice(CITIES)}"
+            home, sport = rng.choice(CITIES), rng.choice(SPORTS)
+            title = f"{home} win the {sport} final against {rng.choice(CITIES)}"
         else:
-            title = f"{rng.choice(MARKET)} as {_rare(rng)} shares {rng.choice(['jump', 'fall', 'drift'])}"
+            market, name = rng.choice(MARKET), _rare(rng)
+            title = f"{market} as {name} shares {rng.choice(['jump', 'fall', 'drift'])}"
         summary = (
             f"Residents of {rng.choice(CITIES)} and {_rare(rng)} reacted to the news on "
             f"{_rare(rng)} {_rare(rng)}, the {rng.choice(THINGS)} and the weather."
