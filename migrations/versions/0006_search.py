@@ -68,6 +68,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_items_duplicate_of", ["duplicate_of"], unique=False)
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
+        version = bind.exec_driver_sql("SELECT sqlite_version()").scalar_one()
+        if tuple(int(p) for p in str(version).split(".")[:2]) < (3, 34):
+            raise RuntimeError(f"SQLite {version} has no trigram tokenizer: diplo needs 3.34+")
         op.execute(
             "CREATE VIRTUAL TABLE items_fts USING fts5(title, summary, "
             "content='items', content_rowid='id', tokenize='trigram')"
