@@ -223,9 +223,9 @@ def seed(engine: Engine, n: int, *, batch: int = 20_000, seed_: int = 7) -> Seed
             chunk = []
     if chunk:
         relevant += _store(engine, chunk)
-    with engine.connect() as conn:
-        conn.execute(text("ANALYZE"))
-        conn.commit()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # what autovacuum would have done to a database that old (visibility map, statistics)
+        conn.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
     return Seeded(n, relevant, time.perf_counter() - started)
 
 
@@ -338,12 +338,25 @@ class Run:
     timings: dict[str, list[float]]
 
 
+def _stored(engine: Engine) -> tuple[int, int]:
+    """(items, relevant) already in the database."""
+    with engine.connect() as conn:
+        total = conn.execute(text("SELECT count(*) FROM items")).scalar_one()
+        relevant = conn.execute(text("SELECT count(*) FROM alerts")).scalar_one()
+    return int(total), int(relevant)
+
+
 def run_one(name: str, engine: Engine, items: int, rounds: int, log: Callable[[str], None]) -> Run:
-    """Migrate, seed, time every command on one database."""
+    """Migrate, seed (unless a kept database holds the items already), time every command."""
     upgrade(engine)
-    log(f"{name}: seeding {items:,} items…")
-    seeded = seed(engine, items)
-    log(f"{name}: seeded in {seeded.seconds:.0f} s; measuring {rounds} rounds…")
+    total, relevant = _stored(engine)
+    if total == items:
+        seeded = Seeded(items, relevant, 0.0)
+        log(f"{name}: reusing the {items:,} items stored; measuring {rounds} rounds…")
+    else:
+        log(f"{name}: seeding {items:,} items…")
+        seeded = seed(engine, items)
+        log(f"{name}: seeded in {seeded.seconds:.0f} s; measuring {rounds} rounds…")
     slack = FakeSlack()
     try:
         deps = build_deps(engine)
@@ -355,21 +368,24 @@ def run_one(name: str, engine: Engine, items: int, rounds: int, log: Callable[[s
     return Run(name, seeded, database_bytes(engine), timings)
 
 
-def _postgres_engine() -> tuple[Engine, Callable[[], None]] | str:
-    """A fresh PostgreSQL database and its dropper, or why there is none."""
+def _postgres_engine(keep: str | None) -> tuple[Engine, Callable[[], None]] | str:
+    """A fresh PostgreSQL database (or the kept one) and its dropper, or why there is none."""
     try:
         admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        name = f"diplo_bench_{uuid.uuid4().hex[:8]}"
+        name = keep or f"diplo_bench_{uuid.uuid4().hex[:8]}"
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if exists.first() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # any failure to connect means: no server here
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     engine = make_engine(f"{POSTGRES_URL.rpartition('/')[0]}/{name}")
 
     def drop() -> None:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
     return engine, drop
@@ -409,7 +425,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=50, help="timed requests per command")
     parser.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the databases (SQLite in the temp folder, PostgreSQL diplo_bench_keep_N) "
+        "and reuse them on the next run with the same --items",
+    )
     args = parser.parse_args(argv)
+    keep_name = f"diplo_bench_keep_{args.items}" if args.keep else None
 
     def log(message: str) -> None:
         sys.stderr.write(message + "\n")
@@ -417,11 +440,12 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[Run] = []
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
-            engine = make_engine(f"sqlite:///{tmp}/bench.db")
+            folder = tempfile.gettempdir() if keep_name else tmp
+            engine = make_engine(f"sqlite:///{folder}/{keep_name or 'bench'}.db")
             runs.append(run_one("SQLite", engine, args.items, args.rounds, log))
             engine.dispose()
     if args.only in (None, "postgresql"):
-        got = _postgres_engine()
+        got = _postgres_engine(keep_name)
         if isinstance(got, str):
             log(f"PostgreSQL skipped: not reachable at {POSTGRES_URL} ({got})")
         else:
