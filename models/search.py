@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import (
     ColumnElement,
@@ -39,6 +40,8 @@ TRIGRAM_INDEXES = ("ix_items_title_trgm", "ix_items_summary_trgm")
 SEARCH_OBJECTS = frozenset({TSVECTOR_INDEX, *TRIGRAM_INDEXES})
 # With no term an index can look up, only the newest items are searched (a bounded scan).
 RECENT_WINDOW = 20_000
+# SQLite: a term matching more items than this is checked item by item, newest first.
+PROBE_ABOVE = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,42 +102,94 @@ def topic_filter(topic: str) -> ColumnElement[bool]:
     )
 
 
-def search_query(dialect: str, query: Query, limit: int) -> tuple[Select[Item], bool]:
-    """The SELECT for `query` on `dialect`, and whether it is limited to the recent window."""
+def indexed(dialect: str, query: Query) -> bool:
+    """Whether some term of `query` can be looked up in an index on `dialect`."""
+    if dialect == "postgresql":
+        return any(t.kind == "word" or t.indexable for t in query.terms)
+    return any(t.indexable for t in query.terms)
+
+
+def search_query(
+    dialect: str,
+    query: Query,
+    limit: int,
+    *,
+    probe: bool = False,
+    window_start: datetime | None = None,
+) -> Select[Item]:
+    """The SELECT for `query` on `dialect`.
+
+    SQLite: with `probe`, the newest items are walked (published_at index) and each is
+    looked up in FTS5, which is fast for a common term; without, FTS5 lists every match,
+    which is fast for a rare one. `window_start`: only items published since then.
+    """
     postgres = dialect == "postgresql"
     stmt = select(Item)
-    indexed = False
     if postgres:
         for term in query.terms:
-            if term.kind == "word":
-                stmt, indexed = stmt.where(_word_prefix(term)), True
-            else:
-                stmt = stmt.where(_contains(term.text, postgres))
-                indexed = indexed or term.indexable
+            stmt = stmt.where(
+                _word_prefix(term) if term.kind == "word" else _contains(term.text, True)
+            )
     else:
         looked_up = [t for t in query.terms if t.indexable]
         if looked_up:
-            matches = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts")
-            rowids = matches.bindparams(fts=fts5_match(looked_up)).columns(column("rowid", Integer))
-            stmt, indexed = stmt.where(Item.id.in_(rowids)), True
+            fts = fts5_match(looked_up)
+            if probe:
+                stmt = stmt.where(
+                    text(
+                        f"EXISTS (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts "
+                        f"AND {FTS_TABLE}.rowid = items.id)"
+                    ).bindparams(fts=fts)
+                )
+            else:
+                matches = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts")
+                rowids = matches.bindparams(fts=fts).columns(column("rowid", Integer))
+                stmt = stmt.where(Item.id.in_(rowids))
         for term in query.terms:
             if not term.indexable:
-                stmt = stmt.where(_contains(term.text, postgres))
+                stmt = stmt.where(_contains(term.text, False))
     if query.topic:
         stmt = stmt.where(topic_filter(query.topic))
     if query.source:
         stmt = stmt.where(Item.source.ilike(_like_pattern(query.source), escape="\\"))
     if query.since:
         stmt = stmt.where(Item.published_at >= query.since)
-    if not indexed:
-        recent = select(Item.id).order_by(Item.published_at.desc()).limit(RECENT_WINDOW)
-        if query.since:
-            recent = recent.where(Item.published_at >= query.since)
-        stmt = stmt.where(Item.id.in_(recent.scalar_subquery()))
-    return stmt.order_by(Item.published_at.desc(), Item.id.desc()).limit(limit), not indexed
+    if window_start is not None:
+        stmt = stmt.where(Item.published_at >= window_start)
+    return stmt.order_by(Item.published_at.desc(), Item.id.desc()).limit(limit)
 
 
-def search(s: Session, query: Query, limit: int) -> SearchResult:
-    """The newest `limit` items that contain every term and pass the filters."""
-    stmt, recent_only = search_query(s.get_bind().dialect.name, query, limit)
-    return SearchResult(s.scalars(stmt).all(), recent_only)
+def _common(s: Session, query: Query, cap: int) -> bool:
+    """SQLite: whether the indexed terms match at least `cap` items (counted up to it)."""
+    fts = fts5_match([t for t in query.terms if t.indexable])
+    counted = text(
+        f"SELECT count(*) FROM (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts "
+        "LIMIT :cap)"
+    )
+    return (s.scalar(counted, {"fts": fts, "cap": cap}) or 0) >= cap
+
+
+def _window_start(s: Session) -> datetime | None:
+    """When the RECENT_WINDOW-th newest item was published (None: fewer items than that)."""
+    query = (
+        select(Item.published_at)
+        .order_by(Item.published_at.desc())
+        .offset(RECENT_WINDOW - 1)
+        .limit(1)
+    )
+    return s.scalar(query)
+
+
+def search(s: Session, query: Query, limit: int, probe_above: int = PROBE_ABOVE) -> SearchResult:
+    """The newest `limit` items that contain every term and pass the filters.
+
+    `probe_above`: on SQLite, terms matching at least this many items are checked item by
+    item, newest first (see `search_query`).
+    """
+    dialect = s.get_bind().dialect.name
+    if not indexed(dialect, query):
+        start = _window_start(s)
+        stmt = search_query(dialect, query, limit, window_start=start)
+        return SearchResult(s.scalars(stmt).all(), True)
+    probe = dialect == "sqlite" and _common(s, query, probe_above)
+    return SearchResult(s.scalars(search_query(dialect, query, limit, probe=probe)).all(), False)

@@ -179,7 +179,7 @@ test_migration_backfills_existing_items = pytest.mark.parametrize(
 
 def plan(engine: Engine, query: str) -> str:
     """The query plan of a search, with sequential and plain index scans ruled out on PG."""
-    stmt, _ = search_query(engine.dialect.name, parse_query(query, TOPICS), 10)
+    stmt = search_query(engine.dialect.name, parse_query(query, TOPICS), 10)
     compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
@@ -233,3 +233,28 @@ def test_search_through_the_app(deps: Deps, slack: FakeSlack) -> None:
     assert "Unknown topic" in reply["text"] and "frogs" in reply["text"]
     reply = bot.command("search xi <https://evil.example|click>")
     assert "<https://evil" not in json.dumps(reply, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "query", ["xi trade", '"trade deal"', "习近平 釜山", "deal topic:trade", "10%"]
+)
+def test_probing_newest_first_finds_the_same_items(
+    stored: sessionmaker[Session], query: str
+) -> None:
+    parsed = parse_query(query, TOPICS)
+    with stored() as s:
+        listed = [i.id for i in search(s, parsed, 10).items]
+        probed = [i.id for i in search(s, parsed, 10, probe_above=1).items]
+    assert probed == listed and listed
+
+
+def test_probe_plan_walks_the_date_index(engine: Engine, stored: sessionmaker[Session]) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's planner picks between the walk and the index itself")
+    stmt = search_query("sqlite", parse_query("trade", TOPICS), 10, probe=True)
+    compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:
+        shown = "\n".join(str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+    assert "USING INDEX ix_items_published_at" in shown and "items_fts VIRTUAL TABLE" in shown, (
+        shown
+    )
