@@ -410,8 +410,9 @@ def report(runs: Sequence[Run]) -> str:
     for r in runs:
         per_million = r.size / r.seeded.items * 1_000_000 / 2**20
         lines.append(
-            f"{r.name}: {r.seeded.items:,} items ({r.seeded.relevant:,} relevant) seeded in "
-            f"{r.seeded.seconds:.0f} s; database {r.size / 2**20:,.0f} MiB "
+            f"{r.name}: {r.seeded.items:,} items ({r.seeded.relevant:,} relevant) "
+            + (f"seeded in {r.seeded.seconds:.0f} s" if r.seeded.seconds else "reused (--keep)")
+            + f"; database {r.size / 2**20:,.0f} MiB "
             f"= {per_million:,.0f} MiB per million items"
         )
     verdict = "met" if worst <= TARGET_MS else "MISSED"
