@@ -49,6 +49,7 @@ class Settings:
     metrics_port: int | None = None  # /metrics, /healthz, /readyz; None: off
     metrics_host: str = "127.0.0.1"
     log_format: str = "text"  # or "json": one JSON object per line
+    retention_days: int = 365  # irrelevant items older than this are pruned; 0: keep all
 
     def __repr__(self) -> str:
         """Every setting, with tokens left out and passwords or URL secrets as ***."""
@@ -258,6 +259,8 @@ def load_settings(
         if log_format not in ("text", "json"):
             raise SettingsError(f"DIPLO_LOG_FORMAT must be text or json, got {v!r}")
         kwargs["log_format"] = log_format
+    if (v := get("DIPLO_RETENTION_DAYS")) is not None:
+        kwargs["retention_days"] = _int("DIPLO_RETENTION_DAYS", v, 0, 36500)
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     if settings.slack_app_token and not settings.slack_bot_token:
         raise SettingsError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is missing")

@@ -18,6 +18,7 @@ from typing import Any
 
 from models.item import ItemView
 from models.why import Why
+from news.query import Term, match_spans
 from news.text import truncate
 from news.urls import is_http_url, redact_text, redact_url
 
@@ -396,6 +397,94 @@ def sources_message(
     blocks = [section(head), *_lines_to_sections(lines)]
     text = _cut(head + "\n" + "\n".join(lines), TEXT_LIMIT)
     return Message(text=text, blocks=_fit(blocks))
+
+
+# --- search ------------------------------------------------------------------------------------
+
+_NO_BOLD = re.compile(r"[*`~]")  # a span holding these is left plain: it would unpair the bold
+
+
+def highlight(text: str, terms: Sequence[Term]) -> str:
+    """`text` as mrkdwn, escaped, with the matched words in *bold*.
+
+    Each piece is escaped on its own, so an escape (`&amp;`) is never split by a `*`; a
+    match is grown to its whole word (news.query.match_spans), so Slack renders the bold.
+    """
+    out: list[str] = []
+    at = 0
+    for start, end in match_spans(text, terms):
+        piece = text[start:end]
+        if _NO_BOLD.search(piece):
+            continue
+        out.append(escape_mrkdwn(text[at:start]))
+        out.append(f"*{escape_mrkdwn(piece)}*")
+        at = end
+    out.append(escape_mrkdwn(text[at:]))
+    return "".join(out)
+
+
+def _snippet(text: str, terms: Sequence[Term], chars: int) -> str:
+    """At most `chars` characters of `text`, around its first match when that lies further on."""
+    if len(text) <= chars:
+        return text
+    spans = match_spans(text, terms)
+    first = spans[0][0] if spans else 0
+    if first + 40 < chars:
+        return truncate(text, chars)
+    start = max(0, first - chars // 3)
+    return "…" + truncate(text[start:], chars - 1)
+
+
+def _search_item_text(item: ItemView, terms: Sequence[Term]) -> str:
+    """One search result: the linked title and a summary snippet, matched words in bold."""
+    meta = [_source_of(item, 80), _when(item)]
+    if item.topics:
+        meta.append(escape_mrkdwn(truncate(", ".join(item.topics), 200)))
+    if item.label and item.label != "relevant":
+        meta.append(f"_{escape_mrkdwn(truncate(item.label, 40))}_")
+    rest = "\n" + " · ".join(meta)
+    if item.summary.strip():
+        rest += "\n" + highlight(_snippet(item.summary, terms, 200), terms)
+    label = highlight(truncate(item.title, 250) or "Untitled", terms).replace("|", "¦")
+    target = _target(item.url)
+    linked = f"<{target}|{label}>" if target else label
+    if len(linked) + len(rest) > SECTION_LIMIT:
+        linked = label
+    return linked + rest
+
+
+def search_results_message(
+    items: Sequence[ItemView], shown: str, terms: Sequence[Term], recent_window: int | None
+) -> Message:
+    """Search results, newest first; `recent_window`: only that many newest items were searched."""
+    title = f"*Stored items matching {code(shown, 200)}*"
+    note = None
+    if recent_window:
+        note = (
+            f"Every word is shorter than 3 characters, so only the newest {recent_window:,} "
+            "items were searched. Add a longer word to search everything."
+        )
+    if not items:
+        empty = "Nothing stored matches all of that."
+        return notice(f"{title}\n{empty}" + (f"\n{note}" if note else ""))
+    blocks = [section(title)]
+    blocks += [section(_search_item_text(item, terms)) for item in items]
+    if note:
+        blocks.append(context(note))
+    lines = [
+        "• " + escape_mrkdwn(f"{truncate(i.title, 150)} ({truncate(i.source or '?', 40)})")
+        for i in items
+    ]
+    text = f"Stored items matching {escape_mrkdwn(shown)}\n" + "\n".join(lines)
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def search_refused_message(reason: str, form: str) -> Message:
+    """A query that cannot run: the one-line reason, then the syntax."""
+    return notice(
+        f"{escape_mrkdwn(reason)} Usage: {usage(form)}, e.g. "
+        '`/diplo search "trade deal" topic:trade since:2025-10-01 source:reuters`.'
+    )
 
 
 # --- help, topics, subscriptions ---------------------------------------------------------------

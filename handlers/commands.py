@@ -37,6 +37,8 @@ from handlers.blocks import (
     not_admin_message,
     not_seen_message,
     notice,
+    search_refused_message,
+    search_results_message,
     sources_message,
     status_message,
     subscribed_message,
@@ -55,9 +57,10 @@ from handlers.blocks import (
 from jobs.feeds import FeedAdded, add_feed_checked
 from models.feed import Feed, all_feeds, last_poll, remove_feed
 from models.feed import count_by_source_kind as feeds_by_kind
-from models.item import ItemView, count_since, latest, search
+from models.item import ItemView, count_since, latest
 from models.item import count_by_source_kind as items_by_kind
 from models.outbox import failed_reasons, status_counts
+from models.search import RECENT_WINDOW, search
 from models.subscription import (
     ALL_TOPICS,
     Subscription,
@@ -69,6 +72,7 @@ from models.subscription import (
 from models.watch import add_watches, remove_watches
 from models.watch import for_channel as watches_for
 from models.why import explain
+from news.query import QueryError, parse_query
 from news.sources import KINDS
 from news.urls import redact_url
 from news.watch import MAX_PER_CHANNEL, InvalidPhrase, parse_phrases, validate
@@ -78,8 +82,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_LATEST = 5
 MAX_LATEST = 20
 MAX_SEARCH_RESULTS = 10
-MAX_SEARCH_WORDS = 8
-MAX_WORD_CHARS = 100
 MAX_TOPICS_PER_COMMAND = 20
 
 # Slack wraps links and mentions in command text: <https://x|x>, <https://x>, <#C1|general>,
@@ -296,17 +298,16 @@ def show_subscriptions(deps: Deps, request: Request, client: WebClient) -> Messa
 
 
 def search_items(deps: Deps, request: Request, client: WebClient) -> Message:
-    """`search <words>`: stored items containing every word, newest first."""
-    words = list(dict.fromkeys(w[:MAX_WORD_CHARS] for w in request.args))
-    if not words:
-        return _usage("search", "Give one or more words to look for.")
-    if len(words) > MAX_SEARCH_WORDS:
-        return _usage("search", f"Use at most {MAX_SEARCH_WORDS} words.")
+    """`search <words> ["phrase"] [topic:…] [source:…] [since:…]`: newest matches first."""
+    try:
+        query = parse_query(" ".join(request.args), _topics(deps))
+    except QueryError as exc:
+        return search_refused_message(str(exc), COMMANDS["search"].usage)
     with deps.sessions() as s:
-        items = [ItemView.of(i) for i in search(s, words, MAX_SEARCH_RESULTS)]
-    heading = "Stored items matching " + " ".join(words)
-    empty = "Nothing stored matches all of those words."
-    return item_list(items, heading, empty=empty, show_label=True)
+        result = search(s, query, MAX_SEARCH_RESULTS)
+        items = [ItemView.of(i) for i in result.items]
+    window = RECENT_WINDOW if result.recent_only else None
+    return search_results_message(items, query.shown, query.terms, window)
 
 
 def feed_view(feed: Feed) -> FeedView:
@@ -479,8 +480,8 @@ COMMANDS: dict[str, Command] = {
     ),
     "search": Command(
         search_items,
-        "search <words>",
-        f"stored items containing all the words (newest {MAX_SEARCH_RESULTS})",
+        'search <words> ["phrase"] [topic:…] [source:…] [since:YYYY-MM-DD]',
+        f"stored items containing all the words (newest {MAX_SEARCH_RESULTS} first)",
     ),
     "topics": Command(show_topics, "topics", "the topics you can subscribe to"),
     "sources": Command(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 from apscheduler.events import (
@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from deps import Deps
 from jobs.deliver import deliver_pending
 from jobs.poll import poll_due_feeds
+from jobs.retention import prune_old_items
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,14 @@ def build_scheduler(deps: Deps, *, deliver: bool = True) -> BackgroundScheduler:
             IntervalTrigger(seconds=settings.deliver_seconds),
             id="deliver",
             replace_existing=True,
+        )
+    if settings.retention_days > 0:  # hourly, first a few minutes after start (rolling deploys)
+        scheduler.add_job(
+            guarded("retention", prune_old_items, deps),
+            IntervalTrigger(hours=1, jitter=60),
+            id="retention",
+            replace_existing=True,
+            next_run_time=deps.clock() + timedelta(minutes=5),
         )
     scheduler.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
     return scheduler

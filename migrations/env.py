@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 import models  # noqa: F401  (registers every table)
 from models.db import Base, make_engine
+from models.migrate import include_object
 
 target_metadata = Base.metadata
 
@@ -17,6 +18,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # ALTER on SQLite becomes copy-and-move
         compare_type=True,
+        include_object=include_object,  # the search indexes live outside the models
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -23,6 +23,8 @@ class Item(Base):
         Index("ix_items_label_published", "label", "published_at"),
         Index("ix_items_title_key", "title_key"),
         Index("ix_items_source_kind", "source_kind"),
+        Index("ix_items_published_at", "published_at"),  # search's newest-first window
+        Index("ix_items_duplicate_of", "duplicate_of"),  # retention keeps referred-to items
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -122,17 +124,6 @@ def latest(s: Session, limit: int, topic: str | None = None) -> Sequence[Item]:
                 Item.topics.like(f"%,{topic}"),
                 Item.topics.like(f"%,{topic},%"),
             )
-        )
-    return s.scalars(query.order_by(Item.published_at.desc(), Item.id.desc()).limit(limit)).all()
-
-
-def search(s: Session, words: Sequence[str], limit: int) -> Sequence[Item]:
-    """Items whose title or summary contains every word (case-insensitive), newest first."""
-    query = select(Item)
-    for word in words:
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            or_(Item.title.ilike(pattern, escape="\\"), Item.summary.ilike(pattern, escape="\\"))
         )
     return s.scalars(query.order_by(Item.published_at.desc(), Item.id.desc()).limit(limit)).all()
 

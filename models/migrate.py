@@ -9,11 +9,21 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
+from sqlalchemy.schema import SchemaItem
 
 from news.sources import SourceBook
 
 ROOT = Path(__file__).resolve().parent.parent
 _LOCK_KEY = 0x6469706C6F  # "diplo": one migrator at a time across processes (PostgreSQL)
+
+
+def include_object(
+    obj: SchemaItem, name: str | None, type_: str, reflected: bool, compare_to: SchemaItem | None
+) -> bool:
+    """Autogenerate's filter: leave out what migrations create outside the models (search)."""
+    from models.search import is_search_object
+
+    return not is_search_object(name, type_)
 
 
 def alembic_config() -> Config:

@@ -214,7 +214,7 @@ def test_search_matches_every_word_newest_first(bot: Bot) -> None:
         + [(f"Xi Biden filler {n}", "relevant", "") for n in range(12)],
     )
     body = text_of(bot.command("search xi BIDEN"))
-    assert "Xi meets Biden in Lima" in body
+    assert "*Xi* meets *Biden* in Lima" in body  # matched words in bold
     assert "Biden speaks on tariffs" not in body
     assert body.count("wire.example/") == 10  # newest 10 only
     assert "Nothing stored matches" in text_of(bot.command("search zebra"))

@@ -62,6 +62,8 @@ def test_postgres_urls_get_the_psycopg_driver() -> None:
         ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN"),
         ({"DIPLO_ALLOW_HOSTS": "10.0.0.0/33"}, "DIPLO_ALLOW_HOSTS"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"DIPLO_RETENTION_DAYS": "a year"}, "DIPLO_RETENTION_DAYS"),
+        ({"DIPLO_RETENTION_DAYS": "-1"}, "DIPLO_RETENTION_DAYS"),
         ({"DIPLO_HTTP_HOST": "localhost"}, "DIPLO_HTTP_HOST"),
         ({"DIPLO_RULES": "/nonexistent/topics.toml"}, "DIPLO_RULES"),
         ({"DIPLO_FEEDS_FILE": "/nonexistent/feeds.opml"}, "DIPLO_FEEDS_FILE"),

@@ -1,11 +1,8 @@
 """sources: the outlet of every item and feed (name, kind, country, domain), backfilled
 
-Revision ID: 0007
+Revision ID: 0006
 Revises: 0004
 Create Date: 2026-12-02 15:45:00
-
-down_revision is "0004" on the h11-sources branch; the lead re-chains it after the
-migrations merged before it (0005, 0006) when merging.
 
 Existing rows are credited from their link, title and feed with the sources file of the
 upgrade (DIPLO_SOURCES when the bot upgrades at start, else news/sources.toml); an
@@ -21,7 +18,7 @@ from alembic import context, op
 from models.attribution import backfill_items
 from news.sources import SourceBook, default_sources
 
-revision: str = "0007"
+revision: str = "0006"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
