@@ -9,8 +9,11 @@ key and scheduled date. Everything here is pure and never raises on item text.
 from __future__ import annotations
 
 import re
+import re._constants as _const
+import re._parser as _parser
 import tomllib
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -113,15 +116,15 @@ class ContactRules:
     place: re.Pattern[str]
     place_names: dict[str, _Place]
     forum_names: dict[str, str]
-    kind_strong: dict[Kind, re.Pattern[str]]
-    call_weak: re.Pattern[str]
-    postponed: re.Pattern[str]
-    readout: re.Pattern[str]
-    outcome: re.Pattern[str]
-    held: re.Pattern[str]
-    past: re.Pattern[str]
-    planned: re.Pattern[str]
-    context: re.Pattern[str]
+    kind_strong: dict[Kind, Cues]
+    call_weak: Cues
+    postponed: Cues
+    readout: Cues
+    outcome: Cues
+    held: Cues
+    past: Cues
+    planned: Cues
+    context: Cues
     future_en: re.Pattern[str]
     future_zh: re.Pattern[str]
     future_zh_after: re.Pattern[str]
@@ -146,8 +149,121 @@ def _alternation(phrases: list[str]) -> str:
     return "|".join(re.escape(p) for p in sorted(set(phrases), key=len, reverse=True))
 
 
-def _cues(patterns: list[str]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+def _cues(patterns: list[str]) -> Cues:
+    return Cues(patterns)
+
+
+class Cues:
+    """One cue list: the alternation `(?:p1)|(?:p2)|…` of its regexes, case-insensitive.
+
+    Each search runs only the cues that can match the text: a cue whose needed words
+    (`needed_words`) the text lacks cannot match anywhere in it, and dropping alternatives that
+    cannot match changes no match of the alternation. The alternations of the cues left are
+    compiled once per distinct set. `full` is the whole alternation (the reference).
+    """
+
+    __slots__ = ("full", "_needs", "_patterns", "_compiled")
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.full = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+        self._patterns = tuple(patterns)
+        self._needs = tuple(needed_words(p) for p in patterns)
+        self._compiled: dict[tuple[int, ...], re.Pattern[str] | None] = {}
+
+    def pattern(self, text: str) -> re.Pattern[str] | None:
+        """The alternation of the cues that can match `text` (None: none can)."""
+        gate = gate_text(text)
+        key = tuple(
+            i
+            for i, need in enumerate(self._needs)
+            if need is None or any(word in gate for word in need)
+        )
+        try:
+            return self._compiled[key]
+        except KeyError:
+            pass
+        if len(self._compiled) >= _MAX_COMPILED:
+            self._compiled.clear()
+        if not key:
+            compiled = None
+        elif len(key) == len(self._patterns):
+            compiled = self.full
+        else:
+            alternation = "|".join(f"(?:{self._patterns[i]})" for i in key)
+            compiled = re.compile(alternation, re.IGNORECASE)
+        self._compiled[key] = compiled
+        return compiled
+
+    def search(self, text: str) -> re.Match[str] | None:
+        """Like `full.search(text)`."""
+        pattern = self.pattern(text)
+        return pattern.search(text) if pattern is not None else None
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        """Like `full.finditer(text)`."""
+        pattern = self.pattern(text)
+        return pattern.finditer(text) if pattern is not None else iter(())
+
+    def count(self, text: str) -> int:
+        """Like `len(full.findall(text))`."""
+        pattern = self.pattern(text)
+        return len(pattern.findall(text)) if pattern is not None else 0
+
+
+_MAX_COMPILED = 4096  # distinct cue sets compiled per list before the cache starts over
+
+
+def gate_text(text: str) -> str:
+    """`text` in the case every needed word is in: a case-insensitive ASCII letter match of
+    `text` is a plain substring of this ("ſ" and "ı" match "s" and "i"; "K" lowers to "k")."""
+    low = text.lower()
+    if low.isascii():
+        return low
+    return low.replace("ſ", "s").replace("ı", "i")
+
+
+def needed_words(pattern: str) -> frozenset[str] | None:
+    """Words (lower-cased) one of which every match of `pattern` contains; None: unknown.
+
+    Read from the parsed regex: a run of literal characters is needed; a group or a repeat of
+    at least one is needed as its content is; an alternation needs one of its branches' words.
+    Of a sequence's needed parts, the one with the longest shortest word is kept.
+    """
+    try:
+        parsed = _parser.parse(pattern, re.IGNORECASE)
+    except re.error:
+        return None
+    return _needed(list(parsed))
+
+
+def _needed(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+    options: list[frozenset[str] | None] = []
+    run: list[str] = []
+    for op, av in [*items, (None, None)]:
+        if op is _const.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            word = "".join(run).lower()
+            options.append(frozenset({word}) if _plain(word) else None)
+            run = []
+        if op is _const.SUBPATTERN:
+            options.append(_needed(list(av[-1])))
+        elif op is _const.ATOMIC_GROUP:
+            options.append(_needed(list(av)))
+        elif op is _const.BRANCH:
+            branches = [_needed(list(b)) for b in av[1]]
+            if all(b is not None for b in branches):
+                options.append(frozenset().union(*(b for b in branches if b is not None)))
+        elif op in (_const.MAX_REPEAT, _const.MIN_REPEAT, _const.POSSESSIVE_REPEAT) and av[0] >= 1:
+            options.append(_needed(list(av[2])))
+    found = [o for o in options if o]
+    return max(found, key=lambda o: min(len(w) for w in o)) if found else None
+
+
+def _plain(word: str) -> bool:
+    """Whether a needed word is safe to look for in `gate_text`: ASCII or caseless characters."""
+    return all(c.isascii() or c.lower() == c.upper() for c in word)
 
 
 def _compile(data: dict[str, Any], source: str) -> ContactRules:
@@ -286,7 +402,7 @@ def extract_contact(
 _BEFORE_CONTEXT = re.compile(r"之前|前夕|以来")  # the 16 characters before them are context
 
 
-def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
+def _spans(pattern: Cues, text: str) -> list[tuple[int, int]]:
     if not text:
         return []
     spans = [m.span() for m in pattern.finditer(text)]
@@ -412,7 +528,7 @@ def _kind_and_place(
                     scores[kind] += weight * (0.5 if _future(rules, text, m) else 1.0)
     if not scores["call"] and not any(scores[k] for k in IN_PERSON) and place is None:
         for weight, text in ((2.0, title), (1.0, summary)):
-            scores["call"] += weight * len(rules.call_weak.findall(text))
+            scores["call"] += weight * rules.call_weak.count(text)
     best: Kind = max(KINDS, key=lambda k: (scores[k], -KINDS.index(k)))
     return best, place, bool(scores[best])
 
@@ -433,7 +549,7 @@ def _future(rules: ContactRules, text: str, m: re.Match[str]) -> bool:
     return rules.future_en.search(before) is not None
 
 
-def _unmarked(rules: ContactRules, pattern: re.Pattern[str], text: str) -> bool:
+def _unmarked(rules: ContactRules, pattern: Cues, text: str) -> bool:
     """Whether `pattern` matches `text` somewhere not right after a future word."""
     return any(not _future(rules, text, m) for m in pattern.finditer(text))
 
