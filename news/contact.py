@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -162,36 +162,62 @@ class Cues:
     compiled once per distinct set. `full` is the whole alternation (the reference).
     """
 
-    __slots__ = ("full", "_needs", "_patterns", "_compiled")
+    __slots__ = ("full", "_patterns", "_always", "_by_gram", "_short", "_wide", "_compiled")
 
     def __init__(self, patterns: list[str]) -> None:
         self.full = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
         self._patterns = tuple(patterns)
-        self._needs = tuple(needed_words(p) for p in patterns)
-        self._compiled: dict[tuple[int, ...], re.Pattern[str] | None] = {}
+        self._always = 0  # bits of the cues with no needed words: always run
+        self._by_gram: dict[str, int] = {}  # first trigram of an ASCII word → its cues' bits
+        short: dict[str, int] = {}  # ASCII words under three characters → bits
+        wide: dict[str, int] = {}  # other words (Chinese) → bits
+        for i, pattern in enumerate(patterns):
+            bit = 1 << i
+            need = needed_words(pattern)
+            if need is None:
+                self._always |= bit
+                continue
+            for word in need:
+                if not word.isascii():
+                    wide[word] = wide.get(word, 0) | bit
+                elif len(word) < 3:
+                    short[word] = short.get(word, 0) | bit
+                else:
+                    self._by_gram[word[:3]] = self._by_gram.get(word[:3], 0) | bit
+        self._short = tuple(short.items())
+        self._wide = tuple(wide.items())
+        self._compiled: dict[int, re.Pattern[str] | None] = {}
 
     def pattern(self, text: str) -> re.Pattern[str] | None:
         """The alternation of the cues that can match `text` (None: none can)."""
-        gate = gate_text(text)
-        key = tuple(
-            i
-            for i, need in enumerate(self._needs)
-            if need is None or any(word in gate for word in need)
-        )
+        gate, grams = _gate(text)
+        mask = self._always
+        by_gram = self._by_gram
+        for gram in by_gram.keys() & grams:
+            mask |= by_gram[gram]
+        for word, bits in self._short:
+            if word in gate:
+                mask |= bits
+        if not gate.isascii():
+            for word, bits in self._wide:
+                if word in gate:
+                    mask |= bits
         try:
-            return self._compiled[key]
+            return self._compiled[mask]
         except KeyError:
             pass
         if len(self._compiled) >= _MAX_COMPILED:
             self._compiled.clear()
-        if not key:
+        if not mask:
             compiled = None
-        elif len(key) == len(self._patterns):
+        elif mask == (1 << len(self._patterns)) - 1:
             compiled = self.full
         else:
-            alternation = "|".join(f"(?:{self._patterns[i]})" for i in key)
+            alternation = "|".join(
+                f"(?:{p})" for i, p in enumerate(self._patterns) if mask >> i & 1
+            )
             compiled = re.compile(alternation, re.IGNORECASE)
-        self._compiled[key] = compiled
+        self._compiled[mask] = compiled
         return compiled
 
     def search(self, text: str) -> re.Match[str] | None:
@@ -220,6 +246,13 @@ def gate_text(text: str) -> str:
     if low.isascii():
         return low
     return low.replace("ſ", "s").replace("ı", "i")
+
+
+@lru_cache(maxsize=16)
+def _gate(text: str) -> tuple[str, frozenset[str]]:
+    """`gate_text(text)` and its trigrams (the few texts of one item, each read many times)."""
+    gate = gate_text(text)
+    return gate, frozenset([gate[i : i + 3] for i in range(len(gate) - 2)])
 
 
 def needed_words(pattern: str) -> frozenset[str] | None:
