@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -149,59 +149,90 @@ def _alternation(phrases: list[str]) -> str:
     return "|".join(re.escape(p) for p in sorted(set(phrases), key=len, reverse=True))
 
 
-def _cues(patterns: list[str]) -> Cues:
-    return Cues(patterns)
+class CueBook:
+    """The cue lists of one rules file, and which of their cues can match a text.
 
-
-class Cues:
-    """One cue list: the alternation `(?:p1)|(?:p2)|…` of its regexes, case-insensitive.
-
-    Each search runs only the cues that can match the text: a cue whose needed words
-    (`needed_words`) the text lacks cannot match anywhere in it, and dropping alternatives that
-    cannot match changes no match of the alternation. The alternations of the cues left are
-    compiled once per distinct set. `full` is the whole alternation (the reference).
+    A cue whose needed words (`needed_words`) a text lacks cannot match anywhere in it. The
+    book numbers every cue of every list and finds, once per text, the cues that can match:
+    the trigrams of the text's `gate_text` against each cue's first needed trigram.
     """
 
-    __slots__ = ("full", "_patterns", "_always", "_by_gram", "_short", "_wide", "_compiled")
+    __slots__ = ("_size", "_always", "_by_gram", "_short", "_wide", "_masks")
 
-    def __init__(self, patterns: list[str]) -> None:
-        self.full = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-        self._patterns = tuple(patterns)
+    def __init__(self) -> None:
+        self._size = 0
         self._always = 0  # bits of the cues with no needed words: always run
         self._by_gram: dict[str, int] = {}  # first trigram of an ASCII word → its cues' bits
-        short: dict[str, int] = {}  # ASCII words under three characters → bits
-        wide: dict[str, int] = {}  # other words (Chinese) → bits
+        self._short: dict[str, int] = {}  # ASCII words under three characters → bits
+        self._wide: dict[str, int] = {}  # other words (Chinese) → bits
+        self._masks: dict[str, int] = {}  # the last few texts' masks
+
+    def cues(self, patterns: list[str]) -> Cues:
+        """A new cue list in this book."""
+        offset = self._size
         for i, pattern in enumerate(patterns):
-            bit = 1 << i
+            bit = 1 << (offset + i)
             need = needed_words(pattern)
             if need is None:
                 self._always |= bit
                 continue
             for word in need:
                 if not word.isascii():
-                    wide[word] = wide.get(word, 0) | bit
+                    table, key = self._wide, word
                 elif len(word) < 3:
-                    short[word] = short.get(word, 0) | bit
+                    table, key = self._short, word
                 else:
-                    self._by_gram[word[:3]] = self._by_gram.get(word[:3], 0) | bit
-        self._short = tuple(short.items())
-        self._wide = tuple(wide.items())
+                    table, key = self._by_gram, word[:3]
+                table[key] = table.get(key, 0) | bit
+        self._size += len(patterns)
+        self._masks.clear()
+        return Cues(self, patterns, offset)
+
+    def mask(self, text: str) -> int:
+        """The bits of the cues that can match somewhere in `text`."""
+        try:
+            return self._masks[text]
+        except KeyError:
+            pass
+        gate = gate_text(text)
+        mask = self._always
+        by_gram = self._by_gram
+        for gram in by_gram.keys() & {gate[i : i + 3] for i in range(len(gate) - 2)}:
+            mask |= by_gram[gram]
+        for word, bits in self._short.items():
+            if word in gate:
+                mask |= bits
+        if not gate.isascii():
+            for word, bits in self._wide.items():
+                if word in gate:
+                    mask |= bits
+        if len(self._masks) >= 16:  # one item's few texts are read many times, then never
+            self._masks.clear()
+        self._masks[text] = mask
+        return mask
+
+
+class Cues:
+    """One cue list: the alternation `(?:p1)|(?:p2)|…` of its regexes, case-insensitive.
+
+    Each search runs only the cues that can match the text (`CueBook.mask`); dropping
+    alternatives that cannot match changes no match of the alternation. The alternations of
+    the cues left are compiled once per distinct set. `full` is the whole alternation.
+    """
+
+    __slots__ = ("full", "_book", "_patterns", "_offset", "_all", "_compiled")
+
+    def __init__(self, book: CueBook, patterns: list[str], offset: int) -> None:
+        self.full = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+        self._book = book
+        self._patterns = tuple(patterns)
+        self._offset = offset
+        self._all = (1 << len(patterns)) - 1
         self._compiled: dict[int, re.Pattern[str] | None] = {}
 
     def pattern(self, text: str) -> re.Pattern[str] | None:
         """The alternation of the cues that can match `text` (None: none can)."""
-        gate, grams = _gate(text)
-        mask = self._always
-        by_gram = self._by_gram
-        for gram in by_gram.keys() & grams:
-            mask |= by_gram[gram]
-        for word, bits in self._short:
-            if word in gate:
-                mask |= bits
-        if not gate.isascii():
-            for word, bits in self._wide:
-                if word in gate:
-                    mask |= bits
+        mask = (self._book.mask(text) >> self._offset) & self._all
         try:
             return self._compiled[mask]
         except KeyError:
@@ -210,7 +241,7 @@ class Cues:
             self._compiled.clear()
         if not mask:
             compiled = None
-        elif mask == (1 << len(self._patterns)) - 1:
+        elif mask == self._all:
             compiled = self.full
         else:
             alternation = "|".join(
@@ -246,13 +277,6 @@ def gate_text(text: str) -> str:
     if low.isascii():
         return low
     return low.replace("ſ", "s").replace("ı", "i")
-
-
-@lru_cache(maxsize=16)
-def _gate(text: str) -> tuple[str, frozenset[str]]:
-    """`gate_text(text)` and its trigrams (the few texts of one item, each read many times)."""
-    gate = gate_text(text)
-    return gate, frozenset([gate[i : i + 3] for i in range(len(gate) - 2)])
 
 
 def needed_words(pattern: str) -> frozenset[str] | None:
@@ -363,6 +387,7 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
     )
     kinds = data["kinds"]
     stages = data["stages"]
+    _cues = CueBook().cues
     return ContactRules(
         source=source,
         entity=entity,
