@@ -54,6 +54,7 @@ _SIDE_CLAUSE = re.compile(
     r"\b(?:as|amid|while|despite|over|before|ahead of|since)\s+(?:the\s+)?(?:[\w'-]+\s+){0,3}$",
     re.IGNORECASE,
 )
+_MASKS = frozenset({"mask", "mask_zh"})  # the groups of words that are not a name or place
 _SENTENCE_MEETING = re.compile(r"(?:^|[.;]\s+)meeting\b", re.IGNORECASE)
 
 
@@ -146,7 +147,32 @@ def load_contact_rules(path: Path | str | None = None) -> ContactRules:
 
 
 def _alternation(phrases: list[str]) -> str:
+    """The longest-first alternation of `phrases` (the reference; slow for long lists)."""
     return "|".join(re.escape(p) for p in sorted(set(phrases), key=len, reverse=True))
+
+
+def _trie(phrases: list[str]) -> str:
+    """`_alternation(phrases)` as a trie of characters, each longer branch tried first.
+
+    Matches the same (case-sensitive use only): the phrases that match at one place are
+    prefixes of one another, and both try the longest of them first; the trie compares one
+    character per branch point instead of every phrase at every place.
+    """
+    root: dict[str, Any] = {}
+    for phrase in phrases:
+        node = root
+        for char in phrase:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _trie_regex(root)
+
+
+def _trie_regex(node: dict[str, Any]) -> str:
+    branches = [re.escape(char) + _trie_regex(child) for char, child in sorted(node.items()) if char]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    return f"(?:{body})?" if "" in node else body
 
 
 class CueBook:
@@ -356,15 +382,15 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
     masks = data["masks"]["terms"]
     english = [n for n in names if not _CJK.search(n)]
     chinese = [n for n in names if _CJK.search(n)]
+    # Every alternative needs an A-Z, a-z or Chinese character where it starts; grouped by
+    # that character (in their order), so that each place in a text tries only those that can
+    # start there. "mask_zh" and "en_lc" repeat "mask" and "en" (a group name is used once).
+    mask, en = _trie(masks), _trie(english)
     entity = re.compile(
-        "|".join(
-            [
-                f"(?=[A-Z\u4e00-\u9fff])(?P<mask>{_alternation(masks)})",
-                *office_patterns,
-                rf"(?=[A-Za-z]){_NOT_WORD}(?P<en>{_alternation(english)}){_NOT_WORD_AFTER}",
-                f"(?=[\u4e00-\u9fff])(?P<zh>{_alternation(chinese)})",
-            ]
-        )
+        f"(?=[A-Z])(?:(?P<mask>{mask})|{'|'.join(office_patterns)}|{_NOT_WORD}(?P<en>{en})"
+        f"{_NOT_WORD_AFTER})"
+        f"|(?=[a-z]){_NOT_WORD}(?P<en_lc>{en}){_NOT_WORD_AFTER}"
+        f"|(?=[\u4e00-\u9fff])(?:(?P<mask_zh>{mask})|(?P<zh>{_trie(chinese)}))"
     )
     places: dict[str, _Place] = {}
     for key, place in data["places"].items():
@@ -374,16 +400,11 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
             places[name] = entry
     forums = {name: key for key, spelled in data["forums"].items() for name in spelled}
     loc = [*places, *forums]
-    loc_en = _alternation([n for n in loc if not _CJK.search(n)])
-    loc_zh = _alternation([n for n in loc if _CJK.search(n)])
+    loc_en = _trie([n for n in loc if not _CJK.search(n)])
+    loc_zh = _trie([n for n in loc if _CJK.search(n)])
     place = re.compile(
-        "|".join(
-            [
-                f"(?=[A-Z\u4e00-\u9fff])(?P<mask>{_alternation(masks)})",
-                rf"(?=[A-Z]){_NOT_WORD}(?P<en>{loc_en}){_NOT_WORD_AFTER}",
-                f"(?=[\u4e00-\u9fff])(?P<zh>{loc_zh})",
-            ]
-        )
+        rf"(?=[A-Z])(?:(?P<mask>{mask})|{_NOT_WORD}(?P<en>{loc_en}){_NOT_WORD_AFTER})"
+        f"|(?=[\u4e00-\u9fff])(?:(?P<mask_zh>{mask})|(?P<zh>{loc_zh}))"
     )
     kinds = data["kinds"]
     stages = data["stages"]
@@ -489,7 +510,7 @@ def _parties(
         (False, summary, summary_context),
     ):
         for m in rules.entity.finditer(text):
-            if m.lastgroup == "mask":
+            if m.lastgroup in _MASKS:
                 continue
             is_context = _inside(m.start(), context)
             sides = found.setdefault((in_title, is_context), {"us": [], "china": []})
@@ -518,7 +539,7 @@ def _parties(
             kind, _, text = reason.partition(":")
             if kind in ("us", "china", "pair"):
                 for m in rules.entity.finditer(text):
-                    for side, key in _entities(rules, m, day) if m.lastgroup != "mask" else ():
+                    for side, key in _entities(rules, m, day) if m.lastgroup not in _MASKS else ():
                         if not result[side]:
                             result[side].append(key)
     return tuple(sorted(result["us"])), tuple(sorted(result["china"]))
@@ -560,7 +581,7 @@ def _kind_and_place(
     candidates: list[tuple[int, _Place]] = []
     for rank, (text, context) in enumerate(((title, title_context), (summary, summary_context))):
         for m in rules.place.finditer(text):
-            if m.lastgroup == "mask" or _inside(m.start(), context):
+            if m.lastgroup in _MASKS or _inside(m.start(), context):
                 continue
             name = m.group()
             entry = rules.place_names.get(name)
@@ -593,7 +614,7 @@ def _kind_and_place(
 
 def _forum(rules: ContactRules, text: str) -> str | None:
     for m in rules.place.finditer(text):
-        if m.lastgroup != "mask" and m.group() in rules.forum_names:
+        if m.lastgroup not in _MASKS and m.group() in rules.forum_names:
             return rules.forum_names[m.group()]
     return None
 
