@@ -131,6 +131,11 @@ class ContactRules:
     future_zh_after: re.Pattern[str]
     _cache: dict[str, Any] = field(default_factory=dict)
 
+    def forget(self) -> None:
+        """Drop what was remembered about the last item's texts (each item starts afresh)."""
+        self._cache.clear()
+        self.context.book.forget()
+
 
 def load_contact_rules(path: Path | str | None = None) -> ContactRules:
     """Read and compile contact.toml (default: news/contact.toml); raise ContactRulesError."""
@@ -223,7 +228,7 @@ class CueBook:
         gate = gate_text(text)
         mask = self._always
         by_gram = self._by_gram
-        for gram in by_gram.keys() & {gate[i : i + 3] for i in range(len(gate) - 2)}:
+        for gram in by_gram.keys() & set(map("".join, zip(gate, gate[1:], gate[2:]))):
             mask |= by_gram[gram]
         for word, bits in self._short.items():
             if word in gate:
@@ -232,10 +237,12 @@ class CueBook:
             for word, bits in self._wide.items():
                 if word in gate:
                     mask |= bits
-        if len(self._masks) >= 16:  # one item's few texts are read many times, then never
-            self._masks.clear()
-        self._masks[text] = mask
+        self._masks[text] = mask  # one item's few texts are read many times, then never
         return mask
+
+    def forget(self) -> None:
+        """Drop the remembered texts (`extract_contact` does at each item)."""
+        self._masks.clear()
 
 
 class Cues:
@@ -246,11 +253,11 @@ class Cues:
     the cues left are compiled once per distinct set. `full` is the whole alternation.
     """
 
-    __slots__ = ("full", "_book", "_patterns", "_offset", "_all", "_compiled")
+    __slots__ = ("full", "book", "_patterns", "_offset", "_all", "_compiled")
 
     def __init__(self, book: CueBook, patterns: list[str], offset: int) -> None:
         self.full = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-        self._book = book
+        self.book = book
         self._patterns = tuple(patterns)
         self._offset = offset
         self._all = (1 << len(patterns)) - 1
@@ -258,7 +265,7 @@ class Cues:
 
     def pattern(self, text: str) -> re.Pattern[str] | None:
         """The alternation of the cues that can match `text` (None: none can)."""
-        mask = (self._book.mask(text) >> self._offset) & self._all
+        mask = (self.book.mask(text) >> self._offset) & self._all
         try:
             return self._compiled[mask]
         except KeyError:
@@ -453,6 +460,7 @@ def extract_contact(
 ) -> Contact:
     """The contact record of one item (meant for items the engine labels relevant)."""
     rules = rules or default_contact_rules()
+    rules.forget()
     title = normalize(title) if isinstance(title, str) else ""
     summary = normalize(summary) if isinstance(summary, str) else ""
     day = local_day(published, None, title)
@@ -613,6 +621,8 @@ def _kind_and_place(
 
 
 def _forum(rules: ContactRules, text: str) -> str | None:
+    if not any(name in text for name in rules.forum_names):  # a forum match is one of them
+        return None
     for m in rules.place.finditer(text):
         if m.lastgroup not in _MASKS and m.group() in rules.forum_names:
             return rules.forum_names[m.group()]
@@ -625,7 +635,13 @@ def _future(rules: ContactRules, text: str, m: re.Match[str]) -> bool:
     if _CJK.search(m.group()):
         after = text[m.end() : m.end() + 8]
         return bool(rules.future_zh.search(before) or rules.future_zh_after.search(after))
-    return rules.future_en.search(before) is not None
+    memo = rules._cache  # one item's: the same words often stand before several of its cues
+    try:
+        return memo[before]  # type: ignore[no-any-return]
+    except KeyError:
+        pass
+    found = memo[before] = rules.future_en.search(before) is not None
+    return found
 
 
 def _unmarked(rules: ContactRules, pattern: Cues, text: str) -> bool:
