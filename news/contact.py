@@ -131,10 +131,10 @@ class ContactRules:
     future_zh_after: re.Pattern[str]
     _cache: dict[str, Any] = field(default_factory=dict)
 
-    def forget(self) -> None:
-        """Drop what was remembered about the last item's texts (each item starts afresh)."""
+    def begin(self, item: str) -> None:
+        """Start on a new item whose texts are all parts of `item`; forget the last one's."""
         self._cache.clear()
-        self.context.book.forget()
+        self.context.book.begin(item)
 
 
 def load_contact_rules(path: Path | str | None = None) -> ContactRules:
@@ -188,7 +188,7 @@ class CueBook:
     the trigrams of the text's `gate_text` against each cue's first needed trigram.
     """
 
-    __slots__ = ("_size", "_always", "_by_gram", "_short", "_wide", "_masks")
+    __slots__ = ("_size", "_always", "_by_gram", "_short", "_wide", "_masks", "_item", "_item_mask")
 
     def __init__(self) -> None:
         self._size = 0
@@ -196,7 +196,8 @@ class CueBook:
         self._by_gram: dict[str, int] = {}  # first trigram of an ASCII word → its cues' bits
         self._short: dict[str, int] = {}  # ASCII words under three characters → bits
         self._wide: dict[str, int] = {}  # other words (Chinese) → bits
-        self._masks: dict[str, int] = {}  # the last few texts' masks
+        self._masks: dict[str, int] = {}  # the current item's texts' masks
+        self._item, self._item_mask = "", 0  # the current item's whole text (see `begin`)
 
     def cues(self, patterns: list[str]) -> Cues:
         """A new cue list in this book."""
@@ -220,11 +221,17 @@ class CueBook:
         return Cues(self, patterns, offset)
 
     def mask(self, text: str) -> int:
-        """The bits of the cues that can match somewhere in `text`."""
+        """The bits of the cues that can match somewhere in `text` (or in the item's text,
+        when `text` is part of it: a superset, found once per item)."""
         try:
             return self._masks[text]
         except KeyError:
             pass
+        mask = self._item_mask if text in self._item else self._mask(text)
+        self._masks[text] = mask  # one item's few texts are read many times, then never
+        return mask
+
+    def _mask(self, text: str) -> int:
         gate = gate_text(text)
         mask = self._always
         by_gram = self._by_gram
@@ -237,12 +244,12 @@ class CueBook:
             for word, bits in self._wide.items():
                 if word in gate:
                     mask |= bits
-        self._masks[text] = mask  # one item's few texts are read many times, then never
         return mask
 
-    def forget(self) -> None:
-        """Drop the remembered texts (`extract_contact` does at each item)."""
+    def begin(self, item: str) -> None:
+        """Start on a new item whose texts are all parts of `item`; forget the last one's."""
         self._masks.clear()
+        self._item, self._item_mask = item, self._mask(item)
 
 
 class Cues:
@@ -460,9 +467,9 @@ def extract_contact(
 ) -> Contact:
     """The contact record of one item (meant for items the engine labels relevant)."""
     rules = rules or default_contact_rules()
-    rules.forget()
     title = normalize(title) if isinstance(title, str) else ""
     summary = normalize(summary) if isinstance(summary, str) else ""
+    rules.begin(f"{title}. {summary}")
     day = local_day(published, None, title)
     title_context = _spans(rules.context, title)
     summary_context = _spans(rules.context, summary)
