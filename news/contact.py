@@ -386,7 +386,7 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
         if roles:
             group = f"o{len(office_groups)}"
             office_groups[group] = key
-            side_words = _alternation(prefixes[office["side"]])
+            side_words = _trie(prefixes[office["side"]])
             office_patterns.append(
                 rf"(?P<{group}>(?=[A-Z]){_NOT_WORD}(?:{side_words})\s+(?:[A-Za-z-]+\s+)?(?i:{_alternation(roles)}){_NOT_ROLE_AFTER})"
             )
