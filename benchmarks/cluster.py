@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu, wall, opened, final = min(rounds)
     rate = args.items / cpu if cpu else float("inf")
     print(
-        f"clustering alone: {rate:,.0f} items/s by CPU time ({args.items / wall:,.0f} by wall time), "
+        f"clustering alone: {rate:,.0f} items/s by CPU time "
+        f"({args.items / wall:,.0f} by wall time), "
         f"{args.items:,} items against {opened:,} open stories ({final:,} after), "
         f"best of {len(rounds)}; target {TARGET:,}"
     )

@@ -173,7 +173,9 @@ def _trie(phrases: list[str]) -> str:
 
 
 def _trie_regex(node: dict[str, Any]) -> str:
-    branches = [re.escape(char) + _trie_regex(child) for char, child in sorted(node.items()) if char]
+    branches = [
+        re.escape(char) + _trie_regex(child) for char, child in sorted(node.items()) if char
+    ]
     if not branches:
         return ""
     body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
@@ -188,7 +190,7 @@ class CueBook:
     the trigrams of the text's `gate_text` against each cue's first needed trigram.
     """
 
-    __slots__ = ("_size", "_always", "_by_gram", "_short", "_wide", "_masks", "_item", "_item_mask")
+    __slots__ = ("_always", "_by_gram", "_item", "_item_mask", "_masks", "_short", "_size", "_wide")
 
     def __init__(self) -> None:
         self._size = 0
@@ -235,7 +237,7 @@ class CueBook:
         gate = gate_text(text)
         mask = self._always
         by_gram = self._by_gram
-        for gram in by_gram.keys() & set(map("".join, zip(gate, gate[1:], gate[2:]))):
+        for gram in by_gram.keys() & set(map("".join, zip(gate, gate[1:], gate[2:], strict=False))):
             mask |= by_gram[gram]
         for word, bits in self._short.items():
             if word in gate:
@@ -260,7 +262,7 @@ class Cues:
     the cues left are compiled once per distinct set. `full` is the whole alternation.
     """
 
-    __slots__ = ("full", "book", "_patterns", "_offset", "_all", "_compiled")
+    __slots__ = ("_all", "_compiled", "_offset", "_patterns", "book", "full")
 
     def __init__(self, book: CueBook, patterns: list[str], offset: int) -> None:
         self.full = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
@@ -644,7 +646,7 @@ def _future(rules: ContactRules, text: str, m: re.Match[str]) -> bool:
         return bool(rules.future_zh.search(before) or rules.future_zh_after.search(after))
     memo = rules._cache  # one item's: the same words often stand before several of its cues
     try:
-        return memo[before]  # type: ignore[no-any-return]
+        return memo[before]
     except KeyError:
         pass
     found = memo[before] = rules.future_en.search(before) is not None
