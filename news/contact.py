@@ -257,59 +257,70 @@ class CueBook:
 class Cues:
     """One cue list: the alternation `(?:p1)|(?:p2)|…` of its regexes, case-insensitive.
 
-    Each search runs only the cues that can match the text (`CueBook.mask`); dropping
-    alternatives that cannot match changes no match of the alternation. The alternations of
-    the cues left are compiled once per distinct set. `full` is the whole alternation.
+    Each search runs only the cues that can match the text (`CueBook.mask`), each cue its own
+    compiled regex: the alternation's next match is the leftmost of the cues' next matches,
+    the earlier cue winning a tie, which is what dropping the cues that cannot match and
+    merging the rest gives. `full` is the whole alternation (the reference, and what runs when
+    a cue can match the empty string, where the merge would not be the same).
     """
 
-    __slots__ = ("_all", "_compiled", "_offset", "_patterns", "book", "full")
+    __slots__ = ("_all", "_offset", "_single", "book", "full")
 
     def __init__(self, book: CueBook, patterns: list[str], offset: int) -> None:
         self.full = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
         self.book = book
-        self._patterns = tuple(patterns)
         self._offset = offset
-        self._all = (1 << len(patterns)) - 1
-        self._compiled: dict[int, re.Pattern[str] | None] = {}
+        self._single = tuple(re.compile(f"(?:{p})", re.IGNORECASE) for p in patterns)
+        empty = any(_parser.parse(p, re.IGNORECASE).getwidth()[0] == 0 for p in patterns)
+        self._all = (1 << len(patterns)) - 1 if not empty else 0
 
-    def pattern(self, text: str) -> re.Pattern[str] | None:
-        """The alternation of the cues that can match `text` (None: none can)."""
+    def _cues(self, text: str) -> list[re.Pattern[str]] | None:
+        """The regexes of the cues that can match `text`, in order (None: run `full`)."""
+        if not self._all:
+            return None
         mask = (self.book.mask(text) >> self._offset) & self._all
-        try:
-            return self._compiled[mask]
-        except KeyError:
-            pass
-        if len(self._compiled) >= _MAX_COMPILED:
-            self._compiled.clear()
-        if not mask:
-            compiled = None
-        elif mask == self._all:
-            compiled = self.full
-        else:
-            alternation = "|".join(
-                f"(?:{p})" for i, p in enumerate(self._patterns) if mask >> i & 1
-            )
-            compiled = re.compile(alternation, re.IGNORECASE)
-        self._compiled[mask] = compiled
-        return compiled
+        return [p for i, p in enumerate(self._single) if mask >> i & 1]
 
     def search(self, text: str) -> re.Match[str] | None:
         """Like `full.search(text)`."""
-        pattern = self.pattern(text)
-        return pattern.search(text) if pattern is not None else None
+        cues = self._cues(text)
+        if cues is None:
+            return self.full.search(text)
+        best = None
+        for cue in cues:
+            m = cue.search(text)
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        return best
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         """Like `full.finditer(text)`."""
-        pattern = self.pattern(text)
-        return pattern.finditer(text) if pattern is not None else iter(())
+        cues = self._cues(text)
+        if cues is None:
+            return self.full.finditer(text)
+        if len(cues) <= 1:
+            return cues[0].finditer(text) if cues else iter(())
+        return self._merged(cues, text)
+
+    @staticmethod
+    def _merged(cues: list[re.Pattern[str]], text: str) -> Iterator[re.Match[str]]:
+        ahead = [cue.search(text) for cue in cues]  # each cue's next match from `pos` on
+        pos = 0
+        while True:
+            best = None
+            for i, m in enumerate(ahead):
+                if m is not None and m.start() < pos:
+                    m = ahead[i] = cues[i].search(text, pos)
+                if m is not None and (best is None or m.start() < best.start()):
+                    best = m
+            if best is None:
+                return
+            yield best
+            pos = best.end()  # never empty: no cue here matches the empty string
 
     def count(self, text: str) -> int:
         """Like `len(full.findall(text))`."""
-        pattern = self.pattern(text)
-        return len(pattern.findall(text)) if pattern is not None else 0
-
-
-_MAX_COMPILED = 4096  # distinct cue sets compiled per list before the cache starts over
+        return sum(1 for _ in self.finditer(text))
 
 
 def gate_text(text: str) -> str:
