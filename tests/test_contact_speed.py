@@ -52,7 +52,7 @@ _WORDS = sorted(
             r"[A-Za-z][A-Za-z'.-]*|[\u4e00-\u9fff]+",
             DEFAULT_CONTACT_PATH.read_text(encoding="utf-8"),
         ),
-        *(w for c in CUES.values() for p in c._patterns for w in needed_words(p) or ()),
+        *(w for c in CUES.values() for p in c._single for w in needed_words(p.pattern) or ()),
     }
 )
 _PIECES = st.one_of(
