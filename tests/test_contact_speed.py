@@ -74,6 +74,7 @@ def _spans(pattern: re.Pattern[str] | Cues, text: str) -> list[tuple[int, int]]:
 @example(text="Trump and Xi MEET by phone", before="", after="")
 @example(text="they ſpoke; talkſ", before="", after="")
 @example(text="", before="", after="")
+@example(text="Trump will meet Xi; he will visit", before="", after="")  # two cues, one start
 def test_cues_find_what_the_whole_alternation_finds(text: str, before: str, after: str) -> None:
     RULES.begin(f"{before}{text}{after}")  # the item's whole text holds this part
     for name, cues in CUES.items():
