@@ -78,7 +78,7 @@ def features(contact: Contact, title: str, published: datetime | date) -> Featur
 def trigrams(title: str) -> frozenset[str]:
     """Character trigrams of a headline, without spaces and punctuation."""
     text = _GRAM_DROP.sub("", normalize(title).lower()) if isinstance(title, str) else ""
-    return frozenset(text[i : i + 3] for i in range(max(len(text) - 2, 0)))
+    return frozenset(map("".join, zip(text, text[1:], text[2:], strict=False)))
 
 
 @dataclass(slots=True)

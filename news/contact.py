@@ -9,8 +9,11 @@ key and scheduled date. Everything here is pure and never raises on item text.
 from __future__ import annotations
 
 import re
+import re._constants as _const
+import re._parser as _parser
 import tomllib
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -51,6 +54,7 @@ _SIDE_CLAUSE = re.compile(
     r"\b(?:as|amid|while|despite|over|before|ahead of|since)\s+(?:the\s+)?(?:[\w'-]+\s+){0,3}$",
     re.IGNORECASE,
 )
+_MASKS = frozenset({"mask", "mask_zh"})  # the groups of words that are not a name or place
 _SENTENCE_MEETING = re.compile(r"(?:^|[.;]\s+)meeting\b", re.IGNORECASE)
 
 
@@ -113,19 +117,24 @@ class ContactRules:
     place: re.Pattern[str]
     place_names: dict[str, _Place]
     forum_names: dict[str, str]
-    kind_strong: dict[Kind, re.Pattern[str]]
-    call_weak: re.Pattern[str]
-    postponed: re.Pattern[str]
-    readout: re.Pattern[str]
-    outcome: re.Pattern[str]
-    held: re.Pattern[str]
-    past: re.Pattern[str]
-    planned: re.Pattern[str]
-    context: re.Pattern[str]
+    kind_strong: dict[Kind, Cues]
+    call_weak: Cues
+    postponed: Cues
+    readout: Cues
+    outcome: Cues
+    held: Cues
+    past: Cues
+    planned: Cues
+    context: Cues
     future_en: re.Pattern[str]
     future_zh: re.Pattern[str]
     future_zh_after: re.Pattern[str]
     _cache: dict[str, Any] = field(default_factory=dict)
+
+    def begin(self, item: str) -> None:
+        """Start on a new item whose texts are all parts of `item`; forget the last one's."""
+        self._cache.clear()
+        self.context.book.begin(item)
 
 
 def load_contact_rules(path: Path | str | None = None) -> ContactRules:
@@ -143,11 +152,228 @@ def load_contact_rules(path: Path | str | None = None) -> ContactRules:
 
 
 def _alternation(phrases: list[str]) -> str:
+    """The longest-first alternation of `phrases` (the reference; slow for long lists)."""
     return "|".join(re.escape(p) for p in sorted(set(phrases), key=len, reverse=True))
 
 
-def _cues(patterns: list[str]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+def _trie(phrases: list[str]) -> str:
+    """`_alternation(phrases)` as a trie of characters, each longer branch tried first.
+
+    Matches the same (case-sensitive use only): the phrases that match at one place are
+    prefixes of one another, and both try the longest of them first; the trie compares one
+    character per branch point instead of every phrase at every place.
+    """
+    root: dict[str, Any] = {}
+    for phrase in phrases:
+        node = root
+        for char in phrase:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _trie_regex(root)
+
+
+def _trie_regex(node: dict[str, Any]) -> str:
+    branches = [
+        re.escape(char) + _trie_regex(child) for char, child in sorted(node.items()) if char
+    ]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    return f"(?:{body})?" if "" in node else body
+
+
+class CueBook:
+    """The cue lists of one rules file, and which of their cues can match a text.
+
+    A cue whose needed words (`needed_words`) a text lacks cannot match anywhere in it. The
+    book numbers every cue of every list and finds, once per text, the cues that can match:
+    the trigrams of the text's `gate_text` against each cue's first needed trigram.
+    """
+
+    __slots__ = ("_always", "_by_gram", "_item", "_item_mask", "_masks", "_short", "_size", "_wide")
+
+    def __init__(self) -> None:
+        self._size = 0
+        self._always = 0  # bits of the cues with no needed words: always run
+        self._by_gram: dict[str, int] = {}  # first trigram of an ASCII word → its cues' bits
+        self._short: dict[str, int] = {}  # ASCII words under three characters → bits
+        self._wide: dict[str, int] = {}  # other words (Chinese) → bits
+        self._masks: dict[str, int] = {}  # the current item's texts' masks
+        self._item, self._item_mask = "", 0  # the current item's whole text (see `begin`)
+
+    def cues(self, patterns: list[str]) -> Cues:
+        """A new cue list in this book."""
+        offset = self._size
+        for i, pattern in enumerate(patterns):
+            bit = 1 << (offset + i)
+            need = needed_words(pattern)
+            if need is None:
+                self._always |= bit
+                continue
+            for word in need:
+                if not word.isascii():
+                    table, key = self._wide, word
+                elif len(word) < 3:
+                    table, key = self._short, word
+                else:
+                    table, key = self._by_gram, word[:3]
+                table[key] = table.get(key, 0) | bit
+        self._size += len(patterns)
+        self._masks.clear()
+        return Cues(self, patterns, offset)
+
+    def mask(self, text: str) -> int:
+        """The bits of the cues that can match somewhere in `text` (or in the item's text,
+        when `text` is part of it: a superset, found once per item)."""
+        try:
+            return self._masks[text]
+        except KeyError:
+            pass
+        mask = self._item_mask if text in self._item else self._mask(text)
+        self._masks[text] = mask  # one item's few texts are read many times, then never
+        return mask
+
+    def _mask(self, text: str) -> int:
+        gate = gate_text(text)
+        mask = self._always
+        by_gram = self._by_gram
+        for gram in by_gram.keys() & set(map("".join, zip(gate, gate[1:], gate[2:], strict=False))):
+            mask |= by_gram[gram]
+        for word, bits in self._short.items():
+            if word in gate:
+                mask |= bits
+        if not gate.isascii():
+            for word, bits in self._wide.items():
+                if word in gate:
+                    mask |= bits
+        return mask
+
+    def begin(self, item: str) -> None:
+        """Start on a new item whose texts are all parts of `item`; forget the last one's."""
+        self._masks.clear()
+        self._item, self._item_mask = item, self._mask(item)
+
+
+class Cues:
+    """One cue list: the alternation `(?:p1)|(?:p2)|…` of its regexes, case-insensitive.
+
+    Each search runs only the cues that can match the text (`CueBook.mask`), each cue its own
+    compiled regex: the alternation's next match is the leftmost of the cues' next matches,
+    the earlier cue winning a tie, which is what dropping the cues that cannot match and
+    merging the rest gives. `full` is the whole alternation (the reference, and what runs when
+    a cue can match the empty string, where the merge would not be the same).
+    """
+
+    __slots__ = ("_all", "_offset", "_single", "book", "full")
+
+    def __init__(self, book: CueBook, patterns: list[str], offset: int) -> None:
+        self.full = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+        self.book = book
+        self._offset = offset
+        self._single = tuple(re.compile(f"(?:{p})", re.IGNORECASE) for p in patterns)
+        empty = any(_parser.parse(p, re.IGNORECASE).getwidth()[0] == 0 for p in patterns)
+        self._all = (1 << len(patterns)) - 1 if not empty else 0
+
+    def _cues(self, text: str) -> list[re.Pattern[str]] | None:
+        """The regexes of the cues that can match `text`, in order (None: run `full`)."""
+        if not self._all:
+            return None
+        mask = (self.book.mask(text) >> self._offset) & self._all
+        return [p for i, p in enumerate(self._single) if mask >> i & 1]
+
+    def search(self, text: str) -> re.Match[str] | None:
+        """Like `full.search(text)`."""
+        cues = self._cues(text)
+        if cues is None:
+            return self.full.search(text)
+        best = None
+        for cue in cues:
+            m = cue.search(text)
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        return best
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        """Like `full.finditer(text)`."""
+        cues = self._cues(text)
+        if cues is None:
+            return self.full.finditer(text)
+        if len(cues) <= 1:
+            return cues[0].finditer(text) if cues else iter(())
+        return self._merged(cues, text)
+
+    @staticmethod
+    def _merged(cues: list[re.Pattern[str]], text: str) -> Iterator[re.Match[str]]:
+        ahead = [cue.search(text) for cue in cues]  # each cue's next match from `pos` on
+        pos = 0
+        while True:
+            best = None
+            for i, m in enumerate(ahead):
+                if m is not None and m.start() < pos:
+                    m = ahead[i] = cues[i].search(text, pos)
+                if m is not None and (best is None or m.start() < best.start()):
+                    best = m
+            if best is None:
+                return
+            yield best
+            pos = best.end()  # never empty: no cue here matches the empty string
+
+    def count(self, text: str) -> int:
+        """Like `len(full.findall(text))`."""
+        return sum(1 for _ in self.finditer(text))
+
+
+def gate_text(text: str) -> str:
+    """`text` in the case every needed word is in: a case-insensitive ASCII letter match of
+    `text` is a plain substring of this ("ſ" and "ı" match "s" and "i"; "K" lowers to "k")."""
+    low = text.lower()
+    if low.isascii():
+        return low
+    return low.replace("ſ", "s").replace("ı", "i")
+
+
+def needed_words(pattern: str) -> frozenset[str] | None:
+    """Words (lower-cased) one of which every match of `pattern` contains; None: unknown.
+
+    Read from the parsed regex: a run of literal characters is needed; a group or a repeat of
+    at least one is needed as its content is; an alternation needs one of its branches' words.
+    Of a sequence's needed parts, the one with the longest shortest word is kept.
+    """
+    try:
+        parsed = _parser.parse(pattern, re.IGNORECASE)
+    except re.error:
+        return None
+    return _needed(list(parsed))
+
+
+def _needed(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+    options: list[frozenset[str] | None] = []
+    run: list[str] = []
+    for op, av in [*items, (None, None)]:
+        if op is _const.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            word = "".join(run).lower()
+            options.append(frozenset({word}) if _plain(word) else None)
+            run = []
+        if op is _const.SUBPATTERN:
+            options.append(_needed(list(av[-1])))
+        elif op is _const.ATOMIC_GROUP:
+            options.append(_needed(list(av)))
+        elif op is _const.BRANCH:
+            branches = [_needed(list(b)) for b in av[1]]
+            if all(b is not None for b in branches):
+                options.append(frozenset().union(*(b for b in branches if b is not None)))
+        elif op in (_const.MAX_REPEAT, _const.MIN_REPEAT, _const.POSSESSIVE_REPEAT) and av[0] >= 1:
+            options.append(_needed(list(av[2])))
+    found = [o for o in options if o]
+    return max(found, key=lambda o: min(len(w) for w in o)) if found else None
+
+
+def _plain(word: str) -> bool:
+    """Whether a needed word is safe to look for in `gate_text`: ASCII or caseless characters."""
+    return all(c.isascii() or c.lower() == c.upper() for c in word)
 
 
 def _compile(data: dict[str, Any], source: str) -> ContactRules:
@@ -173,7 +399,7 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
         if roles:
             group = f"o{len(office_groups)}"
             office_groups[group] = key
-            side_words = _alternation(prefixes[office["side"]])
+            side_words = _trie(prefixes[office["side"]])
             office_patterns.append(
                 rf"(?P<{group}>(?=[A-Z]){_NOT_WORD}(?:{side_words})\s+(?:[A-Za-z-]+\s+)?(?i:{_alternation(roles)}){_NOT_ROLE_AFTER})"
             )
@@ -183,15 +409,15 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
     masks = data["masks"]["terms"]
     english = [n for n in names if not _CJK.search(n)]
     chinese = [n for n in names if _CJK.search(n)]
+    # Every alternative needs an A-Z, a-z or Chinese character where it starts; grouped by
+    # that character (in their order), so that each place in a text tries only those that can
+    # start there. "mask_zh" and "en_lc" repeat "mask" and "en" (a group name is used once).
+    mask, en = _trie(masks), _trie(english)
     entity = re.compile(
-        "|".join(
-            [
-                f"(?=[A-Z\u4e00-\u9fff])(?P<mask>{_alternation(masks)})",
-                *office_patterns,
-                rf"(?=[A-Za-z]){_NOT_WORD}(?P<en>{_alternation(english)}){_NOT_WORD_AFTER}",
-                f"(?=[\u4e00-\u9fff])(?P<zh>{_alternation(chinese)})",
-            ]
-        )
+        f"(?=[A-Z])(?:(?P<mask>{mask})|{'|'.join(office_patterns)}|{_NOT_WORD}(?P<en>{en})"
+        f"{_NOT_WORD_AFTER})"
+        f"|(?=[a-z]){_NOT_WORD}(?P<en_lc>{en}){_NOT_WORD_AFTER}"
+        f"|(?=[\u4e00-\u9fff])(?:(?P<mask_zh>{mask})|(?P<zh>{_trie(chinese)}))"
     )
     places: dict[str, _Place] = {}
     for key, place in data["places"].items():
@@ -201,19 +427,15 @@ def _compile(data: dict[str, Any], source: str) -> ContactRules:
             places[name] = entry
     forums = {name: key for key, spelled in data["forums"].items() for name in spelled}
     loc = [*places, *forums]
-    loc_en = _alternation([n for n in loc if not _CJK.search(n)])
-    loc_zh = _alternation([n for n in loc if _CJK.search(n)])
+    loc_en = _trie([n for n in loc if not _CJK.search(n)])
+    loc_zh = _trie([n for n in loc if _CJK.search(n)])
     place = re.compile(
-        "|".join(
-            [
-                f"(?=[A-Z\u4e00-\u9fff])(?P<mask>{_alternation(masks)})",
-                rf"(?=[A-Z]){_NOT_WORD}(?P<en>{loc_en}){_NOT_WORD_AFTER}",
-                f"(?=[\u4e00-\u9fff])(?P<zh>{loc_zh})",
-            ]
-        )
+        rf"(?=[A-Z])(?:(?P<mask>{mask})|{_NOT_WORD}(?P<en>{loc_en}){_NOT_WORD_AFTER})"
+        f"|(?=[\u4e00-\u9fff])(?:(?P<mask_zh>{mask})|(?P<zh>{loc_zh}))"
     )
     kinds = data["kinds"]
     stages = data["stages"]
+    _cues = CueBook().cues
     return ContactRules(
         source=source,
         entity=entity,
@@ -260,6 +482,7 @@ def extract_contact(
     rules = rules or default_contact_rules()
     title = normalize(title) if isinstance(title, str) else ""
     summary = normalize(summary) if isinstance(summary, str) else ""
+    rules.begin(f"{title}. {summary}")
     day = local_day(published, None, title)
     title_context = _spans(rules.context, title)
     summary_context = _spans(rules.context, summary)
@@ -286,7 +509,7 @@ def extract_contact(
 _BEFORE_CONTEXT = re.compile(r"之前|前夕|以来")  # the 16 characters before them are context
 
 
-def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
+def _spans(pattern: Cues, text: str) -> list[tuple[int, int]]:
     if not text:
         return []
     spans = [m.span() for m in pattern.finditer(text)]
@@ -315,7 +538,7 @@ def _parties(
         (False, summary, summary_context),
     ):
         for m in rules.entity.finditer(text):
-            if m.lastgroup == "mask":
+            if m.lastgroup in _MASKS:
                 continue
             is_context = _inside(m.start(), context)
             sides = found.setdefault((in_title, is_context), {"us": [], "china": []})
@@ -344,7 +567,7 @@ def _parties(
             kind, _, text = reason.partition(":")
             if kind in ("us", "china", "pair"):
                 for m in rules.entity.finditer(text):
-                    for side, key in _entities(rules, m, day) if m.lastgroup != "mask" else ():
+                    for side, key in _entities(rules, m, day) if m.lastgroup not in _MASKS else ():
                         if not result[side]:
                             result[side].append(key)
     return tuple(sorted(result["us"])), tuple(sorted(result["china"]))
@@ -386,7 +609,7 @@ def _kind_and_place(
     candidates: list[tuple[int, _Place]] = []
     for rank, (text, context) in enumerate(((title, title_context), (summary, summary_context))):
         for m in rules.place.finditer(text):
-            if m.lastgroup == "mask" or _inside(m.start(), context):
+            if m.lastgroup in _MASKS or _inside(m.start(), context):
                 continue
             name = m.group()
             entry = rules.place_names.get(name)
@@ -412,14 +635,16 @@ def _kind_and_place(
                     scores[kind] += weight * (0.5 if _future(rules, text, m) else 1.0)
     if not scores["call"] and not any(scores[k] for k in IN_PERSON) and place is None:
         for weight, text in ((2.0, title), (1.0, summary)):
-            scores["call"] += weight * len(rules.call_weak.findall(text))
+            scores["call"] += weight * rules.call_weak.count(text)
     best: Kind = max(KINDS, key=lambda k: (scores[k], -KINDS.index(k)))
     return best, place, bool(scores[best])
 
 
 def _forum(rules: ContactRules, text: str) -> str | None:
+    if not any(name in text for name in rules.forum_names):  # a forum match is one of them
+        return None
     for m in rules.place.finditer(text):
-        if m.lastgroup != "mask" and m.group() in rules.forum_names:
+        if m.lastgroup not in _MASKS and m.group() in rules.forum_names:
             return rules.forum_names[m.group()]
     return None
 
@@ -430,10 +655,16 @@ def _future(rules: ContactRules, text: str, m: re.Match[str]) -> bool:
     if _CJK.search(m.group()):
         after = text[m.end() : m.end() + 8]
         return bool(rules.future_zh.search(before) or rules.future_zh_after.search(after))
-    return rules.future_en.search(before) is not None
+    memo = rules._cache  # one item's: the same words often stand before several of its cues
+    try:
+        return memo[before]
+    except KeyError:
+        pass
+    found = memo[before] = rules.future_en.search(before) is not None
+    return found
 
 
-def _unmarked(rules: ContactRules, pattern: re.Pattern[str], text: str) -> bool:
+def _unmarked(rules: ContactRules, pattern: Cues, text: str) -> bool:
     """Whether `pattern` matches `text` somewhere not right after a future word."""
     return any(not _future(rules, text, m) for m in pattern.finditer(text))
 
