@@ -496,7 +496,7 @@ class FakeSlack:
             return {"ok": False, "error": "thread_not_found"}
         root = parent.get("thread_ts", parent["ts"])
         if root != parent["ts"]:  # the ts of a reply: Slack answers with its whole thread
-            parent = self._find(channel, root) or parent
+            parent = self._find(channel, str(root)) or parent
         oldest = float(body.get("oldest") or 0)
         thread = [parent, *self._replies.get((channel, parent["ts"]), [])]
         found = [m for m in thread if m is parent or float(m["ts"]) > oldest]
