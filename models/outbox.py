@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     ForeignKey,
     Index,
@@ -18,8 +19,10 @@ from sqlalchemy import (
     UniqueConstraint,
     case,
     delete,
+    false,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -32,8 +35,15 @@ SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
 UNFINISHED = (PENDING, SENDING)
+# What an outbox row does (`op`): item alerts of v1 and story messages are `post`.
+POST = "post"
+REPLY = "reply"
+UPDATE = "update"
 # Console mode's pseudo-channel: every relevant item, printed by the ConsoleSender.
 CONSOLE_CHANNEL = "console"
+
+
+_UNFINISHED_UPDATE = "op = 'update' AND status IN ('pending', 'sending')"
 
 
 class Alert(Base):
@@ -43,10 +53,36 @@ class Alert(Base):
     __table_args__ = (
         UniqueConstraint("item_id", "channel_id"),
         Index("ix_alerts_status_next_attempt_at", "status", "next_attempt_at"),
+        # one story message per (story, channel), also across replicas (insert-ignore)
+        Index(
+            "ux_alerts_story_post",
+            "story_id",
+            "channel_id",
+            unique=True,
+            sqlite_where=text("op = 'post'"),
+            postgresql_where=text("op = 'post'"),
+        ),
+        # at most one unfinished edit per story message: later changes coalesce into it
+        Index(
+            "ux_alerts_story_update",
+            "story_id",
+            "channel_id",
+            unique=True,
+            sqlite_where=text(_UNFINISHED_UPDATE),
+            postgresql_where=text(_UNFINISHED_UPDATE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    # None for an `update` (it renders the story, not an item)
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), index=True
+    )
+    story_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    op: Mapped[str] = mapped_column(String(10), default=POST, server_default=POST)
+    broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # an `update` claimed while the story changed again: sent, it goes back to pending
+    rerender: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     channel_id: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(20), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
