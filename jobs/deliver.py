@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -30,13 +30,16 @@ from handlers.sender import (
     Sender,
     SlackFailed,
 )
+from jobs.story_delivery import RunStories, StoryAttempt, take_unit
 from models.outbox import (
+    UPDATE,
     AlertJob,
     claim_batch,
     fail_channel,
     mark_failed,
     mark_retry,
     mark_sent,
+    mark_update_sent,
     pending_count,
     release,
 )
@@ -82,6 +85,7 @@ class _Outcome:
     result: PostResult
     recovered: bool = False  # found in the history instead of posted
     lookup: bool = False  # the failure came from the history lookup
+    given_up: str | None = None  # Slack refused it, as built and as text only: why
 
 
 class _Pacer:
@@ -93,18 +97,23 @@ class _Pacer:
 
     def post(self, channel: str, message: Message, metadata: dict[str, Any]) -> PostResult:
         """Wait for the channel's turn, then post; the gap counts from the previous answer."""
+        return self.call(channel, lambda: self.sender.post(channel, message, metadata))
+
+    def call(self, channel: str, send: Callable[[], PostResult]) -> PostResult:
+        """Wait for the channel's turn, then make one Slack call to it (post, reply, edit)."""
         if channel in self.last:
             gap = self.last[channel] + self.pace - time.monotonic()
             if gap > 0:
                 time.sleep(gap)
         try:
-            return self.sender.post(channel, message, metadata)
+            return send()
         finally:
             self.last[channel] = time.monotonic()
 
 
 def _attempt(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
     """Look up (when unsure), then post, joining the channel or dropping blocks once if needed."""
+    assert job.item is not None  # an item alert (story ops go through StoryAttempt)
     if job.maybe_posted_since is not None:
         found = _find(sender, job)
         if found is not None:
@@ -152,6 +161,25 @@ def _attempt_safely(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
         return _Outcome(SlackFailed("unexpected_error", "transient"))
 
 
+def _attempt_unit(
+    sender: Sender, unit: list[AlertJob], pacer: _Pacer, stories: StoryAttempt
+) -> list[tuple[AlertJob, _Outcome]]:
+    """One item alert, or one unit of story ops; a bug becomes a retry (maybe posted)."""
+    if unit[0].story_id is None:
+        return [(unit[0], _attempt_safely(sender, unit[0], pacer))]
+    try:
+        outcomes = stories.run(unit)
+    except Exception:
+        logger.exception("story ops %s: unexpected error; they will be retried", unit)
+        return [(j, _Outcome(SlackFailed("unexpected_error", "transient"))) for j in unit]
+    for outcome in outcomes:
+        stories.known.learn(outcome)
+    return [
+        (o.job, _Outcome(o.result, recovered=o.recovered, lookup=o.lookup, given_up=o.given_up))
+        for o in outcomes
+    ]
+
+
 def _is(result: object, kind: str) -> TypeGuard[SlackFailed]:
     return isinstance(result, SlackFailed) and result.kind == kind
 
@@ -163,11 +191,12 @@ def _round_robin(jobs: list[AlertJob]) -> dict[str, deque[AlertJob]]:
     return queues
 
 
-def _next_jobs(queues: dict[str, deque[AlertJob]]) -> Iterator[AlertJob]:
+def _next_units(queues: dict[str, deque[AlertJob]]) -> Iterator[list[AlertJob]]:
+    """Round-robin over channels: each turn one item alert or one unit of story ops."""
     while queues:
         for channel in list(queues):
             if queues.get(channel):
-                yield queues[channel].popleft()
+                yield take_unit(queues[channel])
             if channel in queues and not queues[channel]:
                 del queues[channel]
 
@@ -181,13 +210,19 @@ class _Run:
         self.stopped: str | None = None
         self.hold: timedelta | None = None
         self.transient_streak = 0
+        self.failed_channels: set[str] = set()
 
     def record(self, job: AlertJob, outcome: _Outcome, queues: dict[str, deque[AlertJob]]) -> None:
         """Store one outcome; drops the channel's later jobs from this run when it is blocked."""
         now, owner, result = self.deps.clock(), self.owner, outcome.result
+        if job.channel in self.failed_channels:
+            return  # failed with the rest of its channel already
         with self.deps.sessions.begin() as s:
-            if isinstance(result, Posted):
-                mark_sent(s, job.alert_id, result.ts, now)
+            if isinstance(result, Posted) and outcome.given_up is None:
+                if job.op == UPDATE:
+                    mark_update_sent(s, job.alert_id, result.ts, now)
+                else:
+                    mark_sent(s, job.alert_id, result.ts, now)
                 self.counts["recovered" if outcome.recovered else "sent"] += 1
                 self.transient_streak = 0
                 return
@@ -214,6 +249,7 @@ class _Run:
                 others = fail_channel(s, job.channel, error, now, owner=owner)
                 paused = pause_channel(s, job.channel, result.error)
                 queues.pop(job.channel, None)
+                self.failed_channels.add(job.channel)
                 logger.warning(
                     "channel %s refuses posts (%s): %d alerts failed, %d subscriptions paused",
                     job.channel,
@@ -222,8 +258,8 @@ class _Run:
                     paused,
                 )
                 self.counts["failed"] += 1 + others
-            elif result.kind == "content":
-                mark_failed(s, job.alert_id, error, now, owner=owner)
+            elif outcome.given_up is not None or result.kind == "content":
+                mark_failed(s, job.alert_id, outcome.given_up or error, now, owner=owner)
                 logger.warning("alert %s failed: Slack refused it (%s)", job.alert_id, error)
                 self.counts["failed"] += 1
             else:
@@ -267,17 +303,22 @@ def deliver_pending(
     if not jobs:
         return DeliverySummary()
     run = _Run(deps, owner, pace)
+    stories = StoryAttempt(deps.sender, deps.sessions, run.pacer.call, RunStories(), LOOKBACK)
     queues = _round_robin(jobs)
     deadline = started + RUN_TIME
     untried: list[int] = []
     try:
-        for job in _next_jobs(queues):
+        for unit in _next_units(queues):
             if run.stopped is None and deps.clock() >= deadline:
                 run.stop("out_of_time")
             if run.stopped is not None:
-                untried.append(job.alert_id)
+                untried += [j.alert_id for j in unit]
                 continue
-            run.record(job, _attempt_safely(deps.sender, job, run.pacer), queues)
+            for job, outcome in _attempt_unit(deps.sender, unit, run.pacer, stories):
+                if run.stopped is not None and not isinstance(outcome.result, Posted):
+                    untried.append(job.alert_id)  # e.g. a unit's later ops after a 429
+                    continue
+                run.record(job, outcome, queues)
     finally:
         # if recording failed (database down), that alert stays `sending`: looked up later
         untried += [j.alert_id for q in queues.values() for j in q]

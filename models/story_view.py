@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from models.item import ItemView
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.item import Item, ItemView
 
 STAGES = ("planned", "held", "readout", "outcome", "postponed")
 SIDES = ("us", "china")
@@ -75,3 +78,19 @@ def entries_of(story: StoryView, item_ids: Sequence[int]) -> list[StoryEntry]:
     """The story's entries for these items, in the story's order (unknown ids are skipped)."""
     wanted = set(item_ids)
     return [e for e in story.entries if e.item.id in wanted]
+
+
+def load_story(s: Session, story_id: int) -> StoryView | None:
+    """The story as it is now, or None when it does not exist.
+
+    Provisional (until the stories tables land): the story's items are those its outbox
+    ops carry, outlet = the feed's name, stage unknown ("planned").
+    """
+    from models.outbox import Alert  # the provisional source of a story's items
+
+    ids = select(Alert.item_id).where(Alert.story_id == story_id, Alert.item_id.is_not(None))
+    items = s.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.id)).all()
+    if not items:
+        return None
+    entries = tuple(StoryEntry(ItemView.of(i), outlet=i.source or "unknown outlet") for i in items)
+    return StoryView(id=story_id, stage="planned", entries=entries)
