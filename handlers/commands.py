@@ -38,6 +38,7 @@ from handlers.blocks import (
     status_message,
     subscribed_message,
     subscriptions_message,
+    threads_message,
     topics_message,
     unknown_topics_message,
     unsubscribed_message,
@@ -46,6 +47,7 @@ from handlers.blocks import (
 from jobs.feeds import FeedAdded, add_feed_checked
 from models.feed import Feed, all_feeds, last_poll, remove_feed
 from models.item import ItemView, count_since, latest, search
+from models.channel import set_threads, threads_on
 from models.outbox import status_counts
 from models.subscription import (
     ALL_TOPICS,
@@ -280,6 +282,24 @@ def search_items(deps: Deps, request: Request, client: WebClient) -> Message:
     return item_list(items, heading, empty=empty, show_label=True)
 
 
+def set_channel_threads(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`threads on|off`: story updates in threads (default), or edits in place."""
+    words = _words(request.args)
+    channel = request.channel_id
+    if channel.startswith("D") or not channel:
+        return notice("Threads are a channel setting: run this in the channel.")
+    if not words:
+        with deps.sessions() as s:
+            on = threads_on(s, channel)
+        return threads_message(channel, on, changed=False)
+    if words not in (["on"], ["off"]):
+        return _usage("threads", f"Say `on` or `off`, not {code(' '.join(words), 20)}.")
+    on = words == ["on"]
+    with deps.sessions.begin() as s:
+        before = set_threads(s, channel, on, deps.clock())
+    return threads_message(channel, on, changed=before != on)
+
+
 def feed_view(feed: Feed) -> FeedView:
     """A feed's health, detached from the session."""
     return FeedView(
@@ -393,6 +413,12 @@ COMMANDS: dict[str, Command] = {
         show_subscriptions,
         "subscriptions",
         "this channel's subscriptions, with buttons to drop them",
+    ),
+    "threads": Command(
+        set_channel_threads,
+        "threads [on|off]",
+        "new reports of a story as replies in its thread (on, the default), or the story "
+        "message edited in place (off)",
     ),
     "status": Command(
         show_status, "status", "feed health, last poll, alert queue, paused subscriptions"
