@@ -45,9 +45,9 @@ from handlers.blocks import (
     usage,
 )
 from jobs.feeds import FeedAdded, add_feed_checked
+from models.channel import set_threads, threads_on
 from models.feed import Feed, all_feeds, last_poll, remove_feed
 from models.item import ItemView, count_since, latest, search
-from models.channel import set_threads, threads_on
 from models.outbox import status_counts
 from models.subscription import (
     ALL_TOPICS,
