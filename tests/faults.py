@@ -49,7 +49,7 @@ from models.db import make_engine, make_sessionmaker
 from models.feed import Feed, add_feed
 from models.item import Item
 from models.migrate import upgrade
-from models.outbox import SENT, Alert, enqueue, pending_count
+from models.outbox import SENT, UPDATE, Alert, enqueue, pending_count
 from models.subscription import subscribe
 from news.parse import MAX_ENTRIES
 from tests.fakes.feed_server import FeedServer, Reply, gzip_bomb, redirect
@@ -1114,7 +1114,9 @@ def _all_delivered(database_url: str, titles: Sequence[str]) -> bool:
         with engine.connect() as conn:
             stored = conn.scalar(select(func.count(Item.id)).where(Item.title.in_(titles)))
             unsent = conn.scalar(select(func.count(Alert.id)).where(Alert.status != SENT))
-            sent = conn.scalar(select(func.count(Alert.id)).where(Alert.status == SENT))
+            sent = conn.scalar(
+                select(func.count(Alert.id)).where(Alert.status == SENT, Alert.op != UPDATE)
+            )
         return stored == len(titles) and unsent == 0 and sent == len(titles)
     finally:
         engine.dispose()
@@ -1128,8 +1130,11 @@ def _tally(
         with engine.connect() as conn:
             items = conn.execute(select(Item.id, Item.title).where(Item.title.in_(titles))).all()
             alerts = conn.execute(
-                select(Alert.id, Alert.item_id, Alert.status, Alert.channel_id).order_by(Alert.id)
+                select(Alert.id, Alert.item_id, Alert.status, Alert.channel_id)
+                .where(Alert.op != UPDATE)  # edits are not messages
+                .order_by(Alert.id)
             ).all()
+            edits = conn.execute(select(Alert.status).where(Alert.op == UPDATE)).scalars().all()
     finally:
         engine.dispose()
     by_title = Counter(title for _, title in items)
@@ -1138,16 +1143,33 @@ def _tally(
     report.stored_twice = sum(1 for n in by_title.values() if n > 1)
     report.queued = len(alerts)
     report.statuses = dict(Counter(a.status for a in alerts))
-    report.stuck = sum(1 for a in alerts if a.status != SENT)
-    posted = [m["metadata"]["event_payload"]["alert_id"] for m in slack.messages(CHANNEL)]
+    report.stuck = sum(1 for a in alerts if a.status != SENT) + sum(1 for e in edits if e != SENT)
+    posted, in_order = posted_ops(slack, CHANNEL)
     counts = Counter(posted)
     report.delivered = len(set(counts) & {a.id for a in alerts})
     report.duplicated = sum(n - 1 for n in counts.values())
-    report.out_of_order = list(dict.fromkeys(posted)) != sorted(counts)
+    report.out_of_order = not in_order
     delivered_items = {a.item_id for a in alerts if a.id in counts}
     report.lost = sum(1 for item_id, _ in items if item_id not in delivered_items) + (
         len(titles) - len(by_title)
     )
+
+
+def posted_ops(slack: FakeSlack, channel: str) -> tuple[list[int], bool]:
+    """The outbox ids every message of the channel carries (item alerts and story ops,
+    thread replies included), and whether each sequence is in queue order: the top-level
+    messages, and the replies of each thread."""
+
+    def ids(message: dict[str, Any]) -> list[int]:
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        return [payload["alert_id"]] if "alert_id" in payload else list(payload.get("op_ids", []))
+
+    sequences = [[i for m in slack.top_level(channel) for i in ids(m)]]
+    for replies in slack.all_replies(channel).values():
+        sequences.append([i for m in replies for i in ids(m)])
+    posted = [i for seq in sequences for i in seq]
+    in_order = all(list(dict.fromkeys(seq)) == sorted(set(seq)) for seq in sequences)
+    return posted, in_order
 
 
 # --- the database ---------------------------------------------------------------------------
