@@ -7,6 +7,11 @@ own short transaction. No transaction is open while Slack is called.
 Why a post is never repeated: every message carries `metadata.event_payload.alert_id`, and an
 alert whose last try may have landed unrecorded (the sender crashed after posting, or the
 request timed out or dropped) is first looked up in the channel's history.
+
+Story ops (`post` the story message, `reply` in its thread, `update` it) go through
+`jobs.story_delivery`, one unit at a time: a channel's story messages come first, and its
+quiet replies of one story claimed together go out as one message. Their metadata lists
+the op ids they deliver, looked up (thread replies included) the same way.
 """
 
 from __future__ import annotations
