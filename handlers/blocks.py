@@ -518,10 +518,13 @@ def home_view(
     items: Sequence[ItemView],
     subscriptions: Sequence[SubscriptionView],
     feeds: Sequence[FeedView],
+    stories: Sequence[StoryView] = (),
 ) -> dict[str, Any]:
-    """The App Home tab: latest relevant items, every channel's subscriptions, feed health."""
+    """The App Home tab: current stories (else latest items), subscriptions, feed health."""
     blocks: list[Block] = [header("Latest US–China diplomacy news")]
-    if items:
+    if stories:
+        blocks += home_story_blocks(stories)[1:]
+    elif items:
         blocks += [section(_item_text(i, summary_chars=0)) for i in items]
     else:
         blocks.append(section("No relevant items yet."))

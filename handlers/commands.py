@@ -36,6 +36,9 @@ from handlers.blocks import (
     not_admin_message,
     notice,
     status_message,
+    story_list,
+    story_not_found_message,
+    story_timeline,
     subscribed_message,
     subscriptions_message,
     threads_message,
@@ -49,6 +52,7 @@ from models.channel import set_threads, threads_on
 from models.feed import Feed, all_feeds, last_poll, remove_feed
 from models.item import ItemView, count_since, latest, search
 from models.outbox import status_counts
+from models.story_view import load_story, recent_stories
 from models.subscription import (
     ALL_TOPICS,
     Subscription,
@@ -165,9 +169,29 @@ def show_latest(deps: Deps, request: Request, client: WebClient) -> Message:
         topic = None
     count = count or DEFAULT_LATEST
     with deps.sessions() as s:
-        items = [ItemView.of(i) for i in latest(s, count, topic)]
+        stories = recent_stories(s, count, topic)
+        items = [] if stories else [ItemView.of(i) for i in latest(s, count, topic)]
+    if stories:  # items stored before stories existed are listed as items
+        heading = f"Latest stories on {topic}" if topic else "Latest stories"
+        return story_list(stories, heading)
     heading = f"Latest relevant items on {topic}" if topic else "Latest relevant items"
     return item_list(items, heading, empty="No relevant items stored yet.")
+
+
+def show_story(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`story <n>`: one story's timeline."""
+    if len(request.args) != 1:
+        return _usage("story", "Give the story's number (`/diplo latest` shows them).")
+    return story_reply(deps, request.args[0].removeprefix("#"))
+
+
+def story_reply(deps: Deps, number: str) -> Message:
+    """The timeline of story `number` (from a command or the Timeline button)."""
+    if not _COUNT.fullmatch(number):
+        return story_not_found_message(number)
+    with deps.sessions() as s:
+        story = load_story(s, int(number))
+    return story_timeline(story) if story else story_not_found_message(number)
 
 
 def show_topics(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -392,9 +416,10 @@ COMMANDS: dict[str, Command] = {
     "latest": Command(
         show_latest,
         "latest [N] [topic]",
-        f"the N newest relevant items (default {DEFAULT_LATEST}, at most {MAX_LATEST}), "
+        f"the N latest stories (default {DEFAULT_LATEST}, at most {MAX_LATEST}), "
         "optionally on one topic",
     ),
+    "story": Command(show_story, "story <n>", "one story's timeline: every report, in order"),
     "search": Command(
         search_items,
         "search <words>",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.item import Item, ItemView
@@ -94,3 +94,25 @@ def load_story(s: Session, story_id: int) -> StoryView | None:
         return None
     entries = tuple(StoryEntry(ItemView.of(i), outlet=i.source or "unknown outlet") for i in items)
     return StoryView(id=story_id, stage="planned", entries=entries)
+
+
+def recent_stories(s: Session, limit: int, topic: str | None = None) -> list[StoryView]:
+    """The stories with the newest items first, optionally those with an item on `topic`.
+
+    Provisional (until the stories tables land): stories are read through the outbox.
+    """
+    from models.outbox import Alert
+
+    newest = func.max(Item.published_at)
+    query = (
+        select(Alert.story_id, newest)
+        .join(Item, Item.id == Alert.item_id)
+        .where(Alert.story_id.is_not(None))
+        .group_by(Alert.story_id)
+        .order_by(newest.desc(), Alert.story_id.desc())
+        .limit(limit)
+    )
+    if topic is not None:
+        query = query.where(("," + Item.topics + ",").contains(f",{topic},"))
+    stories = [load_story(s, story_id) for story_id, _ in s.execute(query).tuples() if story_id]
+    return [story for story in stories if story is not None]
