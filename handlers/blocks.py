@@ -553,6 +553,7 @@ def home_view(
 
 STORY_ACTION = "diplo_story"
 FIELD_LIMIT = 2000  # characters per section field
+MAX_LINK_URL = 1000  # a longer (escaped) URL is not linked: the label is shown alone
 MAX_LISTED = 30  # outlets or items listed in one message before "…and N more"
 STAGE_BADGES = {
     "planned": ":spiral_calendar_pad: Planned",
@@ -581,8 +582,15 @@ def _outlet(entry: StoryEntry) -> str:
     return escape_mrkdwn(truncate(entry.outlet or "unknown outlet", 60))
 
 
+def _story_link(url: str | None, label: str) -> str:
+    """`<url|label>` for an http(s) URL of reasonable length, else the escaped label alone."""
+    text = escape_mrkdwn(label).replace("|", "¦")
+    target = escape_mrkdwn(url).replace("|", "%7C") if url and is_http_url(url) else ""
+    return f"<{target}|{text}>" if target and len(target) <= MAX_LINK_URL else text
+
+
 def _entry_link(entry: StoryEntry, chars: int = 200) -> str:
-    return _link(entry.item.url, truncate(entry.item.title, chars) or "untitled")
+    return _story_link(entry.item.url, truncate(entry.item.title, chars) or "untitled")
 
 
 def _entry_line(entry: StoryEntry, chars: int = 200) -> str:
@@ -689,7 +697,7 @@ def stage_post(story: StoryView, entry: StoryEntry, story_link: str | None) -> M
     """Threads off: the new top-level message of a stage change, linking to the story message."""
     reply = stage_reply(story, entry)
     title = escape_mrkdwn(truncate(story.headline.item.title, 120))
-    where = _link(story_link, "the story") if story_link else "the story message above"
+    where = _story_link(story_link, "the story") if story_link else "the story message above"
     blocks = [*reply.blocks, context(f"Story #{story.id}: {title} — see {where}")]
     return Message(text=reply.text, blocks=blocks)
 
