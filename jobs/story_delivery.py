@@ -121,9 +121,11 @@ class StoryAttempt:
         paced: Paced,
         known: RunStories,
         lookback: timedelta,
+        unknown_attempts: int = 5,
     ) -> None:
         self.sender, self.sessions, self.paced = sender, sessions, paced
         self.known, self.lookback = known, lookback
+        self.unknown_attempts = unknown_attempts  # tries against an unknown error, then text
 
     def run(self, unit: list[AlertJob]) -> list[OpOutcome]:
         """The outcome of each op of the unit."""
@@ -162,13 +164,13 @@ class StoryAttempt:
             why = "no_story_message"
             return OpOutcome(job, SlackFailed(why, "content"), given_up=why)
         message = story_message(story, list_sources=not job.threads)
-        result = self.paced(job.channel, lambda: self.sender.update(job.channel, ts, message))
-        if _is(result, "content"):
-            plain = Message(text=message.text)
-            result = self.paced(job.channel, lambda: self.sender.update(job.channel, ts, plain))
-        if _is(result, "content") or _is(result, "gone"):
-            return OpOutcome(job, result, given_up=result.error)
-        return OpOutcome(job, result)
+        channel = job.channel
+        result, given_up = self._with_fallback(
+            job, message, lambda m: self.sender.update(channel, ts, m)
+        )
+        if _is(result, "gone"):  # the story message was deleted: nothing left to edit
+            given_up = result.error
+        return OpOutcome(job, result, given_up=given_up)
 
     # --- replies
 
@@ -209,48 +211,58 @@ class StoryAttempt:
             return [*outcomes, *self._send_top_all(todo, stage_post(story, entries[0], link))]
         message = stage_reply(story, entries[0]) if broadcast else story_reply(entries)
         metadata = story_metadata(story.id, [j.alert_id for j in todo])
-        result = self.paced(
-            job.channel,
-            lambda: self.sender.reply(job.channel, parent, message, metadata, broadcast),
+        channel = job.channel
+        result, given_up = self._with_fallback(
+            job, message, lambda m: self.sender.reply(channel, parent, m, metadata, broadcast)
         )
-        if _is(result, "content"):
-            plain = Message(text=message.text)
-            result = self.paced(
-                job.channel,
-                lambda: self.sender.reply(job.channel, parent, plain, metadata, broadcast),
-            )
         if _is(result, "gone"):  # the story message was deleted: top-level instead
-            logger.info("story %s: message gone in %s; reply sent top-level", story.id, job.channel)
+            logger.info("story %s: message gone in %s; reply sent top-level", story.id, channel)
             return [*outcomes, *self._send_top_all(todo, message)]
-        return [*outcomes, *self._settle(todo, result)]
+        return [*outcomes, *(OpOutcome(j, result, given_up=given_up) for j in todo)]
 
     # --- shared
 
     def _send_top_all(self, todo: list[AlertJob], message: Message) -> list[OpOutcome]:
-        return self._settle(todo, self._post_result(todo[0], todo, message))
+        """Post `message` top-level for these ops (one message carrying all their ids)."""
+        job = todo[0]
+        assert job.story_id is not None
+        metadata = story_metadata(job.story_id, [j.alert_id for j in todo])
+        channel = job.channel
+
+        def post(m: Message) -> PostResult:
+            result = self.sender.post(channel, m, metadata)
+            joined = _is(result, "channel") and result.error == "not_in_channel"
+            if joined and self.sender.join(channel):
+                result = self.sender.post(channel, m, metadata)
+            return result
+
+        result, given_up = self._with_fallback(job, message, post)
+        return [OpOutcome(j, result, given_up=given_up) for j in todo]
 
     def _send_top(self, job: AlertJob, ops: list[AlertJob], message: Message) -> OpOutcome:
-        return self._settle(ops, self._post_result(job, ops, message))[0]
+        return self._send_top_all(ops, message)[0]
 
-    def _post_result(self, job: AlertJob, ops: list[AlertJob], message: Message) -> PostResult:
-        assert job.story_id is not None
-        metadata = story_metadata(job.story_id, [j.alert_id for j in ops])
-        channel = job.channel
-        result = self.paced(channel, lambda: self.sender.post(channel, message, metadata))
-        if (
-            _is(result, "channel")
-            and result.error == "not_in_channel"
-            and self.sender.join(channel)
-        ):
-            result = self.paced(channel, lambda: self.sender.post(channel, message, metadata))
-        if _is(result, "content"):
-            plain = Message(text=message.text)
-            result = self.paced(channel, lambda: self.sender.post(channel, plain, metadata))
-        return result
+    def _with_fallback(
+        self, job: AlertJob, message: Message, send: Callable[[Message], PostResult]
+    ) -> tuple[PostResult, str | None]:
+        """Send (paced); a message Slack refuses goes once more as text only, then is given up.
 
-    def _settle(self, ops: list[AlertJob], result: PostResult) -> list[OpOutcome]:
-        given_up = result.error if _is(result, "content") or _is(result, "gone") else None
-        return [OpOutcome(j, result, given_up=given_up) for j in ops]
+        Refused: a content error at once, an unknown error from the `unknown_attempts`-th
+        try on. Returns the result and, when given up, why.
+        """
+        result = self.paced(job.channel, lambda: send(message))
+        refused = _is(result, "content") or (
+            _is(result, "unknown") and job.attempt >= self.unknown_attempts
+        )
+        if not refused:
+            return result, None
+        assert isinstance(result, SlackFailed)
+        first = result.error
+        logger.warning("story op %s: Slack refused it (%s); text only", job.alert_id, first)
+        result = self.paced(job.channel, lambda: send(Message(text=message.text)))
+        if _is(result, "content") or _is(result, "unknown"):
+            return result, f"{first}; as text only: {result.error}"
+        return result, None
 
     def _find(self, job: AlertJob, thread_ts: str | None) -> LookupResult:
         """Search for an earlier try of the op: in its thread, then in the history."""
