@@ -53,7 +53,7 @@ def run_bot(args: argparse.Namespace) -> int:
                     assert settings.slack_app_token is not None
                     server = run_socket_mode(app, settings.slack_app_token)
                 else:
-                    server = run_http(app, settings.port)
+                    server = run_http(app, settings.port, settings.http_host)
             except SlackAuthError as exc:  # a rejected bot or app token: one line, exit 2
                 raise StartupError(str(exc)) from None
             except OSError as exc:  # HTTP mode: the port is taken

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,15 +31,34 @@ class Settings:
     fetch_timeout: float = 20.0
     max_feed_bytes: int = 5 * 1024 * 1024
     fetch_concurrency: int = 64
+    flood_items: int = 50  # new relevant items in one poll that make a feed "too active"
     allow_hosts: frozenset[str] = frozenset()
     rules_file: Path | None = None
+    sources_file: Path | None = None
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     port: int = 3000
+    http_host: str = "0.0.0.0"
     admins: frozenset[str] = frozenset()
     log_level: str = "INFO"
+
+    def __repr__(self) -> str:
+        """Every setting, with tokens left out and passwords or URL secrets as ***."""
+        from news.urls import redact_url
+
+        def shown(value: object) -> object:
+            if isinstance(value, str):
+                return redact_url(value)
+            if isinstance(value, tuple):
+                return tuple(shown(v) for v in value)
+            return value
+
+        parts = [f"{f.name}={shown(getattr(self, f.name))!r}" for f in fields(self) if f.repr]
+        return f"Settings({', '.join(parts)})"
+
+    __str__ = __repr__
 
     @property
     def slack_mode(self) -> str:
@@ -94,6 +113,18 @@ def _database_url(raw: str) -> str:
         url = "postgresql" + url[len("postgres") :]
     if base in ("postgres", "postgresql") and "+" not in scheme:
         url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:  # parse it as the engine will, so a bad one is this one line, not a traceback
+        make_url(url).get_dialect()
+    except (NoSuchModuleError, ImportError):
+        raise SettingsError(f"DATABASE_URL: unknown database driver {scheme!r}") from None
+    except (ArgumentError, ValueError):  # the message would quote the URL, password and all
+        raise SettingsError(
+            "DATABASE_URL: not a valid database URL (check the host, the port and any "
+            "special character in the password, which must be %-encoded)"
+        ) from None
     return url
 
 
@@ -162,6 +193,8 @@ def load_settings(
         kwargs["max_feed_bytes"] = _int("DIPLO_MAX_FEED_BYTES", v, 1024, 1024**3)
     if (v := get("DIPLO_FETCH_CONCURRENCY")) is not None:
         kwargs["fetch_concurrency"] = _int("DIPLO_FETCH_CONCURRENCY", v, 1, 256)
+    if (v := get("DIPLO_FLOOD_ITEMS")) is not None:
+        kwargs["flood_items"] = _int("DIPLO_FLOOD_ITEMS", v, 1, 100000)
     if (v := get("DIPLO_ALLOW_HOSTS")) is not None:
         kwargs["allow_hosts"] = _allow_hosts(v)
     if (v := get("DIPLO_RULES")) is not None:
@@ -169,6 +202,11 @@ def load_settings(
         if not path.is_file():
             raise SettingsError(f"DIPLO_RULES: no such file {v!r}")
         kwargs["rules_file"] = path
+    if (v := get("DIPLO_SOURCES")) is not None:
+        path = Path(v)
+        if not path.is_file():
+            raise SettingsError(f"DIPLO_SOURCES: no such file {v!r}")
+        kwargs["sources_file"] = path
     if (v := get("SLACK_BOT_TOKEN")) is not None:
         kwargs["slack_bot_token"] = _token("SLACK_BOT_TOKEN", v, "xoxb-")
     if (v := get("SLACK_APP_TOKEN")) is not None:
@@ -180,6 +218,11 @@ def load_settings(
         kwargs["slack_api_url"] = url if url.endswith("/") else url + "/"
     if (v := get("PORT")) is not None:
         kwargs["port"] = _int("PORT", v, 1, 65535)
+    if (v := get("DIPLO_HTTP_HOST")) is not None:
+        try:
+            kwargs["http_host"] = str(ipaddress.ip_address(v.strip()))
+        except ValueError:
+            raise SettingsError(f"DIPLO_HTTP_HOST must be an IP address, got {v!r}") from None
     if (v := get("DIPLO_ADMINS")) is not None:
         kwargs["admins"] = frozenset(_list(v))
     if (v := get("LOG_LEVEL")) is not None:

@@ -17,6 +17,7 @@ from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from news.relevance import Classifier
 from news.rules import RulesError, load_rules
+from news.urls import redact_text
 from settings import Settings, SettingsError, load_settings
 
 
@@ -24,13 +25,18 @@ class StartupError(Exception):
     """Something the user must fix before diplo can start; the message is one line."""
 
 
+class RedactingFormatter(logging.Formatter):
+    """The standard line, with secrets in any URL it holds (tracebacks too) shown as ***."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
+
 def configure_logging(level: str) -> None:
-    """Log to stderr, one line per event."""
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """Log to stderr, one line per event; URL secrets are redacted in every line."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 

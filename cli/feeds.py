@@ -10,6 +10,7 @@ from cli.context import StartupError, configure_logging, open_deps, settings_or_
 from jobs.feeds import FeedRejected, add_feed_checked, export_opml, import_opml
 from models.feed import all_feeds, remove_feed
 from news.opml import OpmlError
+from news.urls import redact_text, redact_url
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,9 +41,16 @@ def list_feeds(args: argparse.Namespace) -> int:
             print("no feeds yet (they are seeded when the bot or `poll --once` first runs)")
         for f in feeds:
             polled = f.last_polled_at.strftime("%Y-%m-%d %H:%M") if f.last_polled_at else "never"
-            line = f"{f.status:<9} {f.consecutive_failures:>3} fails  {polled:<16}  {f.url}"
+            url = redact_url(f.url)
+            line = f"{f.status:<9} {f.consecutive_failures:>3} fails  {polled:<16}  {url}"
             if f.last_error:
-                line += f"\n{'':>9} last error: {f.last_error}"
+                line += f"\n{'':>9} last error: {redact_text(f.last_error)}"
+            if f.too_active_since:
+                since = f.too_active_since.strftime("%Y-%m-%d %H:%M")
+                line += (
+                    f"\n{'':>9} too active since {since}: {f.too_active_count} new relevant "
+                    "items in its last poll (alerts beyond DIPLO_FLOOD_ITEMS held)"
+                )
             print(line)
     return 0
 
@@ -53,10 +61,11 @@ def add_feed(args: argparse.Namespace) -> int:
     with open_deps(settings_or_exit()) as deps:
         result = add_feed_checked(deps, args.url, added_by=None)
     if isinstance(result, FeedRejected):
-        print(f"diplo: not added: {result.reason}", file=sys.stderr)
+        print(f"diplo: not added: {redact_text(result.reason)}", file=sys.stderr)
         return 1
     verb = "added" if result.created else "already present:"
-    print(f"{verb} {result.url} ({result.title}; {result.items} items marked seen)")
+    shown = redact_url(result.url)
+    print(f"{verb} {shown} ({result.title}; {result.items} items marked seen)")
     return 0
 
 
@@ -65,9 +74,9 @@ def remove(args: argparse.Namespace) -> int:
     with open_deps(settings_or_exit()) as deps, deps.sessions.begin() as s:
         removed = remove_feed(s, args.url)
     if not removed:
-        print(f"diplo: no feed with URL {args.url}", file=sys.stderr)
+        print(f"diplo: no feed with URL {redact_url(args.url)}", file=sys.stderr)
         return 1
-    print(f"removed {args.url}")
+    print(f"removed {redact_url(args.url)}")
     return 0
 
 

@@ -11,6 +11,7 @@ from jobs.deliver import deliver_pending
 from jobs.poll import FeedOutcome, PollSummary, poll_due_feeds
 from jobs.recover import start_up
 from models.feed import all_feeds, make_all_due
+from news.urls import redact_text, redact_url
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,7 +69,7 @@ def summary_table(summary: PollSummary) -> str:
     if failures:
         lines.append("")
         lines.append("failed feeds:")
-        lines += [f"  {o.url}: {o.error}" for o in failures]
+        lines += [f"  {redact_url(o.url)}: {redact_text(o.error or '')}" for o in failures]
     return "\n".join(lines)
 
 

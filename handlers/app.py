@@ -2,6 +2,10 @@
 
 `bot.py` calls, in order: `build_app(deps)`, `register_handlers(app, deps)`,
 `check_auth(app.client)`, then `run_socket_mode(app, token)` or `run_http(app, port)`.
+
+HTTP mode is served by waitress: one thread does the network I/O of every connection
+(reading whole requests, closing idle ones), and a fixed pool of worker threads runs the
+app, so stalled or slow clients cost a little memory each and never a thread.
 """
 
 from __future__ import annotations
@@ -12,9 +16,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -25,6 +27,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from waitress.server import create_server
 
 from deps import Deps
 
@@ -33,6 +36,10 @@ logger = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are a few KB; refuse anything huge
+HTTP_THREADS = 8  # workers running the app; Bolt acks at once and works on its own pool
+HTTP_CONNECTION_LIMIT = 5000  # open connections before new ones wait in the listen backlog
+HTTP_IDLE_TIMEOUT = 10  # seconds without a byte before a connection is closed
+SERVER_HEADER = "diplo"
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -59,7 +66,7 @@ def build_app(deps: Deps) -> App:
             RateLimitErrorRetryHandler(max_retry_count=2),
         ],
     )
-    return App(
+    app = App(
         name="diplo",
         client=client,
         signing_secret=settings.slack_signing_secret or secrets.token_hex(32),
@@ -67,6 +74,10 @@ def build_app(deps: Deps) -> App:
         request_verification_enabled=True,  # Socket Mode requests skip it by themselves
         process_before_response=False,  # ack() answers Slack at once; work continues after
     )
+    from handlers import replay
+
+    replay.register(app, deps)  # after Bolt's signature check: a replayed request gets 401
+    return app
 
 
 def check_auth(client: WebClient) -> str:
@@ -123,16 +134,6 @@ def run_socket_mode(app: App, app_token: str, ping_interval: float = 5.0) -> Qui
     return handler
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s %s", self.address_string(), format % args)
-
-
 def wsgi_app(app: App) -> WsgiApp:
     """Bolt on POST /slack/events (signature checked by Bolt), plus GET /healthz."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
@@ -160,33 +161,52 @@ def _plain(start_response: StartResponse, status: str, body: bytes) -> list[byte
 
 
 class HttpServer:
-    """A threaded WSGI server running on a daemon thread; `shutdown()` stops it."""
+    """waitress serving the app from a daemon thread; `shutdown()` stops it.
 
-    def __init__(self, app: App, host: str, port: int) -> None:
-        self._server = make_server(
-            host, port, wsgi_app(app), server_class=_Server, handler_class=_QuietHandler
+    Bounded: `HTTP_THREADS` workers, `HTTP_CONNECTION_LIMIT` connections, a request body of
+    at most `MAX_BODY_BYTES` (413 before it is read), and a connection silent for
+    `HTTP_IDLE_TIMEOUT` seconds (a half-sent request included) is closed.
+    """
+
+    def __init__(
+        self, app: App, host: str, port: int, idle_timeout: int = HTTP_IDLE_TIMEOUT
+    ) -> None:
+        self._server = create_server(
+            wsgi_app(app),
+            host=host,
+            port=port,
+            threads=HTTP_THREADS,
+            connection_limit=HTTP_CONNECTION_LIMIT,
+            channel_timeout=idle_timeout,
+            cleanup_interval=min(idle_timeout, 2),  # how often idle connections are looked for
+            max_request_body_size=MAX_BODY_BYTES,
+            max_request_header_size=64 * 1024,
+            asyncore_use_poll=True,  # select() cannot watch more than 1,024 sockets
+            ident=SERVER_HEADER,  # `Server: diplo`, no versions
+            expose_tracebacks=False,
+            clear_untrusted_proxy_headers=True,
         )
         self.host = host
-        self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="diplo-http",
-            daemon=True,
-        )
+        self.port: int = int(self._server.effective_port)  # type: ignore[union-attr]
+        self._thread = threading.Thread(target=self._server.run, name="diplo-http", daemon=True)
         self._thread.start()
 
     def shutdown(self) -> None:
-        """Stop accepting requests and wait for the server thread."""
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop accepting requests, close every connection and wait for the server thread."""
+        self._server.task_dispatcher.shutdown(timeout=5)
+        self._server.close()  # the listening socket
+        for channel in list(self._server._map.values()):  # type: ignore[union-attr]
+            with contextlib.suppress(OSError):
+                channel.close()
         self._thread.join(timeout=5)
 
     close = shutdown  # the same name as the Socket Mode handler's, for bot.py
 
 
-def run_http(app: App, port: int, host: str = "0.0.0.0") -> HttpServer:
+def run_http(
+    app: App, port: int, host: str = "0.0.0.0", idle_timeout: int = HTTP_IDLE_TIMEOUT
+) -> HttpServer:
     """Serve Slack's requests on http://host:port/slack/events (port 0: a free port)."""
-    server = HttpServer(app, host, port)
+    server = HttpServer(app, host, port, idle_timeout)
     logger.info("listening for Slack on http://%s:%d%s", host, server.port, EVENTS_PATH)
     return server

@@ -18,8 +18,9 @@ from typing import Any
 
 from models.item import ItemView
 from models.story_view import StoryEntry, StoryView
+from models.why import Why
 from news.text import truncate
-from news.urls import is_http_url
+from news.urls import is_http_url, redact_text, redact_url
 
 MAX_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -28,6 +29,8 @@ TEXT_LIMIT = 3000
 HEADER_LIMIT = 150
 BUTTON_LIMIT = 75
 CONTEXT_ELEMENTS = 10
+PLAIN_TEXT_LIMIT = 2000  # the text-only form of an alert Slack refused as built
+MIN_LABEL = 12  # a link's label is never cut shorter; the link moves to its own block
 
 UNSUBSCRIBE_ACTION = "diplo_unsubscribe"
 _CHANNEL_ID = re.compile(r"^[A-Z0-9]{2,30}$")
@@ -67,6 +70,21 @@ class FeedView:
     last_error: str | None = None
     consecutive_failures: int = 0
     last_polled_at: datetime | None = None
+    too_active_count: int = 0  # > 0: its last poll brought this many new relevant items
+
+    @property
+    def needs_attention(self) -> bool:
+        """Failing, disabled or too active."""
+        return self.status != "ok" or self.too_active_count > 0
+
+
+@dataclass(frozen=True, slots=True)
+class FailedAlertView:
+    """An alert given up for good, and why."""
+
+    channel_id: str
+    title: str
+    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +96,7 @@ class StatusReport:
     items_today: int
     alerts: Mapping[str, int]  # outbox status -> count
     paused: Sequence[SubscriptionView]
+    failed: Sequence[FailedAlertView] = ()  # the most recent ones
 
 
 # --- primitives -----------------------------------------------------------------------------
@@ -115,7 +134,11 @@ def header(text: str) -> Block:
     """A header block (plain text, at most 150 characters)."""
     return {
         "type": "header",
-        "text": {"type": "plain_text", "text": _cut(text, HEADER_LIMIT), "emoji": True},
+        "text": {
+            "type": "plain_text",
+            "text": _cut(text, HEADER_LIMIT, mrkdwn=False),
+            "emoji": True,
+        },
     }
 
 
@@ -129,7 +152,11 @@ def button(label: str, action_id: str, value: str, style: str | None = None) -> 
     """A button element (label ≤ 75 characters, value ≤ 2000)."""
     element: Block = {
         "type": "button",
-        "text": {"type": "plain_text", "text": _cut(label, BUTTON_LIMIT), "emoji": True},
+        "text": {
+            "type": "plain_text",
+            "text": _cut(label, BUTTON_LIMIT, mrkdwn=False),
+            "emoji": True,
+        },
         "action_id": action_id,
         "value": value[:2000],
     }
@@ -147,10 +174,27 @@ def _mrkdwn(text: str) -> Block:
     return {"type": "mrkdwn", "text": text}
 
 
-def _cut(text: str, limit: int) -> str:
-    """At most `limit` characters, never an empty string (Slack rejects empty texts)."""
+def text_only(message: Message) -> Message:
+    """The simplest form of a message: its text fallback alone, well within Slack's limits."""
+    return Message(text=_cut(message.text, PLAIN_TEXT_LIMIT), public=message.public)
+
+
+_PARTIAL_ESCAPE = re.compile(r"&[a-z]{0,3}$")  # the start of `&amp;`, `&lt;` or `&gt;`
+
+
+def _cut(text: str, limit: int, *, mrkdwn: bool = True) -> str:
+    """At most `limit` characters, never an empty string (Slack rejects empty texts).
+
+    In mrkdwn the cut never falls inside an escape (`&amp;`) or a `<…>` link, mention or
+    date: those are dropped whole.
+    """
     if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
+        head = text[: limit - 1]
+        if mrkdwn:
+            if head.rfind("<") > head.rfind(">"):
+                head = head[: head.rfind("<")]
+            head = _PARTIAL_ESCAPE.sub("", head)
+        text = head.rstrip() + "…"
     return text if text.strip() else " "
 
 
@@ -177,11 +221,50 @@ def _lines_to_sections(lines: Sequence[str], limit: int = SECTION_LIMIT) -> list
     return blocks
 
 
-def _link(url: str | None, label: str) -> str:
-    label = escape_mrkdwn(label).replace("|", "¦")
+def _label(text: str) -> str:
+    return escape_mrkdwn(text).replace("|", "¦")
+
+
+def _target(url: str | None) -> str | None:
+    """The escaped link target for an http(s) URL, else None."""
     if url and is_http_url(url):
-        return f"<{escape_mrkdwn(url).replace('|', '%7C')}|{label}>"
-    return label
+        return escape_mrkdwn(url).replace("|", "%7C")
+    return None
+
+
+def _link(url: str | None, label: str, room: int = 1000) -> str:
+    """`label` linked to `url` in at most `room` characters (the label alone if no room)."""
+    return _link_within(url, label, room) or _cut(_label(label), room)
+
+
+def _link_within(url: str | None, label: str, room: int) -> str | None:
+    """`_link` in at most `room` characters, the label cut (never the URL) to fit.
+
+    None when the URL leaves no room for a label of MIN_LABEL characters.
+    """
+    target = _target(url)
+    if target is None:
+        return _cut(_label(label), max(room, 1))
+    space = room - len(target) - 3  # `<`, `|`, `>`
+    if space < MIN_LABEL:
+        return None
+    return f"<{target}|{_cut(_label(label), space)}>"
+
+
+def _titled(url: str | None, title: str, rest: str) -> list[Block]:
+    """A section: the bold linked title, then `rest` (mrkdwn); the link fits whatever its length.
+
+    The escaped length is what counts. A URL too long to share the section with a
+    MIN_LABEL title gets a section of its own, and one too long for any block (past
+    about 2980 escaped characters) is left out: Slack has no longer link.
+    """
+    room = SECTION_LIMIT - len(rest) - 2
+    linked = _link_within(url, title, room)
+    if linked is not None:
+        return [section(f"*{linked}*{rest}")]
+    blocks = [section(f"*{_cut(_label(title), room)}*{rest}")]
+    own = _link_within(url, "Open the article", SECTION_LIMIT)
+    return blocks + ([section(own)] if own else [])
 
 
 def _date(when: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
@@ -201,21 +284,30 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 # --- alerts and item lists --------------------------------------------------------------------
 
 
-def alert_message(item: ItemView) -> Message:
-    """The alert posted to a subscribed channel for one relevant item."""
-    title = truncate(item.title, 250)
+def alert_message(item: ItemView, watch_phrase: str | None = None) -> Message:
+    """The alert posted to a subscribed channel for one relevant (or watched) item.
+
+    `watch_phrase`: the channel's watch-word the item matched (shown in its own context line).
+    """
+    title = truncate(item.title, 250) or "Untitled"
     source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
     topics = ", ".join(item.topics) or "—"
-    head = f"*{_link(item.url, title)}*\n{source} · {_when(item)}"
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
-    if item.summary:
-        summary = escape_mrkdwn(truncate(item.summary, 500))
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": summary}})
+    blocks = _titled(item.url, title, f"\n{source} · {_when(item)}")
+    if item.summary.strip():
+        blocks.append(section(escape_mrkdwn(truncate(item.summary, 500))))
     why = escape_mrkdwn(truncate("; ".join(item.reasons[:6]), 300)) if item.reasons else ""
-    footer = f"Topics: {escape_mrkdwn(topics)}" + (f" · Why: {why}" if why else "")
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
-    text = truncate(f"{escape_mrkdwn(item.title)} ({source})", TEXT_LIMIT)
+    blocks.append(context(f"Topics: {escape_mrkdwn(topics)}" + (f" · Why: {why}" if why else "")))
+    text = _cut(f"{escape_mrkdwn(item.title)} ({source})", TEXT_LIMIT)
+    if watch_phrase:
+        related = " · related news, not a leaders' contact" if item.label == "related" else ""
+        blocks.append(context(f":mag: Watching: {_quoted(watch_phrase)}{related}"))
+        text = _cut(f"{text} · Watching: {_quoted(watch_phrase)}", TEXT_LIMIT)
     return Message(text=text, blocks=blocks)
+
+
+def _quoted(phrase: str) -> str:
+    """A watch-word in double quotes, escaped, on one line."""
+    return f'"{escape_mrkdwn(truncate(" ".join(phrase.split()), 80))}"'
 
 
 def _item_text(item: ItemView, summary_chars: int = 200, show_label: bool = False) -> str:
@@ -223,13 +315,16 @@ def _item_text(item: ItemView, summary_chars: int = 200, show_label: bool = Fals
     source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
     meta = [source, _when(item)]
     if item.topics:
-        meta.append(escape_mrkdwn(", ".join(item.topics)))
+        meta.append(escape_mrkdwn(truncate(", ".join(item.topics), 200)))
     if show_label and item.label and item.label != "relevant":
-        meta.append(f"_{escape_mrkdwn(item.label)}_")
-    text = f"*{_link(item.url, truncate(item.title, 250))}*\n" + " · ".join(meta)
+        meta.append(f"_{escape_mrkdwn(truncate(item.label, 40))}_")
+    rest = "\n" + " · ".join(meta)
     if item.summary and summary_chars:
-        text += "\n" + escape_mrkdwn(truncate(item.summary, summary_chars))
-    return text
+        rest += "\n" + escape_mrkdwn(truncate(item.summary, summary_chars))
+    room = SECTION_LIMIT - len(rest) - 2
+    title = truncate(item.title, 250)
+    linked = _link_within(item.url, title, room) or _cut(_label(title), room)
+    return f"*{linked}*{rest}"
 
 
 def item_list(
@@ -404,12 +499,16 @@ def _health(feeds: Sequence[FeedView]) -> str:
 def _feed_line(feed: FeedView) -> str:
     icons = {"ok": ":large_green_circle:", "failing": ":red_circle:"}
     icon = icons.get(feed.status, ":white_circle:")
-    label = truncate(feed.title or feed.url, 100)
-    line = f"{icon} {_link(feed.url, label)} — {feed.status}"
+    line = f"{icon} {_feed_link(feed.url, feed.title, 100, SECTION_LIMIT - 300)} — {feed.status}"
     if feed.status != "ok" and feed.last_error:
         fails = f" ×{feed.consecutive_failures}" if feed.consecutive_failures > 1 else ""
-        error = escape_mrkdwn(truncate(feed.last_error.replace("`", "'"), 200))
+        error = escape_mrkdwn(truncate(redact_text(feed.last_error).replace("`", "'"), 200))
         line += f"{fails}: `{error}`"
+    if feed.too_active_count:
+        line += (
+            f" — :warning: too active: {feed.too_active_count} new relevant items in one poll;"
+            " only the first ones were alerted"
+        )
     return line
 
 
@@ -428,9 +527,19 @@ def feeds_message(feeds: Sequence[FeedView], note: str | None = None) -> Message
     return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
 
 
+def _feed_link(url: str, title: str | None, chars: int, room: int) -> str:
+    """A feed's title linked to its URL in at most `room` characters; a URL with secrets is
+    shown redacted, unlinked."""
+    shown = redact_url(url)
+    label = truncate(title or shown, chars)
+    if shown != url:
+        return _cut(_label(label), chars * 2) + (f" ({code(shown, 200)})" if title else "")
+    return _link_within(url, label, room) or _cut(_label(label), 300)
+
+
 def feed_added_message(url: str, title: str, items: int, created: bool) -> Message:
     """A feed was stored (or already was)."""
-    link = _link(url, truncate(title or url, 150))
+    link = _feed_link(url, title, 150, SECTION_LIMIT - 200)
     if not created and items == 0:
         return notice(f"{link} is already polled.")
     return notice(
@@ -441,17 +550,18 @@ def feed_added_message(url: str, title: str, items: int, created: bool) -> Messa
 
 def feed_rejected_message(url: str, reason: str) -> Message:
     """A feed could not be added."""
-    why = escape_mrkdwn(truncate(reason, 500))
+    why = escape_mrkdwn(truncate(redact_text(reason), 500))
     if "blocked_address" in reason:
         why += " — that is a private or local address; only public feeds can be added"
-    return notice(f":x: Could not add {code(url, 200)}: {why}")
+    return notice(f":x: Could not add {code(redact_url(url), 200)}: {why}")
 
 
 def feed_removed_message(url: str, removed: bool) -> Message:
     """The reply to `/diplo feeds remove`."""
     if removed:
-        return notice(f"Removed the feed {code(url, 200)}.")
-    return notice(f"No feed has the URL {code(url, 200)}. `/diplo feeds` lists them.")
+        return notice(f"Removed the feed {code(redact_url(url), 200)}.")
+    shown = code(redact_url(url), 200)
+    return notice(f"No feed has the URL {shown}. `/diplo feeds` lists them.")
 
 
 def not_admin_message(can_check: bool = True) -> Message:
@@ -478,7 +588,7 @@ def status_message(report: StatusReport) -> Message:
         f"• Alerts: {queued} queued, {failed_alerts} failed, {report.alerts.get('sent', 0)} sent"
     )
     blocks = [section(overview)]
-    troubled = [f for f in feeds if f.status != "ok"]
+    troubled = [f for f in feeds if f.needs_attention]
     if troubled:
         blocks.append(section("*Feeds that need attention*"))
         blocks += _lines_to_sections([_feed_line(f) for f in troubled])
@@ -490,12 +600,20 @@ def status_message(report: StatusReport) -> Message:
         ]
         blocks.append(section(f"*Paused subscriptions ({len(report.paused)})*"))
         blocks += _lines_to_sections(lines)
+    if report.failed:
+        lines = [
+            f"• {channel_mention(f.channel_id)} {escape_mrkdwn(truncate(f.title, 120))}: "
+            + code(f.error or "failed", 300)
+            for f in report.failed
+        ]
+        blocks.append(section("*Alerts that failed for good (most recent)*"))
+        blocks += _lines_to_sections(lines)
     text = (
         f"Feeds: {_health(feeds)}. "
         f"Items today: {report.items_today}. Alerts queued: {queued}, failed: {failed_alerts}. "
         f"Paused subscriptions: {len(report.paused)}."
     )
-    return Message(text=text, blocks=_fit(blocks))
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
 
 
 def other_command_text(command: str) -> str:
@@ -514,13 +632,24 @@ def error_message() -> Message:
 # --- App Home ---------------------------------------------------------------------------------
 
 
+HOME_CHANNELS_UNKNOWN = (
+    "Slack did not say which channels you are in, so no channel's subscriptions are shown "
+    "here. Run `/diplo subscriptions` in a channel to see its own."
+)
+
+
 def home_view(
     items: Sequence[ItemView],
     subscriptions: Sequence[SubscriptionView],
     feeds: Sequence[FeedView],
+    channels_known: bool = True,
     stories: Sequence[StoryView] = (),
 ) -> dict[str, Any]:
-    """The App Home tab: current stories (else latest items), subscriptions, feed health."""
+    """The App Home tab: current stories (else latest items), subscriptions, feed health.
+
+    `channels_known` False: Slack would not say which channels the viewer is in, so no
+    channel's subscriptions are listed, and a note says why.
+    """
     blocks: list[Block] = [header("Latest US–China diplomacy news")]
     if stories:
         blocks += home_story_blocks(stories)[1:]
@@ -529,7 +658,9 @@ def home_view(
     else:
         blocks.append(section("No relevant items yet."))
     blocks += [{"type": "divider"}, header("Channel subscriptions")]
-    if subscriptions:
+    if not channels_known:
+        blocks.append(section(HOME_CHANNELS_UNKNOWN))
+    elif subscriptions:
         by_channel: dict[str, list[SubscriptionView]] = {}
         for sub in subscriptions:
             by_channel.setdefault(sub.channel_id, []).append(sub)
@@ -542,7 +673,7 @@ def home_view(
         blocks.append(section("No channel is subscribed yet. Try `/diplo subscribe all` in one."))
     blocks += [{"type": "divider"}, header("Feed health")]
     blocks.append(section(f"{_plural(len(feeds), 'feed')}: {_health(feeds)}"))
-    troubled = [f for f in feeds if f.status != "ok"]
+    troubled = [f for f in feeds if f.needs_attention]
     if troubled:
         blocks += _lines_to_sections([_feed_line(f) for f in troubled[:30]])
     blocks.append(context("`/diplo help` lists every command."))
@@ -779,3 +910,222 @@ def threads_message(channel_id: str, on: bool, changed: bool) -> Message:
         else f"Threads were already *{state}* in {where}"
     )
     return notice(f"{lead}: {how}.", public=changed)
+
+
+# --- watch-words and /diplo why ----------------------------------------------------------------
+
+
+def _watch_label(phrase: str, topic: str | None) -> str:
+    return _quoted(phrase) + (f" in `{escape_mrkdwn(topic)}`" if topic else "")
+
+
+def _phrases(phrases: Sequence[str]) -> str:
+    names = [_quoted(p) for p in phrases]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def watch_refused_message(problem: str, form: str) -> Message:
+    """A `watch` argument that cannot be used: the one-line `problem` (plain text) and usage."""
+    return notice(f"{escape_mrkdwn(problem)} Usage: {usage(form)}")
+
+
+def watch_limit_message(limit: int, have: int) -> Message:
+    """The channel would pass the per-channel number of watch-words."""
+    return notice(
+        f"A channel can watch at most {limit} words or phrases; this one has {have}. "
+        f"Drop some first with {usage('unwatch <phrase>')}."
+    )
+
+
+def watch_added_message(
+    channel_id: str,
+    user_id: str,
+    added: Sequence[str],
+    already: Sequence[str],
+    topic: str | None,
+    bare_words: int,
+    membership: str | None,
+) -> Message:
+    """The reply to `/diplo watch`, shown in the channel when something was added."""
+    where = channel_mention(channel_id)
+    scope = f" on `{escape_mrkdwn(topic)}`" if topic else ""
+    parts: list[str] = []
+    if added:
+        parts.append(f"{_user(user_id)} made {where} watch {_phrases(added)}{scope}.")
+        parts.append(
+            "Relevant or related news containing it will be posted here, "
+            "even without a subscription."
+        )
+    if already:
+        parts.append(f"{where} already watches {_phrases(already)}{scope}.")
+    if added and bare_words > 1:
+        parts.append('Each word is watched on its own; put a phrase in quotes: `"rare earths"`.')
+    if membership:
+        parts.append(membership)
+    return notice(" ".join(parts), public=bool(added))
+
+
+def watch_removed_message(
+    channel_id: str,
+    user_id: str,
+    dropped: Sequence[tuple[str, str | None]],
+    missing: Sequence[str],
+) -> Message:
+    """The reply to `/diplo unwatch` (`dropped`: phrase and topic), public if any was dropped."""
+    where = channel_mention(channel_id)
+    parts: list[str] = []
+    if dropped:
+        names = [_watch_label(phrase, topic) for phrase, topic in dropped]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        parts.append(f"{_user(user_id)} made {where} stop watching {listed}.")
+    if missing:
+        parts.append(f"{where} was not watching {_phrases(missing)}.")
+    if not dropped and not missing:
+        parts.append(f"{where} was not watching anything.")
+    return notice(" ".join(parts), public=bool(dropped))
+
+
+def watching_message(
+    channel_id: str, watches: Sequence[tuple[str, str | None]], limit: int
+) -> Message:
+    """A channel's watch-words (phrase, topic), or how to add one."""
+    where = channel_mention(channel_id)
+    if not watches:
+        return notice(
+            f"{where} watches no words. Add one with "
+            f'{usage("watch <phrase> [in <topic>]")}, e.g. `/diplo watch "rare earths"`.'
+        )
+    lines = [f"• {_watch_label(p, t)}" for p, t in watches]
+    blocks = [
+        section(
+            f"*{where} watches {_plural(len(watches), 'word or phrase', 'words or phrases')}*"
+            f" (at most {limit})"
+        )
+    ]
+    blocks += _lines_to_sections(lines)
+    blocks.append(context(f"Stop with {usage('unwatch <phrase>')} or {usage('unwatch all')}."))
+    text = f"{where} watches: " + ", ".join(_watch_label(p, t) for p, t in watches)
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+_SIDES = {
+    "us": "US side",
+    "china": "China side",
+    "pair": "Both sides",
+    "event": "Contact",
+}
+_NEGATIONS = {
+    "third-party": "A third party takes part",
+    "halt": "The contact is off or on hold",
+}
+
+
+def reason_text(reason: str) -> str:
+    """A stored reason code in words: `us:Trump` → "US side: Trump" (unknown codes verbatim)."""
+    kind, _, rest = reason.partition(":")
+    if kind in _SIDES and rest:
+        return f"{_SIDES[kind]}: {rest}"
+    if reason == "link:direct":
+        return "The two sides are linked directly by the contact"
+    if reason == "link:sentence":
+        return "Both sides and the contact are in one sentence"
+    if kind == "topic" and rest:
+        name, _, word = rest.partition(":")
+        return f"Topic {name}" + (f" (from “{word}”)" if word else "")
+    if kind == "negation" and rest:
+        what, _, detail = rest.partition(":")
+        label = _NEGATIONS.get(what, f"Ruled out ({what})")
+        return f"{label}: {detail}" if detail else label
+    return reason
+
+
+_LABELS = {
+    "relevant": "relevant (a US–China leaders' contact)",
+    "related": "related (US–China news, not a leaders' contact)",
+    "irrelevant": "not relevant",
+}
+
+
+def _not_alerted_text(code_: str | None, why: Why) -> str:
+    """Why an item was not posted to the channel, for `/diplo why`."""
+    topics = why.item.topics
+    if code_ == "not_classified":
+        return "it has not been classified yet."
+    if code_ == "irrelevant":
+        return "it is not about US–China relations, so it is never alerted."
+    if code_ == "duplicate":
+        earlier = why.duplicate_of
+        title = _link(earlier.url, truncate(earlier.title, 150)) if earlier else "another item"
+        return f"it repeats {title}, which was alerted first (same headline within 3 days)."
+    if code_ == "related_only":
+        return (
+            "it is only related news; related items are alerted only to channels watching a "
+            f"word in them ({usage('watch <phrase>')})."
+        )
+    if code_ == "not_subscribed":
+        names = ", ".join(f"`{escape_mrkdwn(t)}`" for t in topics) or "its topics"
+        return f"this channel is not subscribed to {names} ({usage('subscribe <topic>')})."
+    if code_ == "paused":
+        return "this channel's subscription to its topics is paused (see `/diplo subscriptions`)."
+    if code_ == "subscribed_later":
+        return "it arrived before this channel subscribed to it or watched for it."
+    if code_ == "first_poll":
+        return (
+            "it was already in the feed when diplo first read it; "
+            "a new feed's existing items count as already seen."
+        )
+    if code_ == "too_active":
+        return (
+            "its feed was too active (it flooded new items), so its excess was stored, not alerted."
+        )
+    return "no alert was queued for it here."
+
+
+def why_message(why: Why) -> Message:
+    """`/diplo why`: the stored verdict of an item, its reasons, and whether it was alerted here."""
+    item = why.item
+    label = _LABELS.get(item.label or "", escape_mrkdwn(item.label or "not classified yet"))
+    score = f"{item.score:.2f}" if item.score is not None else "—"
+    topics = escape_mrkdwn(", ".join(item.topics)) or "—"
+    feed = (
+        _feed_link(why.feed_url, why.feed_title, 100, 1000)
+        if why.feed_url
+        else escape_mrkdwn(truncate(why.feed_title or "a removed feed", 100))
+    )
+    source = escape_mrkdwn(truncate(item.source or "unknown source", 80))
+    lines = [
+        f"*{_link(item.url, truncate(item.title, 250))}*",
+        f"• Verdict: {label} · score {score}",
+        f"• Topics: {topics}",
+        f"• Source: {source} · feed {feed}",
+        f"• Published {_date(item.published_at)} · seen {_date(why.fetched_at)}",
+    ]
+    reasons = [f"  ◦ {escape_mrkdwn(truncate(reason_text(r), 200))}" for r in item.reasons[:12]]
+    status = why.alert_status
+    via = f" (watch-word {_quoted(why.watch_phrase)})" if why.watch_phrase and status else ""
+    if status == "sent":
+        sent = f" {_date(why.alert_sent_at)}" if why.alert_sent_at else ""
+        here = f":white_check_mark: Alerted to this channel{sent}{via}."
+    elif status in ("pending", "sending"):
+        here = f":hourglass_flowing_sand: Queued for this channel{via}; it will be posted shortly."
+    elif status == "failed":
+        error = escape_mrkdwn(truncate(why.alert_error or "unknown error", 200))
+        here = f":x: Could not be posted to this channel{via}: `{error}`"
+    else:
+        here = f":no_bell: Not alerted to this channel: {_not_alerted_text(why.not_alerted, why)}"
+        if why.watch_phrase:
+            here += f" (It contains this channel's watch-word {_quoted(why.watch_phrase)}.)"
+    blocks = [section("\n".join(lines))]
+    if reasons:
+        blocks += _lines_to_sections(["*Why this verdict*", *reasons])
+    blocks.append(section(here))
+    text = f"{escape_mrkdwn(truncate(item.title, 200))}: {item.label or 'not classified'}. {here}"
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def not_seen_message(url: str) -> Message:
+    """`/diplo why` for a link diplo has never stored."""
+    return notice(
+        f"I have not seen {code(url, 200)} in any feed. Is its feed in `/diplo feeds`? "
+        "Items are known only from feeds diplo polls, from the moment the feed was added."
+    )

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from deps import Deps
 from handlers.blocks import (
+    FailedAlertView,
     FeedView,
     Message,
     StatusReport,
@@ -34,6 +35,7 @@ from handlers.blocks import (
     item_list,
     join_failed_note,
     not_admin_message,
+    not_seen_message,
     notice,
     status_message,
     story_list,
@@ -46,12 +48,18 @@ from handlers.blocks import (
     unknown_topics_message,
     unsubscribed_message,
     usage,
+    watch_added_message,
+    watch_limit_message,
+    watch_refused_message,
+    watch_removed_message,
+    watching_message,
+    why_message,
 )
 from jobs.feeds import FeedAdded, add_feed_checked
 from models.channel import set_threads, threads_on
 from models.feed import Feed, all_feeds, last_poll, remove_feed
 from models.item import ItemView, count_since, latest, search
-from models.outbox import status_counts
+from models.outbox import failed_reasons, status_counts
 from models.story_view import load_story, recent_stories
 from models.subscription import (
     ALL_TOPICS,
@@ -61,6 +69,11 @@ from models.subscription import (
     subscribe,
     unsubscribe,
 )
+from models.watch import add_watches, remove_watches
+from models.watch import for_channel as watches_for
+from models.why import explain
+from news.urls import redact_url
+from news.watch import MAX_PER_CHANNEL, InvalidPhrase, parse_phrases, validate
 
 logger = logging.getLogger(__name__)
 
@@ -333,6 +346,7 @@ def feed_view(feed: Feed) -> FeedView:
         last_error=feed.last_error,
         consecutive_failures=feed.consecutive_failures,
         last_polled_at=feed.last_polled_at,
+        too_active_count=feed.too_active_count if feed.too_active_since else 0,
     )
 
 
@@ -352,6 +366,7 @@ def show_status(deps: Deps, request: Request, client: WebClient) -> Message:
             items_today=count_since(s, midnight),
             alerts=status_counts(s),
             paused=[subscription_view(sub) for sub in paused(s)],
+            failed=[FailedAlertView(*row) for row in failed_reasons(s, 5)],
         )
     return status_message(report)
 
@@ -373,7 +388,7 @@ def manage_feeds(deps: Deps, request: Request, client: WebClient) -> Message:
         with deps.sessions.begin() as s:
             removed = remove_feed(s, url)
         if removed:
-            logger.info("feed %s removed by %s", url, request.user_id)
+            logger.info("feed %s removed by %s", redact_url(url), request.user_id)
         return feed_removed_message(url, removed)
     result = add_feed_checked(deps, url, request.user_id or None)
     if isinstance(result, FeedAdded):
@@ -396,6 +411,77 @@ def is_admin(deps: Deps, client: WebClient, user_id: str) -> bool | None:
         logger.warning("users.info for %s failed: %s", user_id, exc)
         return None
     return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+
+def add_watch_words(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`watch <phrase>… [in <topic>]`: alert news containing these words here."""
+    form = COMMANDS["watch"].usage
+    channel = request.channel_id
+    phrases, topic, bare = parse_phrases(" ".join(request.args))
+    if not phrases:
+        return watch_refused_message("Name a word, or a phrase in quotes.", form)
+    if channel.startswith("D") or not channel:
+        return dm_refused_message()
+    if len(phrases) > MAX_PER_CHANNEL:
+        return watch_limit_message(MAX_PER_CHANNEL, 0)
+    topics = _topics(deps)
+    topic = None if topic == ALL_TOPICS else topic
+    if topic is not None and topic not in topics:
+        return unknown_topics_message([topic], list(topics))
+    checked: list[tuple[str, str]] = []
+    for phrase in phrases:
+        try:
+            checked.append((" ".join(phrase.split()), validate(phrase)))
+        except InvalidPhrase as exc:
+            return watch_refused_message(f"{exc} ({phrase.strip()[:60] or 'empty'})", form)
+    with deps.sessions.begin() as s:
+        result = add_watches(s, channel, checked, topic, request.user_id or None, deps.clock())
+        have = len(watches_for(s, channel))
+    if result.over_limit:
+        return watch_limit_message(MAX_PER_CHANNEL, have)
+    membership = ensure_member(client, channel) if result.added else None
+    return watch_added_message(
+        channel, request.user_id, result.added, result.already, topic, bare, membership
+    )
+
+
+def drop_watch_words(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`unwatch <phrase>… [in <topic>]|all`: stop alerting news for these words here."""
+    form = COMMANDS["unwatch"].usage
+    phrases, topic, bare = parse_phrases(" ".join(request.args))
+    if not phrases:
+        return watch_refused_message("Name a watched word or phrase, or `all`.", form)
+    channel = request.channel_id
+    everything = bare == 1 and len(phrases) == 1 and phrases[0].lower() == ALL_TOPICS
+    wanted: dict[str, str] = {}
+    for phrase in [] if everything else phrases:
+        try:
+            wanted[validate(phrase)] = " ".join(phrase.split())
+        except InvalidPhrase:
+            wanted[phrase] = " ".join(phrase.split())  # never stored, so reported as missing
+    with deps.sessions.begin() as s:
+        dropped = remove_watches(s, channel, None if everything else list(wanted), topic)
+    gone = {w.normalized for w in dropped}
+    missing = [shown for norm, shown in wanted.items() if norm not in gone]
+    names = [(w.phrase, w.topic) for w in dropped]
+    return watch_removed_message(channel, request.user_id, names, missing)
+
+
+def show_watching(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`watching`: this channel's watch-words."""
+    with deps.sessions() as s:
+        watches = [(w.phrase, w.topic) for w in watches_for(s, request.channel_id)]
+    return watching_message(request.channel_id, watches, MAX_PER_CHANNEL)
+
+
+def explain_item(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`why <url>`: the stored verdict of an item and whether (or why not) it was alerted here."""
+    if len(request.args) != 1:
+        return _usage("why", "Give the link of one news item.")
+    url = request.args[0]
+    with deps.sessions() as s:
+        why = explain(s, url, request.channel_id)
+    return not_seen_message(url) if why is None else why_message(why)
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -444,6 +530,21 @@ COMMANDS: dict[str, Command] = {
         "threads [on|off]",
         "new reports of a story as replies in its thread (on, the default), or the story "
         "message edited in place (off)",
+    ),
+    "watch": Command(
+        add_watch_words,
+        'watch "<phrase>" [in <topic>]',
+        f"also post relevant or related news containing this word or phrase here, "
+        f"without a subscription (at most {MAX_PER_CHANNEL} per channel)",
+    ),
+    "unwatch": Command(
+        drop_watch_words, 'unwatch "<phrase>"|all', "stop watching this phrase (or any) here"
+    ),
+    "watching": Command(show_watching, "watching", "this channel's watch-words"),
+    "why": Command(
+        explain_item,
+        "why <url>",
+        "the verdict on a news link and why it was (or was not) posted here",
     ),
     "status": Command(
         show_status, "status", "feed health, last poll, alert queue, paused subscriptions"

@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from deps import Deps
 from handlers.blocks import home_view
@@ -25,14 +25,22 @@ HOME_STORIES = 10
 HOME_SUBSCRIPTIONS = 300
 
 
-def build_home(deps: Deps, channels: Collection[str] | None = None) -> dict[str, Any]:
-    """The Home view, read in one short session: subscriptions of `channels` (all when None)."""
+def build_home(deps: Deps, channels: Collection[str] | None) -> dict[str, Any]:
+    """The Home view, read in one short session: the subscriptions of `channels` only.
+
+    None (Slack would not say which channels the viewer is in) shows no channel's
+    subscriptions, with a note why: never every channel's, which may include private ones.
+    """
     with deps.sessions() as s:
         stories = recent_stories(s, HOME_STORIES)
         items = [] if stories else [ItemView.of(i) for i in latest(s, HOME_ITEMS)]
-        subs = [subscription_view(sub) for sub in listing(s, channels, HOME_SUBSCRIPTIONS)]
+        subs = (
+            []
+            if channels is None
+            else [subscription_view(sub) for sub in listing(s, channels, HOME_SUBSCRIPTIONS)]
+        )
         feeds = [feed_view(f) for f in all_feeds(s)]
-    return home_view(items, subs, feeds, stories)
+    return home_view(items, subs, feeds, channels_known=channels is not None, stories=stories)
 
 
 def user_channels(client: WebClient, user_id: str) -> set[str] | None:
@@ -54,9 +62,11 @@ def user_channels(client: WebClient, user_id: str) -> set[str] | None:
             if not cursor:
                 break
     except SlackApiError as exc:
-        logger.info(
-            "users.conversations failed (%s): Home shows every channel", exc.response.get("error")
-        )
+        error = exc.response.get("error")
+        logger.info("users.conversations failed (%s): Home shows no subscriptions", error)
+        return None
+    except (SlackClientError, OSError) as exc:  # Slack unreachable, a broken answer
+        logger.info("users.conversations failed (%s): Home shows no subscriptions", exc)
         return None
     return channels
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 from urllib.error import URLError
 
 from handlers.blocks import Message
+from models.outbox import CONSOLE, SLACK, SenderKind
 
 if TYPE_CHECKING:  # slack_sdk is imported only where it is used: jobs/ import this module
     from slack_sdk import WebClient
@@ -26,14 +27,31 @@ if TYPE_CHECKING:  # slack_sdk is imported only where it is used: jobs/ import t
 
 logger = logging.getLogger(__name__)
 
-FailureKind = Literal["transient", "channel", "auth", "content", "gone"]
+FailureKind = Literal["transient", "unknown", "channel", "auth", "content", "gone"]
 
 ALERT_EVENT = "diplo_alert"
 HISTORY_PAGES = 5
 HISTORY_PAGE_SIZE = 200
 
-# Slack `error` codes by what they mean for a post. Anything unknown counts as transient:
-# the alert waits and is retried, it is never dropped.
+# Slack `error` codes by what they mean for a post (`classify_error`, tested as a table).
+# Transient: Slack is down or busy; retried without limit (it only delays). Unknown: any
+# other code; retried a bounded number of times (jobs.deliver), as content is at once,
+# then once as text only, then failed: one bad alert never holds its channel for good.
+TRANSIENT_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "timeout",
+        "connection_refused",
+        "connection_dropped",
+        "unexpected_error",
+        "team_added_to_org",
+    }
+)
 CHANNEL_ERRORS = frozenset(
     {
         "channel_not_found",
@@ -102,7 +120,8 @@ class RateLimited:
 class SlackFailed:
     """Slack (or the way to it) failed; `kind` says whether retrying can help.
 
-    `transient`: outage, timeout, 5xx, unknown error (retry later; it may have been posted).
+    `transient`: outage, timeout, 5xx (retry later, without limit; it may have been posted).
+    `unknown`: an error code not in any list (retried a few times, then given up).
     `channel`: this channel refuses posts. `auth`: the token is bad for every call.
     `content`: this message is malformed for Slack. `gone`: the message an edit or a
     reply refers to no longer exists.
@@ -120,6 +139,7 @@ class Sender(Protocol):
     """Where alerts go: Slack in production, stdout in console mode, the fake in tests."""
 
     pace: float  # seconds to leave between two posts to one channel
+    kind: SenderKind  # the channels it delivers to: it claims no other alerts
 
     def post(self, channel: str, message: Message, metadata: dict[str, Any] | None) -> PostResult:
         """Post one message to a channel."""
@@ -168,16 +188,21 @@ class Sender(Protocol):
 
 
 def classify_error(error: str) -> FailureKind:
-    """What a Slack `error` code means for the alert being posted."""
+    """What a Slack `error` code (of an HTTP 200 or 4xx answer) means for the alert posted.
+
+    `invalid_*` and `*_too_long` codes are about the message unless they name the token.
+    """
     if error in AUTH_ERRORS:
         return "auth"
     if error in CHANNEL_ERRORS:
         return "channel"
-    if error in CONTENT_ERRORS:
+    if error in TRANSIENT_ERRORS or re.fullmatch(r"http_5\d\d", error):
+        return "transient"
+    if error in CONTENT_ERRORS or error.startswith("invalid_") or error.endswith("_too_long"):
         return "content"
     if error in GONE_ERRORS:
         return "gone"
-    return "transient"
+    return "unknown"
 
 
 def make_web_client(token: str, base_url: str, timeout: float = 10) -> WebClient:
@@ -227,6 +252,7 @@ class SlackSender:
         from slack_sdk.errors import SlackApiError, SlackClientError
 
         self.client = client
+        self.kind = SLACK
         self.pace = pace  # Slack allows about one message per second per channel
         self._api_error: type[SlackApiError] = SlackApiError
         self._other_errors = (URLError, OSError, http.client.HTTPException, SlackClientError)
@@ -420,6 +446,7 @@ class ConsoleSender:
 
     def __init__(self, stream: TextIO = sys.stdout) -> None:
         self.stream = stream
+        self.kind = CONSOLE  # prints console alerts only, never a real channel's
         self.pace = 0.0
         self._count = itertools.count(1)
         self._lock = threading.Lock()

@@ -5,19 +5,25 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from jobs.stories import StoryChange, assign_stories
 from models.item import Item
-from models.outbox import enqueue
+from models.outbox import enqueue, enqueue_story
 from models.subscription import channels_for
+from models.watch import watch_index
 from news.relevance import Classifier, Verdict
+from news.watch import Watch, WatchIndex, item_text
 
 logger = logging.getLogger(__name__)
 
 DUPLICATE_WINDOW = timedelta(days=3)
+ALERTED_LABELS = ("relevant",)
+WATCHED_LABELS = ("relevant", "related")  # a watch-word alerts these even without a subscription
 
 
 def apply_verdict(item: Item, verdict: Verdict) -> None:
@@ -28,6 +34,15 @@ def apply_verdict(item: Item, verdict: Verdict) -> None:
     item.reasons = json.dumps(list(verdict.reasons), ensure_ascii=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """What classifying one poll's new items came to."""
+
+    alerts: int  # alert rows queued
+    relevant: int  # new relevant items that are not duplicates (alerted or held)
+    held: int  # relevant items past `alert_limit`: stored, not alerted
+
+
 def classify_new_items(
     s: Session,
     items: Sequence[Item],
@@ -36,19 +51,49 @@ def classify_new_items(
     *,
     alert: bool,
     also_to: Sequence[str] = (),
+    story_changes: list[StoryChange] | None = None,
 ) -> int:
-    """Classify freshly stored items; when `alert`, queue relevant ones; returns alerts queued.
+    """Classify freshly stored items; when `alert`, queue relevant ones; returns alerts queued."""
+    return classify_and_alert(
+        s, items, classifier, now, alert=alert, also_to=also_to, story_changes=story_changes
+    ).alerts
 
-    Relevant items go to the subscribed channels and to `also_to` (console mode's channel).
+
+def classify_and_alert(
+    s: Session,
+    items: Sequence[Item],
+    classifier: Classifier,
+    now: datetime,
+    *,
+    alert: bool,
+    also_to: Sequence[str] = (),
+    alert_limit: int | None = None,
+    story_changes: list[StoryChange] | None = None,
+) -> Classified:
+    """Classify freshly stored items; when `alert`, queue the first `alert_limit` relevant ones.
+
+    Relevant items go into stories (jobs.stories, same transaction; the changes are
+    appended to `story_changes` when given) and, as story ops, to the subscribed channels
+    and `also_to` (console mode's channel): the story message where the story has none
+    yet, else a thread reply (broadcast when the item advanced the stage) and an edit of
+    the story message. Relevant and related items go as item alerts to the channels
+    watching a phrase they contain (the alert records the phrase), unless a subscription
+    already sends them there.
 
     The same headline already alerted from another feed in the last days is marked a
     duplicate of it and not alerted again.
     """
-    queued = 0
+    queued = fresh = held = 0
+    index = watch_index(s) if alert and items else None
+    relevant: list[tuple[Item, Verdict]] = []
+    to_alert: dict[int, list[str]] = {}  # relevant item -> subscribed channels
     for item in items:
         verdict = classifier.classify(item.title, item.summary)
         apply_verdict(item, verdict)
-        if not (alert and verdict.relevant):
+        if verdict.relevant:
+            relevant.append((item, verdict))
+        watchers = watchers_of(index, item, verdict)
+        if not (alert and (verdict.relevant or watchers)):
             continue
         s.flush()  # the labels just set must be visible to the duplicate check
         earlier = s.scalar(
@@ -56,7 +101,7 @@ def classify_new_items(
             .where(
                 Item.title_key == item.title_key,
                 Item.id != item.id,
-                Item.label == "relevant",
+                Item.label.in_(ALERTED_LABELS if verdict.relevant else WATCHED_LABELS),
                 Item.fetched_at >= now - DUPLICATE_WINDOW,
             )
             .order_by(Item.id)
@@ -66,16 +111,52 @@ def classify_new_items(
             item.duplicate_of = earlier
             logger.info("item %s repeats item %s; no second alert", item.id, earlier)
             continue
-        queued += enqueue(s, item.id, [*channels_for(s, verdict.topics), *also_to], now)
+        fresh += 1
+        if alert_limit is not None and fresh > alert_limit:
+            held += 1
+            continue
+        channels = [*channels_for(s, verdict.topics), *also_to] if verdict.relevant else []
+        if channels:
+            to_alert[item.id] = channels
+        extra = {c: w.phrase for c, w in watchers.items() if c not in channels}
+        queued += enqueue(s, item.id, extra, now, watch_phrases=extra)
     s.flush()
-    return queued
+    changes = assign_stories(s, relevant, now)
+    if story_changes is not None:
+        story_changes.extend(changes)
+    for change in changes:
+        wanted = to_alert.pop(change.item_id, None)
+        if wanted:
+            advanced = change.advanced and not change.new
+            queued += enqueue_story(
+                s, change.story_id, change.item_id, wanted, now, advanced=advanced
+            )
+    for item_id, wanted in to_alert.items():  # in no story (not expected): an item alert
+        queued += enqueue(s, item_id, wanted, now)
+    return Classified(queued, fresh, held)
+
+
+def watchers_of(index: WatchIndex | None, item: Item, verdict: Verdict) -> dict[str, Watch]:
+    """The channels whose watch-words a relevant or related item contains (and which word)."""
+    if not index or verdict.label not in WATCHED_LABELS:
+        return {}
+    return index.match(item_text(item.title, item.summary), verdict.topics)
 
 
 def reclassify_all(
     sessions: sessionmaker[Session], classifier: Classifier, batch: int = 2000
 ) -> dict[str, int]:
-    """Re-run the classifier over every stored item (no alerts); returns counts per label."""
-    counts: dict[str, int] = {"relevant": 0, "related": 0, "irrelevant": 0, "changed": 0}
+    """Re-run the classifier over every stored item (no alerts); returns counts per label.
+
+    Relevant items not yet in a story are assigned to one ("stories": stories opened).
+    """
+    counts: dict[str, int] = {
+        "relevant": 0,
+        "related": 0,
+        "irrelevant": 0,
+        "changed": 0,
+        "stories": 0,
+    }
     last_id = 0
     while True:
         with sessions.begin() as s:
@@ -84,9 +165,18 @@ def reclassify_all(
             ).all()
             if not items:
                 return counts
+            relevant: list[tuple[Item, Verdict]] = []
             for item in items:
                 before = (item.label, item.topics)
-                apply_verdict(item, classifier.classify(item.title, item.summary))
+                verdict = classifier.classify(item.title, item.summary)
+                apply_verdict(item, verdict)
                 counts[item.label or "irrelevant"] += 1
                 counts["changed"] += (item.label, item.topics) != before
+                if verdict.relevant:
+                    relevant.append((item, verdict))
+            s.flush()
+            relevant.sort(key=lambda pair: (pair[0].published_at, pair[0].id))
+            counts["stories"] = counts.get("stories", 0) + sum(
+                change.new for change in assign_stories(s, relevant, datetime.now(UTC))
+            )
             last_id = items[-1].id

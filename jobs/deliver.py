@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from handlers.blocks import Message, alert_message
+from handlers.blocks import Message, alert_message, text_only
 from handlers.sender import (
     ALERT_EVENT,
     LookupResult,
@@ -62,6 +62,9 @@ FIRST_BACKOFF = timedelta(seconds=5)
 MAX_BACKOFF = timedelta(minutes=15)
 LOOKBACK = timedelta(minutes=5)  # history is searched from this long before the claim (skew)
 MAX_TRANSIENT = 3  # consecutive outage-like failures that end the run
+# Tries an alert gets against an error code Slack gives that no list knows (see
+# handlers.sender.classify_error), with the usual backoff, before the text-only try.
+UNKNOWN_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ def alert_metadata(alert_id: int) -> dict[str, Any]:
 
 def backoff(attempt: int) -> timedelta:
     """Wait before retry `attempt` + 1 after a transient failure: doubling, capped."""
-    return min(FIRST_BACKOFF * 2 ** max(attempt - 1, 0), MAX_BACKOFF)
+    doublings = min(max(attempt - 1, 0), 16)  # past the cap already; 2**n must not overflow
+    return min(FIRST_BACKOFF * 2**doublings, MAX_BACKOFF)
 
 
 @dataclass(frozen=True)
@@ -117,20 +121,27 @@ class _Pacer:
 
 
 def _attempt(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
-    """Look up (when unsure), then post, joining the channel or dropping blocks once if needed."""
+    """Look up (when unsure), then post, joining the channel once if needed.
+
+    A message Slack refuses (a content error at once, an unknown error from the
+    UNKNOWN_ATTEMPTS-th try on) is tried once more as text only; refused again, it is given up.
+    """
     assert job.item is not None  # an item alert (story ops go through StoryAttempt)
     if job.maybe_posted_since is not None:
         found = _find(sender, job)
         if found is not None:
             return _Outcome(found, recovered=isinstance(found, Posted), lookup=True)
-    message = alert_message(job.item)
+    message = alert_message(job.item, watch_phrase=job.watch_phrase)
     metadata = alert_metadata(job.alert_id)
     result = pacer.post(job.channel, message, metadata)
     if _is(result, "channel") and result.error == "not_in_channel" and sender.join(job.channel):
         result = pacer.post(job.channel, message, metadata)
-    if _is(result, "content"):
-        logger.warning("alert %s: Slack refused the blocks (%s); text only", job.alert_id, result)
-        result = pacer.post(job.channel, Message(text=message.text), metadata)
+    if _is(result, "content") or (_is(result, "unknown") and job.attempt >= UNKNOWN_ATTEMPTS):
+        first = result.error
+        logger.warning("alert %s: Slack refused it (%s); trying text only", job.alert_id, first)
+        result = pacer.post(job.channel, text_only(message), metadata)
+        if _is(result, "content") or _is(result, "unknown"):
+            return _Outcome(result, given_up=f"{first}; as text only: {result.error}")
     return _Outcome(result)
 
 
@@ -251,7 +262,9 @@ class _Run:
                 self.stop(result.error)
             elif result.kind == "channel":
                 mark_failed(s, job.alert_id, error, now, owner=owner)
-                others = fail_channel(s, job.channel, error, now, owner=owner)
+                others = fail_channel(
+                    s, job.channel, error, now, owner=owner, kind=self.deps.sender.kind
+                )
                 paused = pause_channel(s, job.channel, result.error)
                 queues.pop(job.channel, None)
                 self.failed_channels.add(job.channel)
@@ -263,20 +276,27 @@ class _Run:
                     paused,
                 )
                 self.counts["failed"] += 1 + others
-            elif outcome.given_up is not None or result.kind == "content":
-                mark_failed(s, job.alert_id, outcome.given_up or error, now, owner=owner)
-                logger.warning("alert %s failed: Slack refused it (%s)", job.alert_id, error)
+            elif outcome.given_up is not None:
+                mark_failed(s, job.alert_id, outcome.given_up, now, owner=owner)
+                logger.error(
+                    "alert %s for %s failed: Slack refused it (%s); the channel moves on",
+                    job.alert_id,
+                    job.channel,
+                    outcome.given_up,
+                )
                 self.counts["failed"] += 1
-            else:
+            else:  # transient, unknown (not yet given up), or a lookup that could not tell
                 delay = backoff(job.attempt)
-                mark_retry(s, job.alert_id, now, delay, error, owner=owner, maybe_posted=True)
+                maybe = result.kind == "transient" or outcome.lookup  # ok:false: not posted
+                mark_retry(s, job.alert_id, now, delay, error, owner=owner, maybe_posted=maybe)
                 blocked = queues.pop(job.channel, deque())
                 release(s, [j.alert_id for j in blocked], owner=owner)
                 logger.warning(
                     "alert %s for %s: %s; retry in %ss", job.alert_id, job.channel, error, delay
                 )
                 self.counts["retried"] += 1
-                self.transient_streak += 1
+                if result.kind == "transient":
+                    self.transient_streak += 1
                 if self.transient_streak >= MAX_TRANSIENT:
                     self.stop("slack_unavailable")
 
@@ -304,11 +324,15 @@ def deliver_pending(
     owner = f"{deps.owner}/{secrets.token_hex(4)}"
     started = deps.clock()
     with deps.sessions.begin() as s:
-        jobs = claim_batch(s, started, owner, limit, LEASE, per_channel=per_channel)
+        jobs = claim_batch(
+            s, started, owner, limit, LEASE, per_channel=per_channel, kind=deps.sender.kind
+        )
     if not jobs:
         return DeliverySummary()
     run = _Run(deps, owner, pace)
-    stories = StoryAttempt(deps.sender, deps.sessions, run.pacer.call, RunStories(), LOOKBACK)
+    stories = StoryAttempt(
+        deps.sender, deps.sessions, run.pacer.call, RunStories(), LOOKBACK, UNKNOWN_ATTEMPTS
+    )
     queues = _round_robin(jobs)
     deadline = started + RUN_TIME
     untried: list[int] = []

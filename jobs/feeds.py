@@ -15,7 +15,7 @@ from models.item import save_new
 from news.discover import find_feed_links, looks_like_html
 from news.opml import OpmlFeed, read_opml, write_opml
 from news.parse import ParsedFeed, parse_feed
-from news.urls import is_http_url
+from news.urls import is_http_url, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,9 @@ def add_feed_checked(deps: Deps, url: str, added_by: str | None) -> FeedAdded | 
         feed.last_ok_at = now
         feed.next_poll_at = now
         title = feed.title
-    logger.info("feed %s added by %s (%d items seen)", feed_url, added_by or "cli", len(items))
+    logger.info(
+        "feed %s added by %s (%d items seen)", redact_url(feed_url), added_by or "cli", len(items)
+    )
     return FeedAdded(feed_url, title, len(items), created)
 
 

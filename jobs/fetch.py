@@ -1,17 +1,22 @@
 """The only HTTP to feeds: conditional GET with time, size, redirect and address limits.
 
 `Fetcher.fetch` turns one feed URL into `Fetched`, `NotModified` or `FetchFailed` and never
-raises for network or HTTP trouble; `Fetcher.fetch_many` runs a batch on a bounded thread pool.
+raises for network or HTTP trouble; `Fetcher.submit` queues fetches on one long-lived, bounded
+thread pool with per-host queues shared by every caller (so a poll cycle need not wait for a
+slow host), and `Fetcher.fetch_many` runs a batch on it and yields results as they come.
 Every connection goes through `_GuardedBackend`, which enforces the total deadline on each
 socket read and checks the peer address of each new connection before a byte is sent.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import email.utils
 import functools
 import ipaddress
 import logging
+import queue
 import socket
 import ssl
 import threading
@@ -19,15 +24,22 @@ import time
 import typing
 import zlib
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
 
 import httpcore
 import httpx
 
-from news.urls import is_allowed_address, is_allowed_host, is_http_url, normal_host
+from news.urls import (
+    is_allowed_address,
+    is_allowed_host,
+    is_http_url,
+    normal_host,
+    redact_text,
+    redact_url,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +63,8 @@ class FetchConfig:
     total_timeout: float = 20.0  # whole request incl. redirects and body
     max_bytes: int = 5 * 1024 * 1024  # after decompression
     max_redirects: int = 5
-    concurrency: int = 64  # threads in fetch_many
-    per_host: int = 2  # concurrent requests per host in fetch_many
+    concurrency: int = 64  # fetch threads, shared by every submit/fetch_many
+    per_host: int = 2  # concurrent requests per host, across every submit/fetch_many
     allow_hosts: frozenset[str] = frozenset()  # names, IPs or CIDRs exempt from the address guard
 
 
@@ -103,6 +115,7 @@ class FetchFailed:
 
 
 FetchResult = Fetched | NotModified | FetchFailed
+Done = Callable[[FetchRequest, FetchResult], None]  # called on a fetch thread per result
 
 
 class BlockedAddress(Exception):
@@ -358,6 +371,13 @@ class Fetcher:
             "Accept": ACCEPT,
             "Accept-Encoding": ACCEPT_ENCODING,
         }
+        self._lock = threading.Lock()
+        self._queues: dict[str, deque[tuple[FetchRequest, Done]]] = {}
+        self._active: Counter[str] = Counter()
+        self._running = 0
+        self._in_flight: set[int] = set()  # feed ids queued or being fetched
+        self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
 
     def __enter__(self) -> Fetcher:
         return self
@@ -366,7 +386,20 @@ class Fetcher:
         self.close()
 
     def close(self) -> None:
+        """Drop queued fetches, then close the connections (running fetches end with them)."""
+        with self._lock:
+            self._closed = True
+            self._queues.clear()
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         self._transport.close()
+
+    @property
+    def in_flight(self) -> int:
+        """Fetches queued or running."""
+        with self._lock:
+            return len(self._in_flight)
 
     def fetch(self, request: FetchRequest, *, log: bool = True) -> FetchResult:
         """Fetch one feed; network and HTTP problems come back as FetchFailed.
@@ -396,9 +429,14 @@ class Fetcher:
             result = FetchFailed(f"dns_error: {exc.strerror}")
         finally:
             _deadline.at = None
+        if isinstance(result, FetchFailed):  # stored and shown to users: no URL secrets
+            result = dataclasses.replace(result, reason=redact_text(result.reason))
         if log and isinstance(result, FetchFailed):
             logger.warning(
-                "feed %s: GET %s failed: %s", request.feed_id, request.url, result.reason
+                "feed %s: GET %s failed: %s",
+                request.feed_id,
+                redact_url(request.url),
+                result.reason,
             )
         return result
 
@@ -442,6 +480,9 @@ class Fetcher:
         timeout = httpx.Timeout(
             self.config.total_timeout, connect=self.config.connect_timeout, pool=max(left, 0.001)
         )
+        if url.username or url.password:  # https://user:password@host/feed: HTTP Basic
+            pair = f"{url.username}:{url.password}".encode()
+            headers = {**headers, "Authorization": "Basic " + base64.b64encode(pair).decode()}
         request = httpx.Request(
             "GET", url, headers=headers, extensions={"timeout": timeout.as_dict()}
         )
@@ -487,49 +528,73 @@ class Fetcher:
             elapsed=time.monotonic() - started,
         )
 
+    def submit(self, requests: Sequence[FetchRequest], done: Done) -> list[FetchRequest]:
+        """Queue fetches; `done(request, result)` runs on a fetch thread as each one ends.
+
+        Returns the requests taken: one for a feed already queued or being fetched (by any
+        caller) is skipped. At most `concurrency` fetches run at once, `per_host` per host;
+        the rest wait in per-host queues rather than in blocked threads, so one slow host
+        with many feeds cannot occupy the pool, and a caller need not wait for it.
+        """
+        taken: list[FetchRequest] = []
+        with self._lock:
+            if self._closed:
+                return taken
+            for request in requests:
+                if request.feed_id in self._in_flight:
+                    continue
+                self._in_flight.add(request.feed_id)
+                self._queues.setdefault(_host_key(request.url), deque()).append((request, done))
+                taken.append(request)
+            self._start_queued()
+        return taken
+
     def fetch_many(
         self, requests: Sequence[FetchRequest]
     ) -> Iterator[tuple[FetchRequest, FetchResult]]:
-        """Fetch concurrently, at most per_host at a time per host; yield as each completes.
+        """Fetch concurrently (see submit); yield each result as it completes.
 
         Failures are not logged here: the caller stores and logs them (one line per feed).
-
-        Requests wait in per-host queues rather than in blocked threads, so one host with
-        many feeds cannot occupy the whole pool.
         """
-        queues: dict[str, deque[FetchRequest]] = {}
-        for request in requests:
-            queues.setdefault(_host_key(request.url), deque()).append(request)
-        active: Counter[str] = Counter()
-        running: dict[Future[FetchResult], tuple[FetchRequest, str]] = {}
+        results: queue.SimpleQueue[tuple[FetchRequest, FetchResult]] = queue.SimpleQueue()
+        taken = self.submit(requests, lambda request, result: results.put((request, result)))
+        for _ in taken:
+            yield results.get()
+
+    def _start_queued(self) -> None:
+        """Start queued fetches while threads and per-host slots are free (lock held)."""
         limit, per_host = max(1, self.config.concurrency), max(1, self.config.per_host)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="fetch")
+        for host in list(self._queues):
+            waiting = self._queues[host]
+            while waiting and self._active[host] < per_host and self._running < limit:
+                request, done = waiting.popleft()
+                self._active[host] += 1
+                self._running += 1
+                self._pool.submit(self._run, request, host, done)
+            if not waiting:
+                del self._queues[host]
 
-        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="fetch") as pool:
-
-            def refill() -> None:
-                for host in list(queues):
-                    queue = queues[host]
-                    while queue and active[host] < per_host and len(running) < limit:
-                        request = queue.popleft()
-                        running[pool.submit(self._fetch_isolated, request)] = (request, host)
-                        active[host] += 1
-                    if not queue:
-                        del queues[host]
-
-            refill()
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                finished = [(running.pop(future), future) for future in done]
-                for (_, host), _ in finished:
-                    active[host] -= 1
-                refill()
-                for (request, _), future in finished:
-                    yield request, future.result()
+    def _run(self, request: FetchRequest, host: str, done: Done) -> None:
+        result = self._fetch_isolated(request)
+        with self._lock:
+            self._active[host] -= 1
+            self._running -= 1
+            self._in_flight.discard(request.feed_id)
+            if not self._closed:
+                self._start_queued()
+        try:
+            done(request, result)
+        except Exception:
+            logger.exception("feed %s: handling the fetch result failed", request.feed_id)
 
     def _fetch_isolated(self, request: FetchRequest) -> FetchResult:
         """fetch, but a bug on one feed becomes its FetchFailed instead of ending the batch."""
         try:
             return self.fetch(request, log=False)
         except Exception as exc:
-            logger.exception("feed %s: fetching %s crashed", request.feed_id, request.url)
+            logger.exception(
+                "feed %s: fetching %s crashed", request.feed_id, redact_url(request.url)
+            )
             return FetchFailed(f"internal_error: {type(exc).__name__}")

@@ -1,9 +1,16 @@
-"""One poll cycle: claim due feeds, fetch them concurrently, store what is new, queue alerts."""
+"""One poll cycle: claim due feeds, fetch them concurrently, store what is new, queue alerts.
+
+Results are recorded as they arrive. A cycle given a `wait` returns after that long even if
+a slow host is still timing out: its feeds stay leased (so later cycles skip them) and are
+recorded by a background thread when their fetches end, each on its own back-off.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -13,18 +20,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deps import Deps
-from jobs.classify import classify_new_items
+from jobs.classify import classify_and_alert
 from jobs.fetch import Fetched, FetchFailed, FetchRequest, FetchResult, NotModified
 from models.feed import Feed, claim_due_feeds, get_by_url
 from models.item import save_new
 from models.outbox import CONSOLE_CHANNEL
 from news.parse import parse_feed
+from news.urls import redact_text, redact_url
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=24)
 CLAIM_BATCH = 1000
 LIGHT_BATCH = 100
+LIGHT_LINGER = 0.2  # seconds a batch of 304s/failures waits for more before it is written
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,7 @@ class PollSummary:
     new_items: int = 0
     alerts: int = 0
     seconds: float = 0.0
+    in_flight: int = 0  # fetches still running when the cycle returned (recorded later)
     outcomes: list[FeedOutcome] = field(default_factory=list)
 
     def add(self, outcome: FeedOutcome) -> None:
@@ -72,10 +82,18 @@ class PollSummary:
         return len(self.outcomes)
 
 
-def poll_due_feeds(deps: Deps, progress: Progress | None = None) -> PollSummary:
-    """Poll every feed that is due, until none is; `progress(outcome, claimed)` after each."""
+def poll_due_feeds(
+    deps: Deps, progress: Progress | None = None, *, wait: float | None = None
+) -> PollSummary:
+    """Poll every feed that is due, until none is; `progress(outcome, claimed)` after each.
+
+    With `wait` (seconds), return by then: fetches still running are recorded in the
+    background when they end (counted in `in_flight`, not in this summary).
+    """
     summary = PollSummary()
     started = time.perf_counter()
+    deadline = None if wait is None else time.monotonic() + wait
+    cycle = _Cycle(deps)
     seen: set[int] = set()
     while True:
         now = deps.clock()
@@ -89,20 +107,90 @@ def poll_due_feeds(deps: Deps, progress: Progress | None = None) -> PollSummary:
         if not requests:
             break
         seen.update(r.feed_id for r in requests)
-        light: list[tuple[FetchRequest, FetchResult]] = []
-        for request, result in deps.fetcher.fetch_many(requests):
-            if isinstance(result, Fetched):
-                outcomes = _store(deps, [(request, result)])
-            else:
-                light.append((request, result))
-                if len(light) < LIGHT_BATCH:
-                    continue
-                outcomes, light = _store(deps, light), []
-            _report(summary, outcomes, progress, len(seen))
-        if light:
-            _report(summary, _store(deps, light), progress, len(seen))
+        cycle.submit(requests)
+        if not cycle.drain(summary, progress, len(seen), deadline):
+            break
+    summary.in_flight = cycle.pending
+    if cycle.pending:
+        cycle.finish_in_background()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+class _Cycle:
+    """The fetches one cycle started, and the recording of their results as they arrive."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.pending = 0
+        self._results: queue.SimpleQueue[tuple[FetchRequest, FetchResult]] = queue.SimpleQueue()
+
+    def submit(self, requests: list[FetchRequest]) -> None:
+        """Start fetching; a feed already being fetched (an earlier cycle's) is left to it."""
+        taken = self.deps.fetcher.submit(requests, lambda r, res: self._results.put((r, res)))
+        self.pending += len(taken)
+
+    def drain(
+        self,
+        summary: PollSummary,
+        progress: Progress | None,
+        claimed: int,
+        deadline: float | None,
+    ) -> bool:
+        """Record results until none is pending (True) or the deadline passed (False).
+
+        A new body is stored at once; 304s and failures are written in batches of up to
+        LIGHT_BATCH, or after LIGHT_LINGER seconds without another result.
+        """
+        light: list[tuple[FetchRequest, FetchResult]] = []
+        while self.pending:
+            timeout = LIGHT_LINGER if light else None
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                timeout = left if timeout is None else min(timeout, left)
+            try:
+                if timeout is not None and timeout <= 0:
+                    raise queue.Empty
+                request, result = self._results.get(timeout=timeout)
+            except queue.Empty:
+                if light:
+                    _report(summary, _store(self.deps, light), progress, claimed)
+                    light = []
+                    continue
+                return False
+            self.pending -= 1
+            if isinstance(result, Fetched):
+                _report(summary, _store(self.deps, [(request, result)]), progress, claimed)
+                continue
+            light.append((request, result))
+            if len(light) >= LIGHT_BATCH:
+                _report(summary, _store(self.deps, light), progress, claimed)
+                light = []
+        if light:
+            _report(summary, _store(self.deps, light), progress, claimed)
+        return True
+
+    def finish_in_background(self) -> threading.Thread:
+        """Record the remaining results on a daemon thread as they arrive."""
+
+        def finish() -> None:
+            late = PollSummary()
+            try:
+                self.drain(late, None, 0, None)
+            except Exception:
+                logger.exception("recording late poll results failed")
+                return
+            logger.info(
+                "late poll results: %d feeds, %d failed, %d new items, %d alerts",
+                late.feeds,
+                late.failed,
+                late.new_items,
+                late.alerts,
+            )
+
+        thread = threading.Thread(target=finish, name="poll-late", daemon=True)
+        thread.start()
+        return thread
 
 
 def _store(deps: Deps, results: list[tuple[FetchRequest, FetchResult]]) -> list[FeedOutcome]:
@@ -124,7 +212,7 @@ def _store(deps: Deps, results: list[tuple[FetchRequest, FetchResult]]) -> list[
     except Exception:
         if len(results) == 1:
             request = results[0][0]
-            logger.exception("storing the poll of feed %s failed", request.url)
+            logger.exception("storing the poll of feed %s failed", redact_url(request.url))
             return [FeedOutcome(request.feed_id, request.url, "failed", error="store_error")]
     return [outcome for pair in results for outcome in _store(deps, [pair])]
 
@@ -175,22 +263,50 @@ def _record_body(s: Session, deps: Deps, feed: Feed, result: Fetched, now: datet
         reason = "not a feed: " + "; ".join(parsed.problems)[:300]
         return _record_failure(feed, FetchFailed(reason=reason), now, interval, max_failures)
     if parsed.problems:
-        logger.info("feed %s parsed with problems: %s", feed.url, "; ".join(parsed.problems))
+        logger.info(
+            "feed %s parsed with problems: %s",
+            redact_url(feed.url),
+            redact_text("; ".join(parsed.problems)),
+        )
     if parsed.title and not feed.title:
         feed.title = parsed.title[:300]
     items = save_new(s, feed.id, feed.title or parsed.title or None, parsed.entries, now)
     first = not feed.primed
     also_to = (CONSOLE_CHANNEL,) if deps.console_alerts else ()
-    alerts = classify_new_items(s, items, deps.classifier, now, alert=not first, also_to=also_to)
+    limit = deps.settings.flood_items
+    classified = classify_and_alert(
+        s, items, deps.classifier, now, alert=not first, also_to=also_to, alert_limit=limit
+    )
     feed.primed = True
     feed.body_hash = digest
     if first and items:
-        logger.info("feed %s primed: %d existing items marked seen", feed.url, len(items))
+        logger.info(
+            "feed %s primed: %d existing items marked seen", redact_url(feed.url), len(items)
+        )
+    flooding_since = feed.too_active_since or now
     outcome = _record_ok(feed, now, interval, "primed" if first else "ok")
-    return replace(outcome, new_items=len(items), alerts=alerts)
+    if classified.relevant > limit:
+        _flag_too_active(feed, classified.relevant, classified.held, limit, flooding_since)
+    return replace(outcome, new_items=len(items), alerts=classified.alerts)
+
+
+def _flag_too_active(feed: Feed, relevant: int, held: int, limit: int, since: datetime) -> None:
+    """Mark a feed that flooded one poll; _record_ok clears it at a poll under the limit."""
+    feed.too_active_since = since
+    feed.too_active_count = relevant
+    logger.warning(
+        "feed %s is too active: %d new relevant items in one poll (limit %d); "
+        "%d stored without alerts",
+        redact_url(feed.url),
+        relevant,
+        limit,
+        held,
+    )
 
 
 def _record_ok(feed: Feed, now: datetime, interval: int, status: str) -> FeedOutcome:
+    feed.too_active_since = None  # set again by _flag_too_active if this poll flooded too
+    feed.too_active_count = 0
     feed.consecutive_failures = 0
     feed.last_error = None
     feed.last_ok_at = now
@@ -215,14 +331,14 @@ def _record_failure(
         feed.enabled = False
         logger.warning(
             "feed %s disabled after %d consecutive failures: %s",
-            feed.url,
+            redact_url(feed.url),
             feed.consecutive_failures,
             failure.reason,
         )
     else:
         logger.warning(
             "feed %s failed (%d in a row, next try in %s): %s",
-            feed.url,
+            redact_url(feed.url),
             feed.consecutive_failures,
             backoff,
             failure.reason,
@@ -234,7 +350,11 @@ def _follow_move(s: Session, feed: Feed, moved_to: str | None) -> None:
     if not moved_to or moved_to == feed.url:
         return
     if get_by_url(s, moved_to) is not None:
-        logger.warning("feed %s moved to %s, which is already a feed", feed.url, moved_to)
+        logger.warning(
+            "feed %s moved to %s, which is already a feed",
+            redact_url(feed.url),
+            redact_url(moved_to),
+        )
         return
-    logger.info("feed %s moved permanently to %s", feed.url, moved_to)
+    logger.info("feed %s moved permanently to %s", redact_url(feed.url), redact_url(moved_to))
     feed.url = moved_to

@@ -12,7 +12,13 @@ import logging
 from deps import Deps, owner_is_gone
 from jobs.feeds import seed_feeds
 from models.feed import lease_owners, release_leases
-from models.outbox import CONSOLE_CHANNEL, drop_pending, expire_leases, sending_owners
+from models.outbox import (
+    CONSOLE,
+    CONSOLE_CHANNEL,
+    drop_pending,
+    expire_leases,
+    sending_owners,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +28,12 @@ def release_dead_leases(deps: Deps) -> tuple[int, int]:
 
     Call it once at start-up, before the scheduler runs (see deps.owner_is_gone).
     """
+    kind = deps.sender.kind  # another kind's alerts are left to a process of that kind
     with deps.sessions.begin() as s:
-        gone = sorted(
-            o for o in lease_owners(s) | sending_owners(s) if owner_is_gone(o, deps.owner)
-        )
+        owners = lease_owners(s) | sending_owners(s, kind)
+        gone = sorted(o for o in owners if owner_is_gone(o, deps.owner))
         feeds = release_leases(s, gone)
-        alerts = expire_leases(s, gone, deps.clock())
+        alerts = expire_leases(s, gone, deps.clock(), kind=kind)
     if feeds or alerts:
         logger.info(
             "took back %d feeds and %d alerts leased by stopped processes (%s)",
@@ -41,11 +47,14 @@ def release_dead_leases(deps: Deps) -> tuple[int, int]:
 def start_up(deps: Deps) -> None:
     """Seed the configured feeds, take back dead leases, drop stale console alerts.
 
-    Console-mode alerts still queued when Slack is configured would never be printed.
+    Console-mode alerts still queued when Slack is configured would never be printed: a
+    Slack process drops them (the one change a sender makes to another kind's alerts). A
+    console process never touches a real channel's alert: it claims, leases and drops only
+    console ones (see models.outbox.SenderKind).
     """
     seed_feeds(deps)
     release_dead_leases(deps)
-    if not deps.console_alerts:
+    if not deps.console_alerts and deps.sender.kind is not CONSOLE:
         with deps.sessions.begin() as s:
             dropped = drop_pending(s, CONSOLE_CHANNEL)
         if dropped:

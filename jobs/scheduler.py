@@ -37,12 +37,22 @@ def guarded(name: str, job: Callable[[Deps], Any], deps: Deps) -> Callable[[], N
     return run
 
 
+def poll_tick(poll_seconds: int) -> int:
+    """Seconds between poll job runs: often enough to notice due feeds, 1..60."""
+    return max(1, min(60, poll_seconds // 5))
+
+
 def poll_job(deps: Deps) -> None:
-    """Poll due feeds; the deliver job (its own thread, every few seconds) posts the alerts."""
-    summary = poll_due_feeds(deps)
-    if summary.feeds:
+    """Poll due feeds; the deliver job (its own thread, every few seconds) posts the alerts.
+
+    It returns after one tick at most, so a slow host never delays the next run: its
+    fetches are recorded in the background when they end.
+    """
+    summary = poll_due_feeds(deps, wait=poll_tick(deps.settings.poll_seconds))
+    if summary.feeds or summary.in_flight:
         logger.info(
-            "polled %d feeds in %.1fs: %d ok, %d not modified, %d failed; %d new items, %d alerts",
+            "polled %d feeds in %.1fs: %d ok, %d not modified, %d failed; %d new items, "
+            "%d alerts; %d still fetching",
             summary.feeds,
             summary.seconds,
             summary.ok,
@@ -50,6 +60,7 @@ def poll_job(deps: Deps) -> None:
             summary.failed,
             summary.new_items,
             summary.alerts,
+            summary.in_flight,
         )
 
 
@@ -75,7 +86,7 @@ def build_scheduler(deps: Deps) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
     # Poll often enough to notice due feeds; each feed's own interval lives in next_poll_at.
-    tick = max(1, min(60, settings.poll_seconds // 5))
+    tick = poll_tick(settings.poll_seconds)
     scheduler.add_job(
         guarded("poll", poll_job, deps),
         IntervalTrigger(seconds=tick, jitter=tick // 5 or None),

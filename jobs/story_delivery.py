@@ -28,6 +28,7 @@ from handlers.blocks import (
     stage_reply,
     story_message,
     story_reply,
+    text_only,
 )
 from handlers.sender import LookupResult, Posted, PostResult, Sender, SlackFailed, story_metadata
 from models.outbox import POST, REPLY, UPDATE, AlertJob
@@ -259,7 +260,7 @@ class StoryAttempt:
         assert isinstance(result, SlackFailed)
         first = result.error
         logger.warning("story op %s: Slack refused it (%s); text only", job.alert_id, first)
-        result = self.paced(job.channel, lambda: send(Message(text=message.text)))
+        result = self.paced(job.channel, lambda: send(text_only(message)))
         if _is(result, "content") or _is(result, "unknown"):
             return result, f"{first}; as text only: {result.error}"
         return result, None

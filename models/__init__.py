@@ -6,6 +6,21 @@ from models.feed import Feed
 from models.item import Item
 from models.outbox import Alert
 from models.seen_request import SeenRequest
+from models.story import Contact, Story, StoryPerson, StoryTopic
 from models.subscription import Subscription
+from models.watch import WatchWord
 
-__all__ = ["Alert", "Base", "Channel", "Feed", "Item", "SeenRequest", "Subscription"]
+__all__ = [
+    "Alert",
+    "Base",
+    "Channel",
+    "Contact",
+    "Feed",
+    "Item",
+    "SeenRequest",
+    "Story",
+    "StoryPerson",
+    "StoryTopic",
+    "Subscription",
+    "WatchWord",
+]

@@ -44,6 +44,37 @@ UPDATE = "update"
 CONSOLE_CHANNEL = "console"
 
 
+@dataclass(frozen=True, slots=True)
+class SenderKind:
+    """The channels one kind of sender delivers to: the only alerts it may claim or change.
+
+    A kind with `pseudo_channels` (the console) owns exactly those; the kind without (Slack)
+    owns every channel no kind in `KINDS` claims as a pseudo-channel. A new kind of sender
+    adds its own pseudo-channel(s) to `KINDS`, and every other kind then leaves them alone.
+    """
+
+    name: str
+    pseudo_channels: frozenset[str] = frozenset()
+
+    def owns(self, channel: str) -> bool:
+        """True when alerts for `channel` are this kind's to deliver."""
+        if self.pseudo_channels:
+            return channel in self.pseudo_channels
+        return channel not in PSEUDO_CHANNELS
+
+    def where(self) -> ColumnElement[bool]:
+        """`owns` as SQL on `alerts.channel_id`."""
+        if self.pseudo_channels:
+            return Alert.channel_id.in_(sorted(self.pseudo_channels))
+        return Alert.channel_id.not_in(sorted(PSEUDO_CHANNELS))
+
+
+SLACK = SenderKind("slack")
+CONSOLE = SenderKind("console", frozenset({CONSOLE_CHANNEL}))
+KINDS = (SLACK, CONSOLE)
+PSEUDO_CHANNELS = frozenset(c for kind in KINDS for c in kind.pseudo_channels)
+
+
 _UNFINISHED_UPDATE = "op = 'update' AND status IN ('pending', 'sending')"
 
 
@@ -79,7 +110,9 @@ class Alert(Base):
     item_id: Mapped[int | None] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), index=True
     )
-    story_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), index=True
+    )
     op: Mapped[str] = mapped_column(String(10), default=POST, server_default=POST)
     broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # an `update` claimed while the story changed again: sent, it goes back to pending
@@ -99,10 +132,22 @@ class Alert(Base):
     # before posting again, the channel's history since then is searched for the alert.
     maybe_posted_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The channel's watch-word that matched, when the alert comes from one (not a subscription).
+    watch_phrase: Mapped[str | None] = mapped_column(String(200))
 
 
-def enqueue(s: Session, item_id: int, channels: Iterable[str], now: datetime) -> int:
-    """Queue the item for each channel once (insert-ignore); returns how many rows are new."""
+def enqueue(
+    s: Session,
+    item_id: int,
+    channels: Iterable[str],
+    now: datetime,
+    watch_phrases: Mapping[str, str] | None = None,
+) -> int:
+    """Queue the item for each channel once (insert-ignore); returns how many rows are new.
+
+    `watch_phrases` gives, per channel, the watch-word that brought the item there.
+    """
+    phrases = watch_phrases or {}
     rows = [
         {
             "item_id": item_id,
@@ -111,6 +156,7 @@ def enqueue(s: Session, item_id: int, channels: Iterable[str], now: datetime) ->
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
+            "watch_phrase": phrases.get(channel),
         }
         for channel in dict.fromkeys(channels)
     ]
@@ -236,6 +282,7 @@ class AlertJob:
     parent_ts: str | None = None
     parent_failed: bool = False
     threads: bool = True  # the channel's choice at claim time
+    watch_phrase: str | None = None  # the channel's watch-word that matched, if any
 
 
 def _claimable(
@@ -272,9 +319,18 @@ def _take_claimable(
 
 
 def claim_batch(
-    s: Session, now: datetime, owner: str, limit: int, lease: timedelta, per_channel: int = 10
+    s: Session,
+    now: datetime,
+    owner: str,
+    limit: int,
+    lease: timedelta,
+    per_channel: int = 10,
+    *,
+    kind: SenderKind,
 ) -> list[AlertJob]:
-    """Lease the due alerts, oldest first, keeping each channel's order; returns them.
+    """Lease the due alerts of `kind`'s channels, oldest first, keeping each channel's order.
+
+    Other kinds' alerts are filtered out in SQL: never read, locked or leased.
 
     Only a prefix of each channel's unfinished alerts is taken, starting with its oldest: an
     alert waiting for a retry (or held by another sender) holds back the later ones. Alerts
@@ -292,7 +348,7 @@ def claim_batch(
     )
     ranked = (
         select(Alert.id, Alert.channel_id, priority.label("priority"), rank)
-        .where(Alert.status.in_(UNFINISHED))
+        .where(Alert.status.in_(UNFINISHED), kind.where())
         .subquery()
     )
     heads = s.execute(
@@ -363,6 +419,7 @@ def claim_batch(
                 parent_ts=parent.slack_ts if parent is not None else None,
                 parent_failed=parent is not None and parent.status == FAILED,
                 threads=threads.get(alert.channel_id, True),
+                watch_phrase=alert.watch_phrase,
             )
         )
     return jobs
@@ -488,8 +545,15 @@ def mark_failed(s: Session, alert_id: int, error: str, now: datetime, *, owner: 
     return bool(rowcount(result))
 
 
-def fail_channel(s: Session, channel: str, error: str, now: datetime, *, owner: str) -> int:
-    """Fail every alert still waiting for `channel` (and those `owner` holds); returns how many."""
+def fail_channel(
+    s: Session, channel: str, error: str, now: datetime, *, owner: str, kind: SenderKind
+) -> int:
+    """Fail every alert still waiting for `channel` (and those `owner` holds); returns how many.
+
+    Only a channel of `kind` (the sender that found it refusing posts) is touched.
+    """
+    if not kind.owns(channel):
+        return 0
     result = s.execute(
         update(Alert)
         .where(
@@ -527,14 +591,18 @@ def release(
     return rowcount(result)
 
 
-def sending_owners(s: Session) -> set[str]:
-    """Every owner of an alert left in `sending` (being posted, or by a stopped sender)."""
-    query = select(Alert.lease_owner).where(Alert.status == SENDING, Alert.lease_owner.is_not(None))
+def sending_owners(s: Session, kind: SenderKind) -> set[str]:
+    """Every owner of an alert of `kind` left `sending` (being posted, or by a stopped sender)."""
+    query = select(Alert.lease_owner).where(
+        Alert.status == SENDING, Alert.lease_owner.is_not(None), kind.where()
+    )
     return set(s.scalars(query.distinct()))
 
 
-def expire_leases(s: Session, owners: Sequence[str], now: datetime) -> int:
-    """End now the leases of alerts these (gone) owners were sending; returns how many.
+def expire_leases(s: Session, owners: Sequence[str], now: datetime, *, kind: SenderKind) -> int:
+    """End now the leases of `kind`'s alerts these (gone) owners were sending; returns how many.
+
+    Another kind's leases are left to a process of that kind (it takes them back itself).
 
     The alerts stay `sending`, so the next claim takes them as stale and searches the
     channel before posting again: a post that landed before the crash is not repeated.
@@ -546,6 +614,7 @@ def expire_leases(s: Session, owners: Sequence[str], now: datetime) -> int:
         .where(
             Alert.status == SENDING,
             Alert.lease_owner.in_(list(owners)),
+            kind.where(),
             Alert.lease_until.is_(None) | (Alert.lease_until > now),
         )
         .values(lease_until=now)
@@ -567,3 +636,15 @@ def failed_recent(s: Session, limit: int) -> Sequence[Alert]:
         .order_by(Alert.failed_at.desc(), Alert.id.desc())
         .limit(limit)
     ).all()
+
+
+def failed_reasons(s: Session, limit: int) -> list[tuple[str, str, str | None]]:
+    """The most recently failed alerts as (channel, item title, error), newest first."""
+    rows = s.execute(
+        select(Alert.channel_id, Item.title, Alert.last_error)
+        .join(Item, Item.id == Alert.item_id)
+        .where(Alert.status == FAILED)
+        .order_by(Alert.failed_at.desc(), Alert.id.desc())
+        .limit(limit)
+    )
+    return [(r.channel_id, r.title, r.last_error) for r in rows]

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.item import Item, ItemView
+from models.story import Contact, Story, StoryTopic
 
 STAGES = ("planned", "held", "readout", "outcome", "postponed")
 SIDES = ("us", "china")
@@ -80,39 +81,55 @@ def entries_of(story: StoryView, item_ids: Sequence[int]) -> list[StoryEntry]:
     return [e for e in story.entries if e.item.id in wanted]
 
 
-def load_story(s: Session, story_id: int) -> StoryView | None:
-    """The story as it is now, or None when it does not exist.
+def _people(keys: str) -> tuple[str, ...]:
+    """`trump,xi` → ("Trump", "Xi"); `wang-yi` → "Wang Yi"."""
+    return tuple(k.replace("-", " ").title() for k in keys.split(",") if k)
 
-    Provisional (until the stories tables land): the story's items are those its outbox
-    ops carry, outlet = the feed's name, stage unknown ("planned").
-    """
-    from models.outbox import Alert  # the provisional source of a story's items
 
-    ids = select(Alert.item_id).where(Alert.story_id == story_id, Alert.item_id.is_not(None))
-    items = s.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.id)).all()
-    if not items:
+def view_of(story: Story, rows: Sequence[tuple[Contact, Item]]) -> StoryView | None:
+    """A story row and its (contact, item) rows, oldest first, as a detached view."""
+    entries = tuple(
+        StoryEntry(
+            ItemView.of(item),
+            outlet=contact.source_name or item.source or "unknown outlet",
+            stage=contact.stage,
+            side=contact.side,
+        )
+        for contact, item in rows
+    )
+    if not entries:
         return None
-    entries = tuple(StoryEntry(ItemView.of(i), outlet=i.source or "unknown outlet") for i in items)
-    return StoryView(id=story_id, stage="planned", entries=entries)
+    return StoryView(
+        id=story.id,
+        stage=story.stage,
+        entries=entries,
+        kind=story.kind,
+        parties=(*_people(story.parties_us), *_people(story.parties_china)),
+        where=story.place_name,
+        when=story.scheduled_start,
+    )
+
+
+def load_story(s: Session, story_id: int) -> StoryView | None:
+    """The story as it is now (its items in the order they joined), or None when unknown."""
+    story = s.get(Story, story_id)
+    if story is None:
+        return None
+    rows = s.execute(
+        select(Contact, Item)
+        .join(Item, Item.id == Contact.item_id)
+        .where(Contact.story_id == story_id)
+        .order_by(Contact.id)
+    ).tuples()
+    return view_of(story, list(rows))
 
 
 def recent_stories(s: Session, limit: int, topic: str | None = None) -> list[StoryView]:
-    """The stories with the newest items first, optionally those with an item on `topic`.
-
-    Provisional (until the stories tables land): stories are read through the outbox.
-    """
-    from models.outbox import Alert
-
-    newest = func.max(Item.published_at)
-    query = (
-        select(Alert.story_id, newest)
-        .join(Item, Item.id == Alert.item_id)
-        .where(Alert.story_id.is_not(None))
-        .group_by(Alert.story_id)
-        .order_by(newest.desc(), Alert.story_id.desc())
-        .limit(limit)
-    )
+    """The most recently active stories first; with `topic`, those with an item on it."""
+    query = select(Story.id).order_by(Story.last_seen.desc(), Story.id.desc()).limit(limit)
     if topic is not None:
-        query = query.where(("," + Item.topics + ",").contains(f",{topic},"))
-    stories = [load_story(s, story_id) for story_id, _ in s.execute(query).tuples() if story_id]
+        query = query.where(
+            Story.id.in_(select(StoryTopic.story_id).where(StoryTopic.topic == topic))
+        )
+    stories = [load_story(s, story_id) for story_id in s.scalars(query)]
     return [story for story in stories if story is not None]

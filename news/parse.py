@@ -14,9 +14,10 @@ from typing import Any
 
 import feedparser
 
+from news.bound import bound_elements
 from news.entry import Entry, dedup_key
-from news.text import html_to_text, truncate
-from news.urls import canonical_url, is_http_url
+from news.text import TextBudget, html_to_text, truncate
+from news.urls import canonical_url, is_http_url, redact_url, without_userinfo
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +79,14 @@ def parse_feed(
     body = _utf16_without_bom(body)
     body, cut = _cap_entries(body, MAX_ENTRIES * 2)
     body = _valid_charrefs(_ascii_declared_encoding(body))
+    bounded = bound_elements(body)
+    body = bounded.body
     if not body.strip():
         return ParsedFeed(title="", entries=[], problems=["empty_body"], broken=True)
     response_headers = {k.lower(): v for k, v in headers.items()}
     response_headers.setdefault("content-location", url)
+    # the base for relative links: a feed's user:password@ must not reach the items' links
+    response_headers["content-location"] = without_userinfo(response_headers["content-location"])
     if "content-type" in response_headers:
         content_type = response_headers["content-type"]
         response_headers["content-type"] = _plausible_charset(content_type, body)
@@ -94,11 +99,13 @@ def parse_feed(
             resolve_relative_uris=False,  # links are resolved anyway; HTML is dropped
         )
     except Exception as exc:  # feedparser promises bozo, but guard the edge anyway
-        logger.warning("feedparser raised on %s: %s", url, type(exc).__name__)
+        logger.warning("feedparser raised on %s: %s", redact_url(url), type(exc).__name__)
         return ParsedFeed(
             title="", entries=[], problems=[f"parser_crash: {type(exc).__name__}"], broken=True
         )
     problems: list[str] = [f"cut_after_{MAX_ENTRIES * 2}_entries"] if cut else []
+    if bounded.cut:
+        problems.append(f"{bounded.cut}_long_elements_cut")
     broken = False
     if parsed.get("bozo"):
         kind = type(parsed.get("bozo_exception")).__name__
@@ -112,8 +119,9 @@ def parse_feed(
         broken = True
     entries: list[Entry] = []
     seen: set[str] = set()
+    budget = TextBudget()
     for raw in raw_entries[: MAX_ENTRIES * 2]:
-        entry = _normalise(raw, url, now)
+        entry = _normalise(raw, url, now, budget)
         if entry is None or entry.dedup_key in seen:
             continue
         seen.add(entry.dedup_key)
@@ -121,6 +129,8 @@ def parse_feed(
         if len(entries) >= MAX_ENTRIES:
             problems.append(f"truncated_to_{MAX_ENTRIES}_entries")
             break
+    if budget.stripped:
+        problems.append(f"html_budget_spent: {budget.stripped} fragments stripped, not parsed")
     return ParsedFeed(
         title=html_to_text(feed.get("title"), limit=200),
         entries=entries,
@@ -195,12 +205,14 @@ def _gunzip(data: bytes, limit: int) -> bytes | None:
     return None if len(out) > limit else out
 
 
-def _normalise(raw: Mapping[str, Any], feed_url: str, now: datetime) -> Entry | None:
-    title = html_to_text(_str(raw.get("title")), limit=TITLE_LIMIT)
+def _normalise(
+    raw: Mapping[str, Any], feed_url: str, now: datetime, budget: TextBudget
+) -> Entry | None:
+    title = html_to_text(_str(raw.get("title")), limit=TITLE_LIMIT, budget=budget)
     summary_html = _str(raw.get("summary"))
     if not summary_html and raw.get("content"):
         summary_html = _str(raw["content"][0].get("value"))
-    summary = html_to_text(summary_html, limit=SUMMARY_LIMIT)
+    summary = html_to_text(summary_html, limit=SUMMARY_LIMIT, budget=budget)
     link = _link(raw)
     if not title:
         title = truncate(summary, 120)  # on a word, with an ellipsis; "" stays ""

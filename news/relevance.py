@@ -17,10 +17,13 @@ from functools import cache
 from itertools import pairwise
 from typing import Literal
 
+from news.chinese import to_simplified
 from news.rules import (
+    BELOW,
     BREAK,
     CHINA,
     CHINA_ACTOR,
+    CONTEXT,
     LEADER,
     MASK,
     NODE,
@@ -44,7 +47,7 @@ MAX_PHRASES = 100  # in one sentence: a longer run is cut, to bound the work per
 
 _TAG = re.compile(r"<[^<>]{0,2000}>")
 # Between two actors of one group: "Trump, Xi", "Biden and Xi", "Trump-Xi", "王毅同沙利文".
-_JOINED = re.compile(r"\s*(?:,|and|&|-|/|'s|'|和|与|同|及|、)?\s*(?:the\s+)?", re.IGNORECASE)
+_JOINED = re.compile(r"\s*(?:,|and|&|-|/|'s|'|和|与|同|及|、|向)?\s*(?:the\s+)?", re.IGNORECASE)
 # Between a country and its role: "U.S. envoy", "China's top diplomat", "美国总统".
 _ROLE_AFTER = re.compile(r"(?:'s?)?\s*(?:[A-Za-z][\w.-]*\s+)?")
 _ROLE_OF = re.compile(r"\s+of\s+(?:the\s+)?", re.IGNORECASE)
@@ -52,21 +55,24 @@ _PAIRED = re.compile(r"\s*(?:,|and|&)\s*", re.IGNORECASE)
 # Between an event and a place that is its object: "visits Vietnam", "trip to Japan".
 _TO_PLACE = re.compile(r"\s*(?:(?:to|with)\s+(?:the\s+)?)?", re.IGNORECASE)
 _WITH_PLACE = re.compile(r"\s*(?:with\s+(?:the\s+)?)?", re.IGNORECASE)
-
-# Quotes and dashes to ASCII; traditional Chinese characters that the rules spell simplified.
-_TRADITIONAL = (
-    "習习國国會会話话訪访統统與与華华電电長长務务貿贸關关稅税對对問问來来臺台灣湾總总見见談谈"
-    "經经際际時时為为頓顿聯联東东選选視视頻频議议發发貝贝魯鲁爾尔書书衛卫韓韩鮮鲜盧卢島岛馬马"
-    "羅罗歐欧亞亚區区軍军導导彈弹擊击戰战禮礼產产業业濟济實实們们個个這这說说進进條条協协雙双"
-    "邊边葉叶價价貨货幣币體体氣气變变類类護护爭争權权黨党紐纽約约團团組组織织領领將将億亿萬万"
-    "陸陆鐵铁傳传親亲員员參参觀观訊讯號号報报內内萊莱蘭兰維维賴赖龍龙寧宁廣广賓宾漢汉範范師师"
-    "風风勢势輸输贏赢買买賣卖顧顾鄭郑劉刘楊杨鄧邓趙赵錦锦濤涛溫温強强應应懷怀歡欢儀仪澤泽連连"
-    "烏乌層层級级獨独峽峡艦舰隊队臨临間间諜谍網网絡络兩两舉举當当財财駐驻館馆衝冲緊紧張张穩稳"
-    "繫系係系還还續续塊块歷历勝胜達达總总責责從从輪轮態态動动滬沪樂乐潔洁藥药稱称礎础嚴严"
+# Between a country and an actor below national level or outside the executive: "U.S.
+# senators", "American tech CEOs", "美国加州州长" (not "Trump and CEOs").
+_BELOW_AFTER = re.compile(
+    r"(?:'s?)?\s*(?:(?!(?:and|or|with|to|by|for|from)\b)[A-Za-z][\w.-]*\s+)?|[\u3400-\u9fff]{0,4}",
+    re.IGNORECASE,
 )
+# Where an English context clause ("ahead of the Trump-Xi summit") ends.
+_CLAUSE_END = re.compile(r"[,;:|]|\s-\s")
+# What may follow a Chinese context cue ("会晤前夕 ", "通话之后，"): a clause break or the end.
+_CLAUSE_BREAK = re.compile(r"[\s,，、:：;；|]|$")
+_CLAUSE_START = re.compile(r"[\s,，、:：;；|]")
+_TOPIC_OF = re.compile(r"\s(?:on|about|over|of)\s", re.IGNORECASE)
+_STOPS = frozenset({"boundary", "halt"})  # an event's object is not looked for across these
+CONTEXT_GAP = 40  # max characters between a context cue and the meeting it names
+
+# Quotes and dashes to ASCII (traditional Chinese goes through OpenCC: news/chinese.py).
 _FOLD = str.maketrans(
     {
-        **{_TRADITIONAL[i]: _TRADITIONAL[i + 1] for i in range(0, len(_TRADITIONAL) - 1, 2)},
         **dict.fromkeys("‘’‛′`´", "'"),
         **dict.fromkeys("“”„‟″", '"'),
         **dict.fromkeys("‐‑‒–—―−", "-"),
@@ -92,14 +98,15 @@ class Verdict:
 
 
 def normalize(text: str) -> str:
-    """Text for matching: no tags or entities, NFKC, plain quotes and dashes, single spaces."""
+    """Text for matching: no tags or entities, NFKC, plain quotes and dashes, simplified
+    Chinese, single spaces."""
     text = text[:MAX_CHARS]
     if "<" in text:
         text = _TAG.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", text).translate(_FOLD)
+        text = to_simplified(unicodedata.normalize("NFKC", text).translate(_FOLD))
     if "  " in text or "\n" in text or "\t" in text or "\r" in text:
         text = " ".join(text.split())
     return text
@@ -142,6 +149,7 @@ class _Facts:
     """What one item's sentences add up to."""
 
     __slots__ = (
+        "context",
         "cues",
         "flags",
         "hits",
@@ -159,6 +167,7 @@ class _Facts:
         self.negations: list[str] = []
         self.topics: dict[str, str] = {}
         self.cues: set[str] = set()
+        self.context: list[str] = []  # cues of meetings named only as context
         self.nodes: list[_Tok] = []  # every structural phrase, for the reasons of a non-hit
         self.flags = 0  # news.rules flag bits over the whole item
         self.strong = False  # an official of either side, after roles are resolved
@@ -198,6 +207,8 @@ class Classifier:
                 self._sentence(title, raw, True, pair_context, facts)
         # Once the title has a direct hit, the summary only adds topics and reasons.
         settled = any(hit.direct and hit.strong for hit in facts.hits)
+        # A title whose meeting is only the time of another story: the summary cannot undo it.
+        settled = settled or bool(facts.context and not facts.hits)
         summary_sentences = self._sentences(summary, facts, not settled)
         if summary_sentences and facts.flags & US and facts.flags & CHINA:
             for raw in summary_sentences:
@@ -302,6 +313,7 @@ class Classifier:
         toks: list[_Tok] = []
         events: list[int] = []
         roles = False
+        marks = 0
         for tok in raw:
             m = tok.m
             if m.anaphor and not pair_context:
@@ -310,19 +322,31 @@ class Classifier:
                 events.append(len(toks))
             if m.role:
                 roles = True
+            marks |= m.flags
             toks.append(tok)
-        if roles or "former" in facts.cues:
+        cues = facts.cues
+        below = marks & BELOW
+        if roles or below or "former" in cues:
             if roles:
                 _resolve_roles(text, toks)
-            if "former" in facts.cues:
+            if "former" in cues:
                 _demote_former(text, toks)
+            if below:
+                _demote_below(text, toks)
             for tok in toks:
                 tok.resided()
                 if tok.us >= 3 or tok.cn >= 3:
                     facts.strong = True
+        if marks & CONTEXT:
+            kept = _drop_context(text, toks, facts)
+            if len(kept) < len(toks):
+                toks = kept
+                events = [k for k, tok in enumerate(toks) if tok.m.event]
         halted = self._halted(toks) if "halt" in facts.cues else {}
         pending: list[int] = []
         hits_before = len(facts.hits)
+        weak_hits: list[_Hit] = []
+        third_meeting = False  # a real meeting of a third party with one side
         for i in events:
             event = toks[i]
             if i in halted:
@@ -345,11 +369,25 @@ class Classifier:
                 if event.m.needs_person and max(us, cn) < 3:
                     continue
                 near.append(event)
-                facts.hits.append(_Hit(True, min(us, cn), max(us, cn) >= 3, in_title, near))
+                direct = _Hit(True, min(us, cn), max(us, cn) >= 3, in_title, near)
+                facts.hits.append(direct)
+                if event.m.weak:
+                    weak_hits.append(direct)
             elif third:
                 facts.third.extend(tok.text for tok in third)
+                third_meeting = third_meeting or not event.m.weak
             elif not event.m.weak or max(us, cn) >= 3:
                 pending.append(i)
+        if halted or facts.negations:
+            # "says he does not want to speak to Xi", "speaks warmly of Xi at a dinner": a
+            # halted event or another sense of a word; a weak one nearby tells of no contact.
+            pending = [i for i in pending if not toks[i].m.weak]
+        if third_meeting:
+            # "Zelensky meets Trump, asks him to press Xi": the verbs after a third party's
+            # meeting tell of that meeting, not of a US–China contact.
+            for weak_hit in weak_hits:
+                facts.hits.remove(weak_hit)
+            pending = []  # nor does an event that names neither side's partner
         for i in pending:
             hit = self._nearby(text, toks, i, in_title, facts)
             if hit is not None:
@@ -369,7 +407,8 @@ class Classifier:
                 continue
             for j in range(h + 1, len(toks)):
                 tok = toks[j]
-                if tok.start - cue.end > self._object or tok.actor:
+                # "won't talk to Xi"; Chinese puts the other side first: "不愿与习近平通话".
+                if tok.start - cue.end > self._object or (tok.actor and cue.text.isascii()):
                     break
                 if tok.m.event:
                     halted[j] = cue.text
@@ -385,13 +424,20 @@ class Classifier:
             tok = toks[j]
             if start - tok.end > self._join or tok.m.event or "boundary" in tok.m.cues:
                 break
+            if tok.actor and _TOPIC_OF.search(text, tok.end, start):
+                break  # "briefs Xi on talks with …": Xi is told of the talks, not in them
             if tok.actor:
                 near.extend(_chain(text, toks, j, -1))
                 break
+        cjk = not event.text.isascii()
+        if cjk and event.m.content_after:  # "普京向习近平通报同美方会谈情况"
+            return near
         for j in range(i + 1, len(toks)):
             tok = toks[j]
-            if tok.start - end > self._object or tok.m.event or "boundary" in tok.m.cues:
+            if tok.start - end > self._object or tok.m.event or tok.m.cues & _STOPS:
                 break
+            if cjk and _CLAUSE_START.search(text, end, tok.start):
+                break  # "普京同习近平通电话 介绍同美国特使会谈情况": a new clause
             if tok.actor:
                 near.extend(_chain(text, toks, j, 1))
                 break
@@ -514,6 +560,98 @@ def _demote_former(text: str, live: list[_Tok]) -> None:
             edge = nxt
 
 
+def _demote_below(text: str, live: list[_Tok]) -> None:
+    """Actors below national level or outside the executive ("U.S. senators", "California
+    governor", "American CEOs", "美国国会参议员代表团") are only mentions of their side: so
+    is the country word before them and a role just after them ("delegation")."""
+    for i, tok in enumerate(live):
+        if "below" not in tok.m.cues:
+            continue
+        _mention_only(tok)
+        edge = tok
+        for prev in reversed(live[:i]):
+            if not _sided(prev) or not _BELOW_AFTER.fullmatch(text, prev.end, edge.start):
+                break
+            _mention_only(prev)
+            edge = prev
+        edge = tok
+        for nxt in live[i + 1 :]:
+            if not nxt.m.role or nxt.m.event or text[edge.end : nxt.start].strip():
+                break
+            _mention_only(nxt)
+            edge = nxt
+
+
+def _mention_only(tok: _Tok) -> None:
+    tok.us, tok.cn, tok.third = min(tok.us, 1), min(tok.cn, 1), min(tok.third, 1)
+
+
+def _drop_context(text: str, live: list[_Tok], facts: _Facts) -> list[_Tok]:
+    """`live` without the meetings that only date another story.
+
+    "Stocks climb ahead of Trump-Xi talks", "U.S. adds firms to entity list days after the
+    summit", "中美元首会晤前夕 人民币走高": the clause of a context cue names a meeting,
+    and the rest of the sentence does not name both sides. When it does ("U.S., China agree
+    truce after Trump-Xi dinner", "Trump says deal close ahead of Xi meeting") the meeting
+    may be the news, and everything stays.
+    """
+    spans = _context_spans(text, live)
+    if not spans:
+        return live
+    outside = [tok for tok in live if not any(a <= tok.start < b for a, b, _, _ in spans)]
+    us = max((tok.us for tok in outside), default=0)
+    cn = max((tok.cn for tok in outside), default=0)
+    if us >= 2 and cn >= 2:
+        return live
+    if max(us, cn) >= 2 and "outcome" in facts.cues:
+        return live  # "U.S. cuts fentanyl tariffs after Trump-Xi talks": the talks' result
+    for start, end, _, bare in spans:
+        if bare and max(us, cn) >= 3:  # "Trump says … after meeting with Xi": his meeting
+            inside = [tok for tok in live if start <= tok.start < end]
+            if (us >= 3 and any(t.cn >= 2 for t in inside)) or (
+                cn >= 3 and any(t.us >= 2 for t in inside)
+            ):
+                return live
+    facts.context.extend(cue for _, _, cue, _ in spans)
+    return outside
+
+
+def _context_spans(text: str, live: list[_Tok]) -> list[tuple[int, int, str, bool]]:
+    """(start, end, cue, bare) of each clause that names a meeting as a time reference.
+
+    `bare`: the meeting follows the cue at once, without its own subject ("after meeting
+    with Xi"), so it may be the main clause's own.
+    """
+    spans: list[tuple[int, int, str, bool]] = []
+    for k, tok in enumerate(live):
+        cues = tok.m.cues
+        if "context" in cues:  # English: the cue comes first, the meeting soon after it
+            found = _CLAUSE_END.search(text, tok.end)
+            end = found.start() if found else len(text)
+            for nxt in live[k + 1 :]:
+                if nxt.start >= end or nxt.start - tok.end > CONTEXT_GAP:
+                    break
+                if nxt.m.event:
+                    bare = not text[tok.end : nxt.start].strip()
+                    spans.append((tok.start, end, tok.text, bare))
+                    break
+                if not (nxt.us or nxt.cn or nxt.third or nxt.m.role or nxt.m.anaphor):
+                    break
+        elif "context_after" in cues and k > 0:  # Chinese: "…会晤前夕", "在…通话后"
+            event = live[k - 1]
+            if not event.m.event or tok.start - event.end > 1:
+                continue
+            clause = 0
+            for found in _CLAUSE_START.finditer(text, 0, event.start):
+                clause = found.end()
+            frame = text.rfind("在", clause, event.start)
+            if frame >= 0 and text[frame + 1 : frame + 2] not in ("与", "同", "和"):
+                spans.append((frame, tok.end, tok.text, False))
+            elif _CLAUSE_BREAK.match(text, tok.end):
+                spans.append((clause, tok.end, tok.text, False))
+    return spans
+
+
 def _sided(tok: _Tok) -> bool:
     return bool(tok.us or tok.cn or tok.third) and not tok.m.event
 
@@ -610,6 +748,8 @@ def _verdict(facts: _Facts) -> Verdict:
     if not hits:
         for name in facts.third:
             reasons[f"negation:third-party:{name}"] = None
+    for cue in facts.context:
+        reasons[f"context:{cue}"] = None
     for negation in facts.negations:
         reasons[negation] = None
     return Verdict(label, round(min(score, 1.0), 4), topics, tuple(reasons)[:MAX_REASONS])

@@ -9,17 +9,39 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from news.chinese import to_simplified
+
 DEFAULT_RULES_PATH = Path(__file__).with_name("topics.toml")
 
 RANKS = {"mention": 1, "country": 2, "official": 3, "leader": 4}
 SIDES = ("us", "china", "both", "third", "any")
-EFFECTS = ("break", "boundary", "former", "halt", "offtopic", "relations", "policy")
+EFFECTS = (
+    "break",
+    "boundary",
+    "former",
+    "halt",
+    "offtopic",
+    "relations",
+    "policy",
+    "context",
+    "context_after",
+    "below",
+    "outcome",
+)
 PHRASE_KEYS = ("terms", "cased", "patterns")
 SECTION_KEYS: dict[str, frozenset[str]] = {
     "topics": frozenset({"description", *PHRASE_KEYS}),
     "actors": frozenset({"side", "rank", "anaphor", *PHRASE_KEYS}),
     "events": frozenset(
-        {"topic", "weak", "topic_needs_leader", "needs_person", "destination", *PHRASE_KEYS}
+        {
+            "topic",
+            "weak",
+            "topic_needs_leader",
+            "needs_person",
+            "destination",
+            "content_after",
+            *PHRASE_KEYS,
+        }
     ),
     "masks": frozenset({"reason", "quiet", *PHRASE_KEYS}),
     "cues": frozenset({"effect", *PHRASE_KEYS}),
@@ -29,6 +51,7 @@ TOP_KEYS = frozenset({"settings", "vocab", *SECTION_KEYS})
 MASK, BREAK, NODE = 1, 2, 3  # Meaning.kind
 # Meaning.flags: what a phrase says about the sides (anaphors say nothing by themselves).
 US, US_ACTOR, CHINA, CHINA_ACTOR, THIRD, STRONG, LEADER = 1, 2, 4, 8, 16, 32, 64
+CONTEXT, BELOW = 128, 256  # a context cue (either kind); an actor below national level
 
 # A letter or digit that glues a phrase to its neighbour ("Xi" is not inside "Xiamen").
 _WORDCHAR = "0-9A-Za-z\u00c0-\u024f"
@@ -36,6 +59,7 @@ _IS_WORDCHAR = re.compile(f"[{_WORDCHAR}]").fullmatch
 _SEPARATORS = re.compile(r"[\s\-]+")
 _VOCAB_REF = re.compile(r"\{([A-Za-z_]\w*)\}")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_STRUCTURAL_CUES = frozenset({"halt", "former", "boundary", "context", "context_after", "below"})
 _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 
 
@@ -67,6 +91,7 @@ class Meaning:
     needs_leader: bool = False
     needs_person: bool = False
     destination: bool = False
+    content_after: bool = False  # what follows the event is what was said, not who
     topics: frozenset[str] = frozenset()
     mask: str = ""
     quiet: bool = False
@@ -76,7 +101,7 @@ class Meaning:
     kind: int = 0  # MASK, BREAK, NODE or 0 (topics and cues only)
     actor: bool = False  # a country or person that can meet someone
     place: bool = False  # a third-party place: only ever the object of an event
-    flags: int = 0  # US, US_ACTOR, CHINA, CHINA_ACTOR, THIRD, STRONG, LEADER bits
+    flags: int = 0  # US, US_ACTOR, CHINA, CHINA_ACTOR, THIRD, STRONG, LEADER, CONTEXT, BELOW
 
 
 Token = tuple[int, int, str, Meaning]
@@ -368,6 +393,7 @@ class _Compiler:
                 needs_leader=self._flag(path, group, "topic_needs_leader"),
                 needs_person=self._flag(path, group, "needs_person"),
                 destination=self._flag(path, group, "destination"),
+                content_after=self._flag(path, group, "content_after"),
             )
         if section == "masks":
             reason = group.get("reason", name)
@@ -461,11 +487,11 @@ def _names(keys: Any) -> str:
 
 
 def _term_key(term: str) -> str:
-    return _SEPARATORS.sub(" ", lower(term.strip().replace("’", "'")))
+    return _SEPARATORS.sub(" ", lower(to_simplified(term.strip().replace("’", "'"))))
 
 
 def _cased_key(term: str) -> str:
-    return _SEPARATORS.sub(" ", term.strip().replace("’", "'"))
+    return _SEPARATORS.sub(" ", to_simplified(term.strip().replace("’", "'")))
 
 
 def _merge(old: Meaning | None, new: Meaning) -> Meaning:
@@ -535,7 +561,7 @@ def _build_matcher(phrases: _Phrases) -> Matcher:
 def _finish(m: Meaning) -> Meaning:
     """Mark the meanings that the sentence analysis must look at."""
     node = bool(m.us or m.cn or m.third or m.role or m.anaphor or m.event)
-    node = node or bool(m.cues & {"halt", "former", "boundary"})
+    node = node or bool(m.cues & _STRUCTURAL_CUES)
     kind = MASK if m.mask else BREAK if "break" in m.cues else NODE if node else 0
     flags = 0
     if not m.anaphor:
@@ -549,6 +575,10 @@ def _finish(m: Meaning) -> Meaning:
             (LEADER, 4 in (m.us, m.cn, m.third, m.role)),
         ):
             flags |= bit if test else 0
+    if m.cues & {"context", "context_after"}:
+        flags |= CONTEXT
+    if "below" in m.cues:
+        flags |= BELOW
     return replace(
         m,
         node=node,

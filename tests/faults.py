@@ -952,6 +952,7 @@ def bot_env(
             "SLACK_SIGNING_SECRET": "kill-loop-signing-secret",
             "SLACK_API_URL": slack.url,
             "PORT": str(free_port()),
+            "DIPLO_HTTP_HOST": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -1153,6 +1154,15 @@ def _tally(
     report.lost = sum(1 for item_id, _ in items if item_id not in delivered_items) + (
         len(titles) - len(by_title)
     )
+
+
+def delivered_titles(deps: Deps, slack: FakeSlack, channel: str) -> list[str]:
+    """The titles of the items delivered to the channel (story messages, then each thread)."""
+    ids, _ = posted_ops(slack, channel)
+    with deps.sessions() as s:
+        query = select(Alert.id, Item.title).join(Item, Item.id == Alert.item_id)
+        titles = dict(s.execute(query.where(Alert.id.in_(ids))).tuples().all())
+    return [titles[i] for i in ids if i in titles]
 
 
 def posted_ops(slack: FakeSlack, channel: str) -> tuple[list[int], bool]:
@@ -1428,7 +1438,7 @@ def database_drill(
         for _ in range(3):
             poll()
             deliver()
-            if len(slack.messages("CDRILL")) >= 3:
+            if len(delivered_titles(deps, slack, "CDRILL")) >= 3:
                 break
             clock.advance(seconds=deps.settings.poll_seconds + 1)
         after = [r.getMessage() for r in errors.records]
@@ -1437,14 +1447,85 @@ def database_drill(
         root.setLevel(level)
     with deps.sessions() as s:
         relevant = s.scalar(select(func.count(Item.id)).where(Item.label == "relevant")) or 0
-        alerts = s.scalar(select(func.count(Alert.id))) or 0
+        alerts = s.scalar(select(func.count(Alert.id)).where(Alert.op != UPDATE)) or 0
         pending = pending_count(s)
     return DrillReport(
         published=[s.title for s in stories],
-        posted=[m["text"].split(" (")[0] for m in slack.messages("CDRILL")],
+        posted=delivered_titles(deps, slack, "CDRILL"),
         errors_while_down=down,
         errors_after=after,
         relevant_stored=relevant,
         alerts=alerts,
         pending=pending,
+    )
+
+
+# --- hostile HTML inside a feed (5 MB) ------------------------------------------------------
+
+HOSTILE_HTML_SHAPES: dict[str, str] = {
+    "comments_escaped": "&lt;!--" * 3000,
+    "comments_cdata": "<![CDATA[" + "<!--" * 5000 + "]]>",
+    "unclosed_script_cdata": "<![CDATA[" + "<script " * 2500 + "]]>",
+    "script_with_lt_cdata": "<![CDATA[<script>" + "x<" * 10000 + "]]>",
+    "nested_raw": "<div>" * 4000 + "deep" + "</div>" * 4000,
+    "nested_cdata": "<![CDATA[" + "<div>" * 4000 + "]]>",
+    "flat_raw": "<b>x</b>" * 2500,
+    "huge_attribute": '<![CDATA[<a href="' + "x" * 20000 + '">hi</a>]]>',
+}
+
+
+def hostile_html_feed(size: int = 5 * 1024 * 1024 - 4096) -> bytes:
+    """An RSS document of about `size` bytes whose summaries are hostile HTML, shape by shape."""
+    items: list[str] = []
+    total, n = 0, 0
+    shapes = list(HOSTILE_HTML_SHAPES.items())
+    while True:
+        name, html = shapes[n % len(shapes)]
+        item = _item(f"Hostile HTML {n} {name}", extra=f"<description>{html}</description>")
+        if total + len(item) > size - 300:
+            break
+        items.append(item)
+        total += len(item)
+        n += 1
+    return _doc("".join(items), title="Hostile HTML")
+
+
+@dataclass(frozen=True)
+class HtmlReport:
+    """One poll of the hostile-HTML feed beside a good feed."""
+
+    body_bytes: int
+    entries: int
+    stored: int
+    cycle_seconds: float
+    parse_seconds: float  # parse_feed alone on the same bytes
+    good_stored: bool
+    problems: list[str]
+
+
+def run_hostile_html(deps: Deps, server: FeedServer) -> HtmlReport:
+    """Serve the 5 MB hostile-HTML feed and a good one over HTTP, poll once, time the parse."""
+    from news.parse import parse_feed
+
+    body = hostile_html_feed()
+    url = server.serve("/hostile-html.xml", body)
+    good = server.serve("/good-html.xml", rss(list(GOOD_FEED)))
+    with deps.sessions.begin() as s:
+        feed_id = add_feed(s, url, deps.clock())[0].id
+        good_id = add_feed(s, good, deps.clock())[0].id
+    started = time.monotonic()
+    poll_due_feeds(deps)
+    cycle = time.monotonic() - started
+    started = time.monotonic()
+    parsed = parse_feed(body, {"content-type": "application/rss+xml"}, url)
+    parse_seconds = time.monotonic() - started
+    with deps.sessions() as s:
+        stored = s.scalar(select(func.count(Item.id)).where(Item.feed_id == feed_id)) or 0
+        good_stored = (
+            s.scalar(select(func.count(Item.id)).where(Item.feed_id == good_id)) or 0
+        ) == 4
+        items = s.scalars(select(Item).where(Item.feed_id == feed_id)).all()
+        problems = [p for i in items for p in _unsafe_item(i, deps.clock())]
+    return HtmlReport(
+        len(body), len(parsed.entries), stored, cycle, parse_seconds, good_stored, problems
     )

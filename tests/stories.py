@@ -6,9 +6,96 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
+from sqlalchemy.orm import Session
+
 from deps import Deps
 from models.item import Item
 from models.outbox import enqueue_story
+from models.story import Contact, Story, StoryTopic
+
+
+def ensure_story(s: Session, story_id: int, stage: str, topics: str = "call") -> Story:
+    """The story row `story_id`, created (a Trump–Xi call) if missing; its stage set."""
+    story = s.get(Story, story_id)
+    now = s.info.get("now")
+    if story is None:
+        day = (now or _epoch()).date()
+        story = Story(
+            id=story_id,
+            key=f"test-story-{story_id}",
+            kind="call",
+            stage=stage,
+            parties_us="trump",
+            parties_china="xi",
+            first_day=day,
+            last_day=day,
+            open_from=day,
+            open_until=day + timedelta(days=10),
+            first_seen=now or _epoch(),
+            last_seen=now or _epoch(),
+        )
+        s.add(story)
+        for topic in topics.split(","):
+            s.add(StoryTopic(story_id=story_id, topic=topic))
+        s.flush()
+    story.stage = stage
+    if now is not None:
+        story.last_seen = max(story.last_seen, now)
+    return story
+
+
+def _epoch():  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def store_item(
+    s: Session,
+    deps: Deps,
+    story_id: int,
+    outlet: str,
+    title: str,
+    *,
+    stage: str = "planned",
+    side: str | None = None,
+    topics: str = "call",
+    minutes: int = 0,
+) -> int:
+    """Store one relevant item of the story (with its contact row); returns its id."""
+    now = deps.clock()
+    s.info["now"] = now
+    ensure_story(s, story_id, stage, topics)
+    item = Item(
+        feed_id=None,
+        dedup_key=uuid.uuid4().hex * 2,
+        title_key=uuid.uuid4().hex,
+        url="https://news.example/" + uuid.uuid4().hex[:8],
+        title=title,
+        summary="",
+        source=outlet,
+        published_at=now + timedelta(minutes=minutes),
+        fetched_at=now,
+        label="relevant",
+        score=1.0,
+        topics=topics,
+        reasons="[]",
+    )
+    s.add(item)
+    s.flush()
+    s.add(
+        Contact(
+            item_id=item.id,
+            story_id=story_id,
+            stage=stage,
+            kind="call",
+            side=side,
+            source_name=outlet,
+            created_at=now,
+        )
+    )
+    s.flush()
+    return item.id
 
 
 def add_story(
@@ -19,27 +106,10 @@ def add_story(
     topics: str = "call",
 ) -> list[int]:
     """Store (outlet, title) reports of one story, oldest first, queued for `channels`."""
-    now = deps.clock()
     ids = []
     with deps.sessions.begin() as s:
         for n, (outlet, title) in enumerate(reports):
-            item = Item(
-                feed_id=None,
-                dedup_key=uuid.uuid4().hex * 2,
-                title_key=uuid.uuid4().hex,
-                url="https://news.example/" + uuid.uuid4().hex[:8],
-                title=title,
-                summary="",
-                source=outlet,
-                published_at=now + timedelta(minutes=n),
-                fetched_at=now,
-                label="relevant",
-                score=1.0,
-                topics=topics,
-                reasons="[]",
-            )
-            s.add(item)
-            s.flush()
-            enqueue_story(s, story_id, item.id, channels, now)
-            ids.append(item.id)
+            item = store_item(s, deps, story_id, outlet, title, topics=topics, minutes=n)
+            enqueue_story(s, story_id, item, channels, deps.clock())
+            ids.append(item)
     return ids

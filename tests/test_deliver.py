@@ -30,9 +30,11 @@ from jobs.deliver import (
 )
 from models.item import Item, ItemView
 from models.outbox import (
+    CONSOLE_CHANNEL,
     FAILED,
     PENDING,
     SENT,
+    SLACK,
     Alert,
     claim_batch,
     failed_recent,
@@ -233,7 +235,7 @@ def test_crash_after_posting_before_recording_is_recovered_from_history(
     for _ in range(3):
         queue(deps, ["C1"])
     with deps.sessions.begin() as s:
-        jobs = claim_batch(s, clock(), "crashed-host:1", 10, LEASE)
+        jobs = claim_batch(s, clock(), "crashed-host:1", 10, LEASE, kind=SLACK)
     for job in jobs[:2]:  # the process dies after posting two, before recording them
         result = deps.sender.post(
             job.channel, alert_message(job.item), alert_metadata(job.alert_id)
@@ -322,7 +324,7 @@ def test_refused_blocks_are_retried_as_text_then_failed(deps: Deps, slack: FakeS
     assert deliver_pending(deps) == DeliverySummary(sent=1, failed=1)
     ids = alert_ids(deps, "C1")
     assert posted(slack, "C1") == [ids[0], ids[2]]
-    assert alert(deps, ids[1]).last_error == "msg_too_long"
+    assert alert(deps, ids[1]).last_error == "msg_too_long; as text only: msg_too_long"
     with deps.sessions() as s:
         assert s.scalar(select(Subscription).limit(1)) is None  # nothing paused
 
@@ -387,7 +389,9 @@ def test_a_lookup_without_history_scope_holds_only_that_channel(
     queue(deps, ["C1"])
     queue(deps, ["C2"])
     with deps.sessions.begin() as s:
-        claim_batch(s, clock(), "crashed-host:1", 1, LEASE)  # C1's alert, never recorded
+        claim_batch(
+            s, clock(), "crashed-host:1", 1, LEASE, kind=SLACK
+        )  # C1's alert, never recorded
     clock.advance(seconds=LEASE.total_seconds() + 1)
     slack.fail_next("conversations.history", 1, status=200, error="missing_scope")
     summary = deliver_pending(deps)
@@ -402,7 +406,7 @@ class ExplodingSender:
     """The real SlackSender, except that posts to CBOOM raise (a bug, not a Slack answer)."""
 
     def __init__(self, inner: SlackSender) -> None:
-        self.inner, self.pace = inner, 0.0
+        self.inner, self.pace, self.kind = inner, 0.0, inner.kind
 
     def post(self, channel: str, message: Any, metadata: Any) -> Any:
         if channel == "CBOOM":
@@ -434,8 +438,10 @@ def test_console_mode_prints_each_alert_once(deps: Deps) -> None:
     out = io.StringIO()
     deps.sender = ConsoleSender(stream=out)
     for n in range(25):  # more than PER_CHANNEL: an unpaced sender takes them all at once
-        queue(deps, ["C1"], title=f"Story {n} & more")
+        queue(deps, [CONSOLE_CHANNEL, "C1"], title=f"Story {n} & more")
     assert deliver_pending(deps) == DeliverySummary(sent=25)
     assert deliver_pending(deps) == DeliverySummary()
     printed = out.getvalue()
     assert printed.count("── alert ") == 25 and "Story 24 & more" in printed
+    assert "for C1" not in printed  # a real channel's alerts are left to Slack
+    assert status_counts_now(deps)[PENDING] == 25

@@ -419,6 +419,12 @@ def test_gzip_bomb_is_rejected_quickly_with_bounded_memory(
         "[64:ff9b::a9fe:a9fe]",  # NAT64 of 169.254.169.254
         "[2002:7f00:1::]",  # 6to4 of 127.0.0.1
         "[::]",
+        "[64:ff9b:1::a9fe:a9fe]",  # local-use NAT64 of 169.254.169.254
+        "[64:ff9b:1::7f00:1]",  # local-use NAT64 of 127.0.0.1
+        "[::127.0.0.1]",  # IPv4-compatible
+        "[::a9fe:a9fe]",  # IPv4-compatible 169.254.169.254
+        "[::ffff:0:7f00:1]",  # IPv4-translated 127.0.0.1
+        "[2001:0:4136:e378:8000:63bf:80ff:fffe]",  # Teredo, client 127.0.0.1
     ],
 )
 def test_check_url_blocks_non_public_addresses(address: str) -> None:

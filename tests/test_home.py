@@ -43,6 +43,7 @@ def test_home_shows_items_subscriptions_and_feed_health(deps: Deps, slack: FakeS
         pause_channel(s, "C2", "is_archived")
         feed, _ = add_feed(s, "https://bad.example/rss", now)
         feed.consecutive_failures, feed.last_error = 2, "timeout"
+    slack.set_member_of("U1", "C1", "C2")
     assert open_home(bot).status == 200
     view = wait_for(lambda: slack.views.get("U1"))
     assert view["type"] == "home"
@@ -69,9 +70,43 @@ def test_home_shows_only_the_viewers_channels_when_slack_says_which(
     assert slack.calls("users.conversations")[0]["user"] == "U1"
 
 
+@pytest.mark.parametrize(
+    ("viewer", "fail"),
+    [
+        pytest.param("U3", lambda slack: None, id="missing_scope"),  # U3: no membership known
+        pytest.param(
+            "U1",
+            lambda slack: slack.fail_next("users.conversations", status=200, error="fatal_error"),
+            id="error",
+        ),
+        pytest.param(
+            "U1",
+            lambda slack: slack.fail_next("users.conversations", 5, status=500, error="internal"),
+            id="http-500",
+        ),
+        pytest.param("U1", lambda slack: slack.drop_next("users.conversations", 5), id="dropped"),
+    ],
+)
+def test_home_shows_no_channels_subscriptions_when_slack_wont_say_which(
+    deps: Deps, slack: FakeSlack, viewer: str, fail: Any
+) -> None:
+    bot = make_bot(deps, slack)
+    with deps.sessions.begin() as s:
+        subscribe(s, "C1", ["trade"], "U1", deps.clock())
+        subscribe(s, "CPRIVATE", ["taiwan"], "U2", deps.clock())
+    slack.set_member_of("U1", "C1")
+    fail(slack)
+    assert open_home(bot, user=viewer).status == 200
+    body = json.dumps(wait_for(lambda: slack.views.get(viewer))["blocks"], ensure_ascii=False)
+    assert "<#C1>" not in body and "<#CPRIVATE>" not in body
+    assert "Slack did not say which channels you are in" in body
+    assert "No channel is subscribed yet." not in body
+
+
 @sqlite_only
 def test_home_when_nothing_is_stored(deps: Deps, slack: FakeSlack) -> None:
     bot = make_bot(deps, slack)
+    slack.set_member_of("U7")
     open_home(bot, user="U7")
     body = json.dumps(wait_for(lambda: slack.views.get("U7"))["blocks"])
     assert "No relevant items yet." in body and "No channel is subscribed yet." in body

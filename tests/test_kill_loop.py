@@ -26,7 +26,7 @@ from jobs.deliver import LEASE, DeliverySummary, alert_metadata, deliver_pending
 from jobs.poll import poll_due_feeds
 from jobs.recover import release_dead_leases
 from models.feed import Feed, add_feed, claim_due_feeds
-from models.outbox import SENT, Alert, claim_batch
+from models.outbox import SENT, SLACK, Alert, claim_batch
 from tests.conftest import Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import FakeSlack
@@ -112,7 +112,7 @@ def test_a_restart_takes_back_a_killed_process_leases_at_once(
     queue_alert(deps, ["C1"], "Trump and Xi speak")
     queue_alert(deps, ["C1"], "Trump and Xi speak again")
     with deps.sessions.begin() as s:  # it held both and was posting the first when it died
-        [job, _] = claim_batch(s, clock(), f"{killed}/deadbeef", 10, LEASE)
+        [job, _] = claim_batch(s, clock(), f"{killed}/deadbeef", 10, LEASE, kind=SLACK)
     deps.sender.post(job.channel, alert_message(job.item), alert_metadata(job.alert_id))
 
     assert poll_due_feeds(deps).feeds == 0  # both leased: nothing to poll

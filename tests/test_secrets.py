@@ -11,30 +11,33 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from slack_sdk import WebClient
 
+from cli.context import RedactingFormatter
 from deps import Deps
 from handlers.app import SlackAuthError, check_auth, run_http, run_socket_mode
 from handlers.commands import parse_command, run_command
 from handlers.sender import SlackSender, make_web_client
 from jobs.deliver import deliver_pending
 from jobs.poll import poll_due_feeds
-from models.feed import add_feed
+from models.feed import add_feed, get_by_url, make_all_due
 from models.subscription import subscribe
 from tests.conftest import _drop_postgres_database, _fresh_postgres_database
 from tests.fakes.feed_server import FeedServer, Reply
 from tests.fakes.slack_server import FakeSlack
 from tests.faults import ROOT, bot_env, bot_process, free_port, queue_alert
-from tests.feedgen import rss, wire
+from tests.feedgen import Story, rss, wire
 from tests.slackbot import make_bot, post_form, sign, slash_form, wait_for
 
 BOT_TOKEN = "xoxb-4242-SECRETBOTTOKEN-f00d"
@@ -236,3 +239,133 @@ def _wait_running(log: Path, proc: subprocess.Popen[bytes], timeout: float = 20)
             return
         time.sleep(0.05)
     raise AssertionError("the bot did not start: " + log.read_text(errors="replace")[-3000:])
+
+
+# --- feed URLs with credentials: shown redacted everywhere, stored and used as given ----------
+
+FEED_MARKS = ("SECRETFEEDPW", "SECRETFEEDTOKEN", "SECRETFEEDKEY")
+
+
+def _with_secrets(url: str, query: str, userinfo: str = "") -> str:
+    """http://127.0.0.1:P/x.xml → http://[userinfo@]127.0.0.1:P/x.xml?query."""
+    return url.replace("http://", f"http://{userinfo}", 1) + "?" + query
+
+
+def _open_home(bot: Any, user: str) -> None:
+    body = {
+        "type": "event_callback",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event_id": "EvHome",
+        "event_time": 1,
+        "event": {"type": "app_home_opened", "user": user, "channel": "D1", "tab": "home"},
+        "authorizations": [{"team_id": "T1", "user_id": "U_BOT", "is_bot": True}],
+    }
+    assert bot.dispatch(json.dumps(body), content_type="application/json").status == 200
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the CLI reads the same file
+def test_feed_url_secrets_never_reach_replies_home_cli_or_logs(
+    deps: Deps, slack: FakeSlack, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    bot = make_bot(deps, slack, admins=frozenset({"UADMIN"}))
+    deps = dataclasses.replace(
+        bot.deps, sender=SlackSender(make_web_client(slack.bot_token, slack.url, timeout=2), pace=0)
+    )
+    first = Story("Trump and Xi speak by phone", link="/story/1", guid="g1")  # a relative link
+    second = Story("Trump and Xi agree to meet in Beijing", link="/story/2", guid="g2")
+    ok = _with_secrets(
+        feed_server.serve("/ok.xml", rss([first])),
+        "token=SECRETFEEDTOKEN&page=1",
+        "feeduser:SECRETFEEDPW@",
+    )
+    failing = _with_secrets(feed_server.script("/fail.xml", [Reply(500)]), "api_key=SECRETFEEDKEY")
+    refused = _with_secrets(f"http://127.0.0.1:{free_port()}/x.xml", "access_token=SECRETFEEDTOKEN")
+    with deps.sessions.begin() as s:
+        for url in (ok, failing, refused):
+            add_feed(s, url, deps.clock())
+        subscribe(s, "C1", ["all"], "U1", deps.clock())
+    poll_due_feeds(deps)  # primes ok.xml; the other two fail
+    feed_server.serve("/ok.xml", rss([first, second]))
+    with deps.sessions.begin() as s:
+        make_all_due(s, deps.clock.advance(hours=1))  # type: ignore[attr-defined]
+    poll_due_feeds(deps)  # the second story: an alert
+    deliver_pending(deps)
+
+    with deps.sessions() as s:  # stored as given, and polling with it works
+        assert get_by_url(s, ok) is not None and get_by_url(s, ok).status == "ok"  # type: ignore[union-attr]
+        assert get_by_url(s, failing).status == "failing"  # type: ignore[union-attr]
+        database_url = s.get_bind().url.render_as_string(hide_password=False)
+    assert any(  # the credentials are used: HTTP Basic
+        r.path.startswith("/ok.xml?token=SECRETFEEDTOKEN") and "authorization" in r.headers
+        for r in feed_server.requests
+    )
+    posted = [r for r in slack.requests() if r.method == "chat.postMessage"]
+    assert len(posted) == 1 and "/story/2" in json.dumps(posted[0].body)
+
+    new_feed = _with_secrets(feed_server.serve("/new.xml", rss(wire(1))), "sig=SECRETFEEDKEY")
+    gone = _with_secrets(feed_server.url("/nothing.xml"), "key=SECRETFEEDKEY", "u:SECRETFEEDPW@")
+    replies = [
+        bot.command(text, user="UADMIN")
+        for text in (
+            "feeds",
+            "status",
+            f"feeds add {new_feed}",
+            f"feeds add {gone}",
+            f"feeds remove {new_feed}",
+            f"feeds remove {gone}",
+        )
+    ]
+    slack.set_member_of("UADMIN", "C1")
+    _open_home(bot, "UADMIN")
+    view = wait_for(lambda: slack.views.get("UADMIN"))
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIPLO_", "DATABASE"))
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        DIPLO_FEEDS=",".join((ok, failing)),
+        DIPLO_ALLOW_HOSTS="127.0.0.1",
+    )
+    cli = [
+        subprocess.run(
+            [sys.executable, str(ROOT / "bot.py"), *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        for args in (("feeds", "list"), ("poll", "--once"), ("feeds", "remove", failing))
+    ]
+
+    shown = {
+        "replies": json.dumps(replies),
+        "slack": json.dumps([r.body for r in slack.requests()]),
+        "home": json.dumps(view),
+        "cli": "\n".join(r.stdout + r.stderr for r in cli),
+        "logs": caplog.text,
+    }
+    assert {where: [m for m in FEED_MARKS if m in text] for where, text in shown.items()} == {
+        where: [] for where in shown
+    }
+    assert "token=***" in shown["replies"] and "***@127.0.0.1" in shown["replies"]
+    assert "api_key=***" in shown["home"] and "api_key=***" in shown["cli"]
+    assert "fail.xml?api_key=***" in caplog.text  # the failure is still logged, redacted
+    assert [r.returncode for r in cli] == [0, 0, 0], shown["cli"]
+
+
+def test_log_lines_and_tracebacks_are_redacted_by_the_formatter() -> None:
+    """The last line of defence: the stderr formatter redacts URLs in any line or traceback."""
+    formatter = RedactingFormatter("%(levelname)s %(message)s")
+    try:
+        raise ValueError("GET https://u:SECRETFEEDPW@h.example/f?token=SECRETFEEDTOKEN: boom")
+    except ValueError:
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "feed %s", ("http://h/?key=SECRETFEEDKEY",), None
+        )
+        record.exc_info = sys.exc_info()
+    line = formatter.format(record)
+    assert [m for m in FEED_MARKS if m in line] == []
+    assert "http://h/?key=***" in line and "https://***@h.example/f?token=***: boom" in line

@@ -18,6 +18,7 @@ from handlers.sender import (
     RateLimited,
     SlackFailed,
     SlackSender,
+    classify_error,
     make_web_client,
 )
 from models.item import ItemView
@@ -73,9 +74,32 @@ FAILURES = [
     ),
     (
         lambda s: s.fail_next("chat.postMessage", status=200, error="something_new"),
-        SlackFailed("something_new", "transient"),  # unknown: wait and retry, never drop
+        SlackFailed("something_new", "unknown"),  # retried a few times, then text only
     ),
 ]
+
+
+ERROR_CLASSES = [
+    # transient: retried without limit (Slack is down or busy; it only delays)
+    *((code, "transient") for code in ("ratelimited", "internal_error", "fatal_error")),
+    *((code, "transient") for code in ("service_unavailable", "request_timeout", "http_503")),
+    *((code, "transient") for code in ("timeout", "connection_dropped", "unexpected_error")),
+    # auth: the token is bad for every call (delivery stops, alerts kept)
+    *((code, "auth") for code in ("invalid_auth", "token_revoked", "missing_scope")),
+    # channel: this channel refuses posts (its alerts fail, subscriptions pause)
+    *((code, "channel") for code in ("channel_not_found", "is_archived", "restricted_action")),
+    # content: this message is malformed; text only at once, then failed
+    *((code, "content") for code in ("invalid_blocks", "invalid_blocks_format", "no_text")),
+    *((code, "content") for code in ("msg_too_long", "msg_blocks_too_long", "invalid_x")),
+    *((code, "content") for code in ("metadata_too_large", "invalid_metadata_format")),
+    # unknown: retried UNKNOWN_ATTEMPTS times, then text only, then failed
+    *((code, "unknown") for code in ("something_new", "http_400", "http_404", "not_ok")),
+]
+
+
+@pytest.mark.parametrize(("error", "kind"), ERROR_CLASSES)
+def test_every_slack_error_code_has_an_explicit_class(error: str, kind: str) -> None:
+    assert classify_error(error) == kind
 
 
 @pytest.mark.parametrize(("setup", "expected"), FAILURES, ids=[str(e) for _, e in FAILURES])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,6 +62,7 @@ def test_postgres_urls_get_the_psycopg_driver() -> None:
         ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN"),
         ({"DIPLO_ALLOW_HOSTS": "10.0.0.0/33"}, "DIPLO_ALLOW_HOSTS"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"DIPLO_HTTP_HOST": "localhost"}, "DIPLO_HTTP_HOST"),
         ({"DIPLO_RULES": "/nonexistent/topics.toml"}, "DIPLO_RULES"),
         ({"DIPLO_FEEDS_FILE": "/nonexistent/feeds.opml"}, "DIPLO_FEEDS_FILE"),
         ({"DIPLO_FEEDS_FILE": str(ROOT / "pyproject.toml")}, "DIPLO_FEEDS_FILE"),
@@ -74,6 +78,55 @@ def test_secrets_are_not_in_repr() -> None:
         {"SLACK_BOT_TOKEN": "xoxb-secret", "SLACK_SIGNING_SECRET": "shh"}, env_file=None
     )
     assert "xoxb-secret" not in repr(settings) and "shh" not in repr(settings)
+
+
+def test_no_secret_in_repr_or_str() -> None:
+    settings = load_settings(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-SECRETBOT",
+            "SLACK_APP_TOKEN": "xapp-SECRETAPP",
+            "SLACK_SIGNING_SECRET": "SECRETSIGNING",
+            "DATABASE_URL": "postgresql://diplo:SECRETDBPW@db.example:5432/diplo",
+            "DIPLO_FEEDS": "https://u:SECRETFEEDPW@feeds.example/rss?token=SECRETFEEDTOKEN",
+        },
+        env_file=None,
+    )
+    for text in (repr(settings), str(settings), f"{settings}", f"{[settings]}"):
+        assert "SECRET" not in text, text
+        assert "postgresql+psycopg://***@db.example:5432/diplo" in text  # still useful
+        assert "feeds.example/rss?token=***" in text
+    assert settings.database_url == "postgresql+psycopg://diplo:SECRETDBPW@db.example:5432/diplo"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://diplo:SECRETDBPW@db.example:notaport/diplo",
+        "postgresql://diplo:SECRETDBPW@[::1/diplo",
+        "postgresql+nosuchdriver://diplo:SECRETDBPW@db.example/diplo",
+    ],
+)
+def test_a_malformed_database_url_is_one_line_without_the_password(url: str) -> None:
+    with pytest.raises(SettingsError, match=r"^DATABASE_URL: ") as raised:
+        load_settings({"DATABASE_URL": url}, env_file=None)
+    assert "SECRET" not in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_bot_py_with_a_malformed_database_url_exits_2_with_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIPLO_", "DATA"))}
+    env["DATABASE_URL"] = "postgresql://diplo:SECRETDBPW@127.0.0.1:notaport/diplo"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bot.py")],
+        env=env,
+        cwd=tmp_path,  # no .env here
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "DATABASE_URL: " in lines[0], result.stderr
+    assert "SECRET" not in result.stderr + result.stdout
 
 
 def test_env_example_documents_every_variable() -> None:

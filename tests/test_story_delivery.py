@@ -7,7 +7,6 @@ Ops are queued with `models.outbox.enqueue_story`, as classify does.
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -18,12 +17,12 @@ from deps import Deps
 from handlers.sender import SlackSender, make_web_client, story_metadata
 from jobs.deliver import LEASE, MAX_BACKOFF, DeliverySummary, deliver_pending
 from models.channel import set_threads
-from models.item import Item
 from models.outbox import (
     FAILED,
     POST,
     REPLY,
     SENT,
+    SLACK,
     UPDATE,
     Alert,
     claim_batch,
@@ -31,6 +30,8 @@ from models.outbox import (
     enqueue_update,
     pending_count,
 )
+from models.story import Story
+from tests import stories
 from tests.conftest import Clock
 from tests.fakes.slack_server import FakeSlack
 from tests.faults import queue_alert
@@ -47,27 +48,9 @@ def deps(deps: Deps, slack: FakeSlack) -> Deps:
     return dataclasses.replace(deps, sender=sender)
 
 
-def store_item(deps: Deps, title: str, source: str) -> int:
-    now = deps.clock()
+def store_item(deps: Deps, title: str, source: str, story: int = 1) -> int:
     with deps.sessions.begin() as s:
-        item = Item(
-            feed_id=None,
-            dedup_key=uuid.uuid4().hex * 2,
-            title_key=uuid.uuid4().hex,
-            url="https://news.example/" + uuid.uuid4().hex[:8],
-            title=title,
-            summary="",
-            source=source,
-            published_at=now,
-            fetched_at=now,
-            label="relevant",
-            score=1.0,
-            topics="call",
-            reasons="[]",
-        )
-        s.add(item)
-        s.flush()
-        return item.id
+        return stories.store_item(s, deps, story, source, title)
 
 
 def queue(
@@ -78,9 +61,16 @@ def queue(
     title: str | None = None,
     advanced: bool = False,
 ) -> int:
-    """Store an item of `story` from `source` and queue it as classify does; the item id."""
-    item = store_item(deps, title or f"Story {story}: {source} reports", source)
+    """Store an item of `story` from `source` and queue it as classify does; the item id.
+
+    `advanced`: the item takes the story to `held`.
+    """
     with deps.sessions.begin() as s:
+        current = s.get(Story, story)
+        stage = "held" if advanced else (current.stage if current else "planned")
+        item = stories.store_item(
+            s, deps, story, source, title or f"Story {story}: {source} reports", stage=stage
+        )
         enqueue_story(s, story, item, channels, deps.clock(), advanced=advanced)
     return item
 
@@ -178,9 +168,9 @@ def test_a_stage_advance_is_broadcast_on_its_own(
     drain(deps, clock)
     parent = story_ts(slack, "C1", 1)
     replies = slack.replies("C1", parent)
-    assert [r["text"][:4] for r in replies] == ["AP: ", "Now ", "CNN:"]
+    assert [r["text"][:8] for r in replies] == ["AP: <htt", "Now held", "CNN: <ht"]
     assert [r.get("subtype") for r in replies] == [None, "thread_broadcast", None]
-    assert [m["text"][:4] for m in slack.messages("C1")][1:] == ["Now "]  # in the channel
+    assert [m["text"][:8] for m in slack.messages("C1")][1:] == ["Now held"]  # in the channel
     bodies = [b for b in slack.calls("chat.postMessage") if b.get("thread_ts")]
     assert [b["reply_broadcast"] for b in bodies] == [False, True, False]
 
@@ -205,21 +195,7 @@ def test_one_story_message_per_channel_even_when_queued_twice(deps: Deps) -> Non
 
 
 def store_item_in(s: Any, deps: Deps) -> int:
-    now = deps.clock()
-    item = Item(
-        dedup_key=uuid.uuid4().hex * 2,
-        title_key=uuid.uuid4().hex,
-        title="more",
-        summary="",
-        source="BBC",
-        published_at=now,
-        fetched_at=now,
-        topics="",
-        reasons="[]",
-    )
-    s.add(item)
-    s.flush()
-    return item.id
+    return stories.store_item(s, deps, 1, "BBC", "more")
 
 
 def test_an_edit_claimed_while_the_story_changes_goes_again(
@@ -229,7 +205,7 @@ def test_an_edit_claimed_while_the_story_changes_goes_again(
     deliver_pending(deps)
     queue(deps, 1, "AP")
     with deps.sessions.begin() as s:
-        jobs = claim_batch(s, clock(), "someone", 10, LEASE)
+        jobs = claim_batch(s, clock(), "someone", 10, LEASE, kind=SLACK)
     assert [j.op for j in jobs] == [REPLY, UPDATE]
     queue(deps, 1, "CNN")  # arrives while that edit is being sent
     with deps.sessions.begin() as s:
@@ -265,7 +241,7 @@ def test_a_killed_sender_story_message_is_found_in_the_history(
 ) -> None:
     queue(deps, 1, "Reuters")
     with deps.sessions.begin() as s:
-        [job] = claim_batch(s, clock(), "killed:1", 10, LEASE)
+        [job] = claim_batch(s, clock(), "killed:1", 10, LEASE, kind=SLACK)
     deps.sender.post("C1", deps_message(), story_metadata(1, [job.alert_id]))  # then died
     clock.advance(seconds=LEASE.total_seconds() + 1)
     assert deliver_pending(deps) == DeliverySummary(recovered=1)
@@ -318,7 +294,7 @@ def test_threads_off_edits_the_story_message_and_posts_only_stage_changes(
     first, stage = slack.top_level("C1")
     assert "4 sources" in str(slack.message("C1", first["ts"]))
     assert "• CNN: " in str(slack.message("C1", first["ts"]))  # listed in the message itself
-    assert stage["text"].startswith("Now ")
+    assert stage["text"].startswith("Now held")
     assert f"p{first['ts'].replace('.', '')}" in str(stage["blocks"])  # links the story message
     assert {r.status for r in ops(deps)} == {SENT}
 

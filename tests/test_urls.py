@@ -13,6 +13,8 @@ from news.urls import (
     is_http_url,
     is_public_address,
     is_tracking_param,
+    redact_text,
+    redact_url,
 )
 
 
@@ -137,6 +139,82 @@ def test_is_tracking_param(name: str, expected: bool) -> None:
 )
 def test_is_public_address(ip: str, public: bool) -> None:
     assert is_public_address(ip) is public
+
+
+@pytest.mark.parametrize(
+    ("ip", "public"),
+    [
+        # IPv6 forms that carry an IPv4 address are judged by it (Python calls most global)
+        ("64:ff9b::808:808", True),  # NAT64 well-known prefix, 8.8.8.8
+        ("64:ff9b::7f00:1", False),  # ... of 127.0.0.1
+        ("64:ff9b:1::a00:1", False),  # local-use NAT64 (RFC 8215), /96 reading 10.0.0.1
+        ("64:ff9b:1::a9fe:a9fe", False),  # ... 169.254.169.254
+        ("64:ff9b:1:a00:1::", False),  # ... /48 reading 10.0.0.1
+        ("64:ff9b:1:a:0:100::", False),  # ... /56 reading 10.0.0.1
+        ("64:ff9b:1:0:a:0:1:0", False),  # ... /64 reading 10.0.0.1
+        ("64:ff9b:1::808:808", False),  # ... /48 reading 0.0.8.8: every reading must be public
+        ("::10.0.0.1", False),  # IPv4-compatible (deprecated) ::a.b.c.d
+        ("::127.0.0.1", False),
+        ("::169.254.169.254", False),
+        ("::8.8.8.8", True),
+        ("::ffff:0:a00:1", False),  # IPv4-translated (SIIT) of 10.0.0.1
+        ("::ffff:0:808:808", True),
+        ("::ffff:10.0.0.1", False),  # IPv4-mapped
+        ("::ffff:8.8.8.8", True),
+        ("2002:a00:1::", False),  # 6to4 of 10.0.0.1
+        ("2002:808:808::1", True),  # 6to4 of 8.8.8.8
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", False),  # Teredo (client 10.0.0.1)
+        ("2001:0:808:808:8000:63bf:f7f7:f7f7", False),  # Teredo of public ones: still a relay
+    ],
+)
+def test_ipv6_with_an_embedded_ipv4_is_judged_by_it(ip: str, public: bool) -> None:
+    assert is_public_address(ip) is public
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pass@example.com/feed", "https://***@example.com/feed"),
+        ("https://ghp_token@example.com/feed", "https://***@example.com/feed"),
+        ("HTTP://u:p@h:8080/f?x=1", "HTTP://***@h:8080/f?x=1"),
+        ("https://h/f?token=abc&x=1", "https://h/f?token=***&x=1"),
+        ("https://h/f?x=1&API_KEY=abc", "https://h/f?x=1&API_KEY=***"),
+        ("https://h/f?apikey=1&api-key=2&Key=3", "https://h/f?apikey=***&api-key=***&Key=***"),
+        ("https://h/f?access_token=a&secret=b", "https://h/f?access_token=***&secret=***"),
+        ("https://h/f?sig=a&signature=b&auth=c", "https://h/f?sig=***&signature=***&auth=***"),
+        ("https://h/f?password=a&passwd=b", "https://h/f?password=***&passwd=***"),
+        (
+            "https://h/f?X-Amz-Signature=a&client_secret=b",
+            "https://h/f?X-Amz-Signature=***&client_secret=***",
+        ),
+        ("https://h/f#access_token=abc", "https://h/f#access_token=***"),
+        ("https://a:b@h/f?t%6Fken=abc", "https://***@h/f?t%6Fken=***"),
+        # left alone, byte for byte
+        (
+            "https://example.com/feed.xml?author=xi&page=2",
+            "https://example.com/feed.xml?author=xi&page=2",
+        ),
+        ("https://h/path@with-at?x=1", "https://h/path@with-at?x=1"),
+        ("https://h/f?token=", "https://h/f?token="),
+        ("https://EXAMPLE.com:443/a/../b?q=1#frag", "https://EXAMPLE.com:443/a/../b?q=1#frag"),
+        ("not a url", "not a url"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_redact_text_finds_every_url_and_keeps_the_punctuation() -> None:
+    text = "could not fetch https://a:b@h/x?key=1: failed (see http://h/?token=z)."
+    assert redact_text(text) == (
+        "could not fetch https://***@h/x?key=***: failed (see http://h/?token=***)."
+    )
+
+
+@given(st.text())
+def test_redact_url_never_raises_and_is_idempotent(url: str) -> None:
+    once = redact_url(url)
+    assert redact_url(once) == once
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,12 @@
 """story ops: the outbox as a queue of story message operations; per-channel settings
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-12-02 15:00:00
 
 `alerts` rows become message operations (`op`: post | reply | update) keyed to a story;
 old rows are item alerts, i.e. `post` with no story. `channels` holds per-channel choices.
-The chain: 0001 → 0002 → 0003 (stories) → 0004 (watch) → 0005; `down_revision` is re-chained
-to follow the head when the stories work is merged.
+The chain: 0001 → 0002 → 0003 (stories) → 0004 (watch) → 0005.
 """
 
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from alembic import op
 import models.db
 
 revision: str = "0005"
-down_revision: str | None = "0002"  # re-chained to the head (0004) after merging main
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -47,6 +46,13 @@ def upgrade() -> None:
             sa.Column("rerender", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
         batch_op.create_index(batch_op.f("ix_alerts_story_id"), ["story_id"], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_alerts_story_id_stories"),
+            "stories",
+            ["story_id"],
+            ["id"],
+            ondelete="CASCADE",
+        )
         batch_op.create_index(
             "ux_alerts_story_post",
             ["story_id", "channel_id"],
@@ -68,6 +74,7 @@ def downgrade() -> None:
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index("ux_alerts_story_update")
         batch_op.drop_index("ux_alerts_story_post")
+        batch_op.drop_constraint(batch_op.f("fk_alerts_story_id_stories"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_alerts_story_id"))
         batch_op.drop_column("rerender")
         batch_op.drop_column("broadcast")

@@ -202,9 +202,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FeedServer:
-    """A ThreadingHTTPServer on 127.0.0.1:0 serving feeds and scripted replies to paths."""
+    """A ThreadingHTTPServer on 127.0.0.1:0 serving feeds and scripted replies to paths.
 
-    def __init__(self, latency: float = 0.0) -> None:
+    `host` binds another loopback address (127.0.0.2, …) to look like another publisher.
+    """
+
+    def __init__(self, latency: float = 0.0, host: str = "127.0.0.1") -> None:
         self.latency = latency  # seconds added before every reply
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -213,7 +216,8 @@ class FeedServer:
         self._connections: set[socket.socket] = set()
         self._active = 0
         self.max_active = 0  # most requests in progress at once since start or reset_stats()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self.host = host
+        self._server = _Server((host, 0), _Handler)
         self._server.fake = self
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -221,9 +225,9 @@ class FeedServer:
         )
         self._thread.start()
 
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
+    def url(self, path: str, host: str | None = None) -> str:
         """http://<host>:<port><path>; pass host="localhost" to look like a second host."""
-        return f"http://{host}:{self.port}{path}"
+        return f"http://{host or self.host}:{self.port}{path}"
 
     def serve(
         self,

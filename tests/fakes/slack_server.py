@@ -97,6 +97,7 @@ class FakeSlack:
         self.memberships: dict[str, set[str]] = {}
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
+        self._refusals: list[tuple[str, str, bool]] = []  # (containing, error, blocks_only)
         self._last_ts = 0.0
         self._in_flight: Counter[str] = Counter()
         self._sockets: list[ServerConnection] = []
@@ -178,6 +179,21 @@ class FakeSlack:
             headers = {"Retry-After": "1"} if status == 429 else {}
         with self._lock:
             self._faults[method].extend(_Fault(status, error, headers) for _ in range(n))
+
+    def refuse_posts(self, containing: str, error: str, *, blocks_only: bool = False) -> None:
+        """Answer `ok: false, error` to every chat.postMessage whose text or blocks contain
+        `containing` (one poison alert among others); `blocks_only`: accept it as text only.
+        """
+        with self._lock:
+            self._refusals.append((containing, error, blocks_only))
+
+    def _refusal(self, body: Json) -> str | None:
+        blocks = body.get("blocks") or []
+        wire = str(body.get("text") or "") + json.dumps(blocks)
+        for containing, error, blocks_only in self._refusals:
+            if containing in wire and (blocks or not blocks_only):
+                return error
+        return None
 
     def drop_next(self, method: str, n: int = 1, *, after_processing: bool = False) -> None:
         """Close the connection of the next `n` calls without answering.
@@ -433,7 +449,8 @@ class FakeSlack:
 
     def _api_chat_postMessage(self, body: Json) -> Json:
         channel = body.get("channel")
-        if error := self._channel_error("chat.postMessage", channel) or _message_error(body):
+        error = self._channel_error("chat.postMessage", channel) or _message_error(body)
+        if error := error or self._refusal(body):
             return {"ok": False, "error": error}
         thread_ts = str(body.get("thread_ts") or "")
         parent = self._find(str(channel), thread_ts) if thread_ts else None
@@ -646,7 +663,10 @@ def _message_error(body: Json) -> str | None:
             return "invalid_blocks"
         if kind == "header" and len(_text_of(block.get("text"))) > 150:
             return "invalid_blocks"
-        if kind == "context" and not 0 < len(block.get("elements") or []) <= 10:
+        elements = block.get("elements") or []
+        if kind == "context" and not 0 < len(elements) <= 10:
+            return "invalid_blocks"
+        if kind == "context" and any(len(_text_of(e)) > 3000 for e in elements):
             return "invalid_blocks"
         if kind not in ("section", "header", "context", "divider", "actions", "image", "rich_text"):
             return "invalid_blocks"
