@@ -1009,6 +1009,10 @@ class KillLoopReport:
     seconds: float = 0.0
     final_run: float = 0.0  # seconds the clean run took to deliver the rest
     statuses: dict[str, int] = field(default_factory=dict)
+    story_messages: int = 0  # top-level messages (the items are one story: a reply each)
+    replies: int = 0  # thread replies posted
+    edits: int = 0  # chat.update calls that took effect
+    mid_edit: int = 0  # kills while the fake Slack was answering a chat.update
 
 
 CHANNEL = "CKILL"
@@ -1064,6 +1068,7 @@ def kill_loop(
     env = bot_env(database_url, [publisher.url], slack)
     log = workdir / "bot.log"
     slack.delay("chat.postMessage", 0.6)
+    slack.delay("chat.update", 0.3)
     report = KillLoopReport()
     for n in range(kills):
         if n % 5 == 2 and n <= max(2, kills - 7):  # its retry waits out before the end
@@ -1078,11 +1083,13 @@ def kill_loop(
                 _wait_for_line(log, offset, "diplo running", proc)
                 time.sleep(rng.uniform(0.0, 1.0))
             report.mid_post += slack.in_flight("chat.postMessage") > 0
+            report.mid_edit += slack.in_flight("chat.update") > 0
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
             report.kills += 1
     publisher.publish()
     slack.delay("chat.postMessage", 0)
+    slack.delay("chat.update", 0)
     report.final_run = time.monotonic()
     with bot_process(env, log) as proc:
         done_by = time.monotonic() + deadline
@@ -1146,6 +1153,9 @@ def _tally(
     report.statuses = dict(Counter(a.status for a in alerts))
     report.stuck = sum(1 for a in alerts if a.status != SENT) + sum(1 for e in edits if e != SENT)
     posted, in_order = posted_ops(slack, CHANNEL)
+    report.story_messages = len(slack.top_level(CHANNEL))
+    report.replies = sum(len(r) for r in slack.all_replies(CHANNEL).values())
+    report.edits = sum(len(slack.edits(CHANNEL, m["ts"])) for m in slack.top_level(CHANNEL))
     counts = Counter(posted)
     report.delivered = len(set(counts) & {a.id for a in alerts})
     report.duplicated = sum(n - 1 for n in counts.values())
