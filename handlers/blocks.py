@@ -715,9 +715,11 @@ def _outlet(entry: StoryEntry) -> str:
 
 def _story_link(url: str | None, label: str) -> str:
     """`<url|label>` for an http(s) URL of reasonable length, else the escaped label alone."""
-    text = escape_mrkdwn(label).replace("|", "¦")
+    text = escape_mrkdwn(label)
     target = escape_mrkdwn(url).replace("|", "%7C") if url and is_http_url(url) else ""
-    return f"<{target}|{text}>" if target and len(target) <= MAX_LINK_URL else text
+    if target and len(target) <= MAX_LINK_URL:
+        return f"<{target}|{text.replace('|', '¦')}>"
+    return text
 
 
 def _entry_link(entry: StoryEntry, chars: int = 200) -> str:

@@ -180,7 +180,7 @@ def enqueue_story(
     *,
     advanced: bool = False,
 ) -> int:
-    """Queue a story's new item for each channel; returns how many ops are new.
+    """Queue a story's new item for each channel; returns for how many channels (like `enqueue`).
 
     A channel without the story's message yet gets a `post` (the story message); any
     other gets a `reply` (`broadcast` when the item `advanced` the story's stage) and the
@@ -204,7 +204,7 @@ def enqueue_story(
             continue
         if _insert_ignore(s, {**base, "op": REPLY, "broadcast": advanced}) is not None:
             queued += 1
-            queued += enqueue_update(s, story_id, channel, now)
+            enqueue_update(s, story_id, channel, now)
     return queued
 
 

@@ -724,10 +724,11 @@ def markup_round_trip(deps: Deps, server: FeedServer, slack: FakeSlack) -> list[
         feed.next_poll_at = deps.clock()
     poll_due_feeds(deps)
     deliver_pending(deps)
-    posted = slack.messages("CMARKUP")
+    posted = all_messages(slack, "CMARKUP")
     problems = []
-    if len(posted) != len(MARKUP_STORIES):
-        problems.append(f"{len(posted)} alerts posted, expected {len(MARKUP_STORIES)}")
+    delivered, _ = posted_ops(slack, "CMARKUP")
+    if len(delivered) != len(MARKUP_STORIES):
+        problems.append(f"{len(delivered)} items posted, expected {len(MARKUP_STORIES)}")
     for message in posted:
         for text in mrkdwn_texts(message["text"], message["blocks"]):
             problems += [f"live markup {span!r}" for span in live_markup(text)]
@@ -1164,6 +1165,14 @@ def _tally(
     report.lost = sum(1 for item_id, _ in items if item_id not in delivered_items) + (
         len(titles) - len(by_title)
     )
+
+
+def all_messages(slack: FakeSlack, channel: str) -> list[dict[str, Any]]:
+    """Every message of the channel: top-level ones, then each thread's replies."""
+    messages = slack.top_level(channel)
+    for replies in slack.all_replies(channel).values():
+        messages += replies
+    return messages
 
 
 def delivered_titles(deps: Deps, slack: FakeSlack, channel: str) -> list[str]:

@@ -181,7 +181,7 @@ def test_one_story_message_per_channel_even_when_queued_twice(deps: Deps) -> Non
     with deps.sessions.begin() as s:
         assert enqueue_story(s, 1, item, ["C1", "C2"], deps.clock()) == 2
         assert enqueue_story(s, 1, item, ["C1"], deps.clock()) == 0  # same item again
-        assert enqueue_story(s, 1, other, ["C1"], deps.clock()) == 2  # reply + edit
+        assert enqueue_story(s, 1, other, ["C1"], deps.clock()) == 1  # reply (+ an edit)
         assert enqueue_story(s, 1, store_item_in(s, deps), ["C1"], deps.clock()) == 1  # coalesced
         assert enqueue_update(s, 1, "C1", deps.clock()) == 0
     kinds = [(r.op, r.channel_id) for r in ops(deps)]
