@@ -6,13 +6,15 @@ import argparse
 import logging
 import signal
 import sys
-import threading
 from typing import Protocol
 
 from cli import main
 from cli.context import StartupError, configure_logging, open_deps, settings_or_exit
-from jobs.recover import start_up
+from jobs.recover import release_own_leases, start_up
 from jobs.scheduler import build_scheduler
+from jobs.wakeup import start_delivery
+from ops.instrument import meter_slack_client
+from ops.server import serve_ops
 from settings import Settings
 
 logger = logging.getLogger("diplo")
@@ -27,10 +29,10 @@ class Closable(Protocol):
 def run_bot(args: argparse.Namespace) -> int:
     """Run the scheduler beside Socket Mode, HTTP mode or the console, until a signal."""
     settings = settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     mode = settings.slack_mode
     with open_deps(settings) as deps:
-        stop = threading.Event()
+        stop = deps.stopping  # in-flight work sees it and winds down
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         start_up(deps)  # seed feeds; a crashed predecessor's feeds and alerts, at once
@@ -46,6 +48,7 @@ def run_bot(args: argparse.Namespace) -> int:
             )
 
             app = build_app(deps)
+            meter_slack_client(app.client, deps.events)  # Bolt's and Socket Mode's calls
             try:
                 who = check_auth(app.client)
                 register_handlers(app, deps)
@@ -61,7 +64,12 @@ def run_bot(args: argparse.Namespace) -> int:
             logger.info("connected to Slack as %s (%s mode)", who, mode)
         else:
             logger.info("no Slack tokens: console mode, alerts are printed here")
-        scheduler = build_scheduler(deps)
+        try:
+            ops = serve_ops(deps, getattr(getattr(server, "client", None), "is_connected", None))
+        except OSError as exc:
+            raise StartupError(f"cannot listen on DIPLO_METRICS_PORT: {exc}") from None
+        scheduler = build_scheduler(deps, deliver=False)
+        delivery = start_delivery(deps)
         scheduler.start()
         logger.info(
             "diplo running: %s, polling every %ss", _safe_db(settings), settings.poll_seconds
@@ -71,8 +79,12 @@ def run_bot(args: argparse.Namespace) -> int:
         finally:
             logger.info("stopping")
             scheduler.shutdown(wait=True)
+            delivery.close()
+            release_own_leases(deps)
             if server is not None:
                 server.close()
+            if ops is not None:
+                ops.close()
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import utcnow
+from ops.metrics import Events
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -60,3 +62,6 @@ class Deps:
     clock: Callable[[], datetime] = utcnow
     owner: str = field(default_factory=default_owner)
     console_alerts: bool = False  # console mode: queue every relevant item for the console
+    events: Events = field(default_factory=Events)  # metrics: what the jobs report
+    stopping: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM
+    deliver_now: threading.Event = field(default_factory=threading.Event)  # alerts queued

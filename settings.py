@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -12,6 +13,8 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
 
 class SettingsError(ValueError):
@@ -43,6 +46,9 @@ class Settings:
     http_host: str = "0.0.0.0"
     admins: frozenset[str] = frozenset()
     log_level: str = "INFO"
+    metrics_port: int | None = None  # /metrics, /healthz, /readyz; None: off
+    metrics_host: str = "127.0.0.1"
+    log_format: str = "text"  # or "json": one JSON object per line
 
     def __repr__(self) -> str:
         """Every setting, with tokens left out and passwords or URL secrets as ***."""
@@ -154,6 +160,19 @@ def _feeds_file(raw: str) -> Path:
     return path
 
 
+def _host(name: str, raw: str) -> str:
+    """An IP address or a host name to bind to."""
+    host = raw.strip()
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    if len(host) > 253 or not _HOSTNAME.fullmatch(host):
+        raise SettingsError(f"{name} must be an IP address or a host name, got {raw!r}")
+    return host
+
+
 def _token(name: str, raw: str, prefix: str) -> str:
     value = raw.strip()
     if not value.startswith(prefix):
@@ -230,6 +249,15 @@ def load_settings(
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {v!r}")
         kwargs["log_level"] = level
+    if (v := get("DIPLO_METRICS_PORT")) is not None:
+        kwargs["metrics_port"] = _int("DIPLO_METRICS_PORT", v, 0, 65535)
+    if (v := get("DIPLO_METRICS_HOST")) is not None:
+        kwargs["metrics_host"] = _host("DIPLO_METRICS_HOST", v)
+    if (v := get("DIPLO_LOG_FORMAT")) is not None:
+        log_format = v.strip().lower()
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"DIPLO_LOG_FORMAT must be text or json, got {v!r}")
+        kwargs["log_format"] = log_format
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     if settings.slack_app_token and not settings.slack_bot_token:
         raise SettingsError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is missing")

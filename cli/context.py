@@ -12,12 +12,15 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from deps import Deps
 from handlers.sender import ConsoleSender, Sender
-from jobs.fetch import FetchConfig, Fetcher
+from jobs.fetch import FetchConfig
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from news.relevance import Classifier
 from news.rules import RulesError, load_rules
 from news.urls import redact_text
+from ops.instrument import MeteredClassifier, MeteredFetcher, meter_slack_client
+from ops.logs import TEXT_FORMAT, formatter
+from ops.metrics import Events
 from settings import Settings, SettingsError, load_settings
 
 
@@ -26,16 +29,24 @@ class StartupError(Exception):
 
 
 class RedactingFormatter(logging.Formatter):
-    """The standard line, with secrets in any URL it holds (tracebacks too) shown as ***."""
+    """Another formatter's output (text or JSON) with secrets in any URL shown as ***."""
+
+    def __init__(self, fmt: str | None = TEXT_FORMAT, inner: logging.Formatter | None = None):
+        super().__init__(fmt)
+        self.inner = inner
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact_text(super().format(record))
+        line = self.inner.format(record) if self.inner else super().format(record)
+        return redact_text(line)
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr, one line per event; URL secrets are redacted in every line."""
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Log to stderr, one line per event: text, or JSON objects (DIPLO_LOG_FORMAT=json).
+
+    URL secrets are redacted in every line, tracebacks included.
+    """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter(inner=formatter(log_format)))
     logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -49,13 +60,14 @@ def settings_or_exit() -> Settings:
         raise StartupError(f"configuration error: {exc}") from None
 
 
-def make_sender(settings: Settings) -> Sender:
+def make_sender(settings: Settings, events: Events | None = None) -> Sender:
     """Slack when a bot token is set (Socket or HTTP mode), else the console."""
     if settings.slack_mode == "console" or settings.slack_bot_token is None:
         return ConsoleSender()
     from handlers.sender import SlackSender, make_web_client
 
-    return SlackSender(make_web_client(settings.slack_bot_token, settings.slack_api_url))
+    client = make_web_client(settings.slack_bot_token, settings.slack_api_url)
+    return SlackSender(meter_slack_client(client, events) if events else client)
 
 
 def fetch_config(settings: Settings) -> FetchConfig:
@@ -68,10 +80,11 @@ def fetch_config(settings: Settings) -> FetchConfig:
     )
 
 
-def load_classifier(settings: Settings) -> Classifier:
-    """The relevance engine with the configured rules file."""
+def load_classifier(settings: Settings, events: Events | None = None) -> Classifier:
+    """The relevance engine with the configured rules file (metered when `events` is given)."""
     try:
-        return Classifier(load_rules(settings.rules_file))
+        rules = load_rules(settings.rules_file)
+        return MeteredClassifier(rules, events) if events else Classifier(rules)
     except RulesError as exc:
         raise StartupError(f"relevance rules: {exc}") from None
 
@@ -93,15 +106,17 @@ def open_deps(
             raise StartupError(f"cannot open the database at DATABASE_URL: {first}") from None
         except SQLAlchemyError as exc:
             raise StartupError(f"database error: {type(exc).__name__}: {exc}") from None
-        fetcher = Fetcher(fetch_config(settings))
+        events = Events()
+        fetcher = MeteredFetcher(fetch_config(settings), events)
         try:
             yield Deps(
                 settings=settings,
                 sessions=make_sessionmaker(engine),
                 fetcher=fetcher,
-                classifier=load_classifier(settings),
-                sender=sender or make_sender(settings),
+                classifier=load_classifier(settings, events),
+                sender=sender or make_sender(settings, events),
                 console_alerts=settings.slack_mode == "console",
+                events=events,
             )
         finally:
             fetcher.close()

@@ -292,7 +292,12 @@ class _Run:
                 blocked = queues.pop(job.channel, deque())
                 release(s, [j.alert_id for j in blocked], owner=owner)
                 logger.warning(
-                    "alert %s for %s: %s; retry in %ss", job.alert_id, job.channel, error, delay
+                    "alert %s for %s: %s; retry in %ss",
+                    job.alert_id,
+                    job.channel,
+                    error,
+                    delay,
+                    extra={"channel": job.channel, "alert_id": job.alert_id},
                 )
                 self.counts["retried"] += 1
                 if result.kind == "transient":
@@ -340,6 +345,8 @@ def deliver_pending(
         for unit in _next_units(queues):
             if run.stopped is None and deps.clock() >= deadline:
                 run.stop("out_of_time")
+            if run.stopped is None and deps.stopping.is_set():
+                run.stop("shutting_down")  # the untried alerts are handed back below
             if run.stopped is not None:
                 untried += [j.alert_id for j in unit]
                 continue

@@ -10,7 +10,7 @@ from pathlib import Path
 from deps import Deps
 from jobs.classify import classify_new_items
 from jobs.fetch import Fetched, FetchFailed, FetchRequest, NotModified
-from models.feed import Feed, add_feed, all_feeds, get_by_url
+from models.feed import Feed, add_feed, all_feeds, get_by_url, insert_missing_feeds
 from models.item import save_new
 from news.discover import find_feed_links, looks_like_html
 from news.opml import OpmlFeed, read_opml, write_opml
@@ -52,19 +52,15 @@ def seed_feeds(deps: Deps) -> int:
     """Store the configured feeds that are missing; returns how many were added.
 
     DIPLO_FEEDS is declarative: its feeds are (re-)added at every start. The default list
-    only seeds an empty database, so a feed removed in chat stays removed.
+    only seeds an empty database, so a feed removed in chat stays removed. Safe to race:
+    replicas starting together insert with ON CONFLICT DO NOTHING, never check-then-insert.
     """
     wanted = default_feed_list(deps)
     now = deps.clock()
-    added = 0
     with deps.sessions.begin() as s:
         if not deps.settings.feeds and all_feeds(s):
             return 0
-        for feed in wanted:
-            if get_by_url(s, feed.url) is None:
-                stored, _ = add_feed(s, feed.url, now)
-                stored.title = feed.title[:300] or None
-                added += 1
+        added = insert_missing_feeds(s, [(f.url, f.title[:300] or None) for f in wanted], now)
     if added:
         logger.info("seeded %d feeds", added)
     return added

@@ -48,6 +48,7 @@ class FeedOutcome:
     error: str | None = None
 
 
+Fetch = tuple[FetchRequest, FetchResult]
 Progress = Callable[[FeedOutcome, int], None]  # called after each feed: (outcome, claimed)
 
 
@@ -95,7 +96,7 @@ def poll_due_feeds(
     deadline = None if wait is None else time.monotonic() + wait
     cycle = _Cycle(deps)
     seen: set[int] = set()
-    while True:
+    while not deps.stopping.is_set():  # a stopping process claims no more feeds
         now = deps.clock()
         with deps.sessions.begin() as s:
             feeds = claim_due_feeds(s, now, deps.owner, CLAIM_BATCH)
@@ -144,6 +145,10 @@ class _Cycle:
         """
         light: list[tuple[FetchRequest, FetchResult]] = []
         while self.pending:
+            if self.deps.stopping.is_set():
+                # a stopping process records no more: the leases it holds are released at
+                # exit, and the feeds are fetched again (conditional GET) by whoever is next
+                break
             timeout = LIGHT_LINGER if light else None
             if deadline is not None:
                 left = deadline - time.monotonic()
@@ -168,7 +173,7 @@ class _Cycle:
                 light = []
         if light:
             _report(summary, _store(self.deps, light), progress, claimed)
-        return True
+        return not self.pending
 
     def finish_in_background(self) -> threading.Thread:
         """Record the remaining results on a daemon thread as they arrive."""
@@ -334,6 +339,7 @@ def _record_failure(
             redact_url(feed.url),
             feed.consecutive_failures,
             failure.reason,
+            extra={"feed_id": feed.id},
         )
     else:
         logger.warning(
@@ -342,6 +348,7 @@ def _record_failure(
             feed.consecutive_failures,
             backoff,
             failure.reason,
+            extra={"feed_id": feed.id},
         )
     return FeedOutcome(feed.id, feed.url, "failed", error=failure.reason)
 

@@ -1,4 +1,5 @@
-"""Start-up work before the first poll: seed feeds, take back a crashed predecessor's leases.
+"""Start-up work before the first poll (seed feeds, take back a crashed predecessor's leases),
+and the shutdown counterpart (hand this process's leases back at once).
 
 A process killed while polling leaves its feeds leased (10 min) and, while posting, its
 alerts in `sending` (3 min); without this, a restarted bot would wait that long before it
@@ -9,9 +10,12 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from deps import Deps, owner_is_gone
 from jobs.feeds import seed_feeds
 from models.feed import lease_owners, release_leases
+from models.feed import release_owned as release_feeds
 from models.outbox import (
     CONSOLE,
     CONSOLE_CHANNEL,
@@ -19,6 +23,7 @@ from models.outbox import (
     expire_leases,
     sending_owners,
 )
+from models.outbox import release_owned as release_alerts
 
 logger = logging.getLogger(__name__)
 
@@ -59,3 +64,21 @@ def start_up(deps: Deps) -> None:
             dropped = drop_pending(s, CONSOLE_CHANNEL)
         if dropped:
             logger.info("dropped %d console alerts queued before Slack was configured", dropped)
+
+
+def release_own_leases(deps: Deps) -> tuple[int, int]:
+    """At a graceful stop, after the jobs finished: free this process's feeds and alerts.
+
+    Another replica then polls those feeds and posts those alerts at its next tick instead
+    of waiting for the leases (10 and 3 min) to run out. Returns (feeds, alerts).
+    """
+    try:
+        with deps.sessions.begin() as s:
+            feeds = release_feeds(s, deps.owner)
+            alerts = release_alerts(s, deps.owner, deps.clock())
+    except SQLAlchemyError as exc:  # the database is gone: the leases run out by themselves
+        logger.warning("could not release this process's leases at shutdown: %s", exc.args[0])
+        return 0, 0
+    if feeds or alerts:
+        logger.info("released %d feed and %d alert leases held at shutdown", feeds, alerts)
+    return feeds, alerts

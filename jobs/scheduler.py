@@ -43,12 +43,15 @@ def poll_tick(poll_seconds: int) -> int:
 
 
 def poll_job(deps: Deps) -> None:
-    """Poll due feeds; the deliver job (its own thread, every few seconds) posts the alerts.
+    """Poll due feeds and report the cycle; the delivery loop (jobs/wakeup.py) posts the alerts.
 
     It returns after one tick at most, so a slow host never delays the next run: its
-    fetches are recorded in the background when they end.
+    fetches are recorded in the background when they end (and not counted in this cycle).
     """
     summary = poll_due_feeds(deps, wait=poll_tick(deps.settings.poll_seconds))
+    deps.events.poll_finished(
+        summary.seconds, (o.status for o in summary.outcomes), summary.new_items
+    )
     if summary.feeds or summary.in_flight:
         logger.info(
             "polled %d feeds in %.1fs: %d ok, %d not modified, %d failed; %d new items, "
@@ -74,11 +77,12 @@ def _on_event(event: JobEvent) -> None:
         logger.error("job %s raised", event.job_id)
 
 
-def build_scheduler(deps: Deps) -> BackgroundScheduler:
+def build_scheduler(deps: Deps, *, deliver: bool = True) -> BackgroundScheduler:
     """A background scheduler with the poll and delivery jobs (not started).
 
     No persistent job store: the schedule lives in our own tables (feeds.next_poll_at,
-    alerts.next_attempt_at), so any number of processes can run this safely.
+    alerts.next_attempt_at), so any number of processes can run this safely. With
+    `deliver=False` the caller runs delivery itself (bot.py: jobs.wakeup.DeliveryLoop).
     """
     settings = deps.settings
     scheduler = BackgroundScheduler(
@@ -94,11 +98,12 @@ def build_scheduler(deps: Deps) -> BackgroundScheduler:
         replace_existing=True,
         next_run_time=deps.clock(),
     )
-    scheduler.add_job(
-        guarded("deliver", deliver_pending, deps),
-        IntervalTrigger(seconds=settings.deliver_seconds),
-        id="deliver",
-        replace_existing=True,
-    )
+    if deliver:
+        scheduler.add_job(
+            guarded("deliver", deliver_pending, deps),
+            IntervalTrigger(seconds=settings.deliver_seconds),
+            id="deliver",
+            replace_existing=True,
+        )
     scheduler.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
     return scheduler

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Boolean, Integer, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.db import Base, UTCDateTime, rowcount
+from models.db import Base, UTCDateTime, insert_ignore, rowcount
 
 
 class Feed(Base):
@@ -156,3 +156,43 @@ def release_leases(s: Session, owners: Sequence[str]) -> int:
 def last_poll(s: Session) -> datetime | None:
     """When any feed was last polled."""
     return s.scalar(select(func.max(Feed.last_polled_at)))
+
+
+def insert_missing_feeds(s: Session, feeds: Sequence[tuple[str, str | None]], now: datetime) -> int:
+    """Insert these (url, title) feeds unless stored; returns how many rows are new.
+
+    INSERT … ON CONFLICT DO NOTHING: processes seeding at the same moment never collide.
+    """
+    rows = [
+        {
+            "url": url,
+            "title": title,
+            "created_at": now,
+            "next_poll_at": now,
+            "enabled": True,
+            "primed": False,
+            "consecutive_failures": 0,
+            "too_active_count": 0,
+        }
+        for url, title in dict(feeds).items()
+    ]
+    if not rows:
+        return 0
+    stmt = (
+        insert_ignore(s, Feed)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["url"])
+        .returning(Feed.id)
+    )
+    return len(list(s.scalars(stmt)))
+
+
+def release_owned(s: Session, owner: str) -> int:
+    """Drop every feed lease `owner` (this process, at shutdown) holds; returns how many."""
+    result = s.execute(
+        update(Feed)
+        .where(Feed.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)

@@ -42,6 +42,8 @@ REPLY = "reply"
 UPDATE = "update"
 # Console mode's pseudo-channel: every relevant item, printed by the ConsoleSender.
 CONSOLE_CHANNEL = "console"
+NOTIFY_CHANNEL = "diplo_outbox"  # PostgreSQL LISTEN/NOTIFY channel: alerts were queued
+QUEUED_FLAG = "diplo_alerts_queued"  # Session.info key set by notify_queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +170,10 @@ def enqueue(
         .on_conflict_do_nothing(index_elements=["item_id", "channel_id"])
         .returning(Alert.id)
     )
-    return len(list(s.scalars(stmt)))
+    new = len(list(s.scalars(stmt)))
+    if new:
+        notify_queued(s)
+    return new
 
 
 def enqueue_story(
@@ -648,3 +653,48 @@ def failed_reasons(s: Session, limit: int) -> list[tuple[str, str, str | None]]:
         .limit(limit)
     )
     return [(r.channel_id, r.title, r.last_error) for r in rows]
+
+
+def release_owned(s: Session, owner: str, now: datetime) -> int:
+    """End now the alert leases of this process (`owner`, or `owner/run`); returns how many.
+
+    Called at a graceful shutdown, after the in-flight sends finished: whatever is still
+    `sending` may have been posted, so it stays `sending` with its lease ended, and the next
+    claimer searches the channel before posting (as after a crash, without the wait).
+    """
+    mine = (Alert.lease_owner == owner) | Alert.lease_owner.startswith(owner + "/", autoescape=True)
+    result = s.execute(
+        update(Alert)
+        .where(Alert.status == SENDING, mine)
+        .values(lease_until=now)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
+def notify_queued(s: Session) -> None:
+    """Tell other processes alerts were queued: PostgreSQL NOTIFY, sent when `s` commits.
+
+    The session is marked too (`s.info`), so this process can wake its own delivery after
+    the commit (jobs/wakeup.py). Notifications are merged by PostgreSQL per transaction.
+    """
+    s.info[QUEUED_FLAG] = True
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+
+def outbox_depth(s: Session) -> list[tuple[str, int, datetime | None]]:
+    """(state, alerts, oldest created_at) for pending, sending and failed alerts.
+
+    Read through the (status, next_attempt_at) index; sent alerts, the bulk, are not counted.
+    """
+    rows = s.execute(
+        select(Alert.status, func.count(Alert.id), func.min(Alert.created_at))
+        .where(Alert.status.in_((PENDING, SENDING, FAILED)))
+        .group_by(Alert.status)
+    ).all()
+    found = {status: (n, oldest) for status, n, oldest in rows}
+    return [
+        (state, found.get(state, (0, None))[0], found.get(state, (0, None))[1])
+        for state in (PENDING, SENDING, FAILED)
+    ]

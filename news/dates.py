@@ -219,6 +219,9 @@ _AMBIGUOUS = frozenset({"may", "mar", "march", "jan", "sun", "sat", "dec"})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+HORIZON = timedelta(days=730)  # farther from the published day: not a contact's date
+
+
 def find_dates(
     text: str,
     published: datetime | date,
@@ -228,12 +231,16 @@ def find_dates(
     """Every date phrase in `text`, in text order, resolved against `published`.
 
     A bare weekday ("Saturday") is the one nearest the published day, or with `ahead` the
-    next one from it (for a contact known to be still to come).
+    next one from it (for a contact known to be still to come). Dates more than HORIZON
+    from the published day ("the 2049 goals", a history recalled) are not contact dates
+    and are left out.
     """
     try:
-        return _find(text, published, tz, ahead)
+        found = _find(text, published, tz, ahead)
     except (ValueError, OverflowError, KeyError):  # a rule met text it does not fit: no date
         return []
+    day = published.date() if isinstance(published, datetime) else published
+    return [w for w in found if day - HORIZON <= w.start and w.end <= day + HORIZON]
 
 
 def scheduled(text: str, published: datetime | date, tz: str | tzinfo | None = None) -> When | None:

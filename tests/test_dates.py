@@ -127,3 +127,9 @@ def test_arbitrary_text_never_raises_and_stays_near(text: str, published: dateti
     for when in find_dates(text, published):
         assert when.start <= when.end
         assert day - timedelta(days=800) <= when.start <= day + timedelta(days=800)
+
+
+def test_a_date_years_away_from_the_published_day_is_no_contact_date() -> None:
+    """Hypothesis found "Oct 2026" in an item published in 2000: history or a far goal."""
+    assert find_dates("Oct 2026", datetime(2000, 1, 1)) == []
+    assert [w.iso() for w in find_dates("Oct 2026", datetime(2026, 9, 1))] != []

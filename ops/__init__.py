@@ -1,0 +1,1 @@
+"""Operating diplo: metrics (`Events`), the /metrics, /healthz, /readyz server, JSON logs."""
