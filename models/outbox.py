@@ -210,6 +210,8 @@ def enqueue_story(
         if _insert_ignore(s, {**base, "op": REPLY, "broadcast": advanced}) is not None:
             queued += 1
             enqueue_update(s, story_id, channel, now)
+    if queued:
+        notify_queued(s)
     return queued
 
 
@@ -231,6 +233,7 @@ def enqueue_update(s: Session, story_id: int, channel: str, now: datetime) -> in
         "created_at": now,
     }
     if _insert_ignore(s, row) is not None:
+        notify_queued(s)
         return 1
     s.execute(
         update(Alert)
