@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -13,13 +13,15 @@ from models.item import Item
 from models.outbox import enqueue_story
 from models.story import Contact, Story, StoryTopic
 
+EPOCH = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # the test clock's start
+
 
 def ensure_story(s: Session, story_id: int, stage: str, topics: str = "call") -> Story:
     """The story row `story_id`, created (a Trump–Xi call) if missing; its stage set."""
     story = s.get(Story, story_id)
     now = s.info.get("now")
     if story is None:
-        day = (now or _epoch()).date()
+        day = (now or EPOCH).date()
         story = Story(
             id=story_id,
             key=f"test-story-{story_id}",
@@ -31,8 +33,8 @@ def ensure_story(s: Session, story_id: int, stage: str, topics: str = "call") ->
             last_day=day,
             open_from=day,
             open_until=day + timedelta(days=10),
-            first_seen=now or _epoch(),
-            last_seen=now or _epoch(),
+            first_seen=now or EPOCH,
+            last_seen=now or EPOCH,
         )
         s.add(story)
         for topic in topics.split(","):
@@ -42,12 +44,6 @@ def ensure_story(s: Session, story_id: int, stage: str, topics: str = "call") ->
     if now is not None:
         story.last_seen = max(story.last_seen, now)
     return story
-
-
-def _epoch():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
-    return datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
 def store_item(
