@@ -326,3 +326,43 @@ def test_a_rate_limited_reply_waits_and_arrives_once(
     clock.advance(seconds=timedelta(seconds=11).total_seconds())
     drain(deps, clock)
     assert len(slack.replies("C1", story_ts(slack, "C1", 1))) == 1
+
+
+def test_concurrent_runs_deliver_every_story_op_once_in_thread_order(
+    deps: Deps, slack: FakeSlack, clock: Clock
+) -> None:
+    import threading
+
+    from tests.faults import posted_ops
+
+    channels = ("C1", "C2", "C3")
+    for story in (1, 2, 3):
+        queue(deps, story, "Reuters", channels)
+    for n in range(12):
+        queue(deps, 1 + n % 3, f"Outlet {n}", channels, advanced=n == 7)
+    slack.delay("chat.postMessage", 0.005)
+    slack.fail_next("chat.postMessage", 3, error="internal_error", status=500)
+    start = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            start.wait()
+            for _ in range(30):
+                deliver_pending(deps, limit=7)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    drain(deps, clock)
+    for channel in channels:
+        ids, in_order = posted_ops(slack, channel)
+        expected = sorted(r.id for r in ops(deps) if r.channel_id == channel and r.op != UPDATE)
+        assert in_order and sorted(ids) == expected, channel  # each once, none lost
+        assert len(slack.top_level(channel)) == 3
+    assert {r.status for r in ops(deps)} == {SENT}
