@@ -37,6 +37,7 @@ from handlers.sender import (
 )
 from jobs.story_delivery import RunStories, StoryAttempt, take_unit
 from models.outbox import (
+    POST,
     UPDATE,
     AlertJob,
     claim_batch,
@@ -62,6 +63,9 @@ FIRST_BACKOFF = timedelta(seconds=5)
 MAX_BACKOFF = timedelta(minutes=15)
 LOOKBACK = timedelta(minutes=5)  # history is searched from this long before the claim (skew)
 MAX_TRANSIENT = 3  # consecutive outage-like failures that end the run
+# Paced runs send a channel at most this many replies and edits, then hand the rest back and
+# run again at once: a story message queued meanwhile (claimed first) waits ~2 s at most.
+MAX_FOLLOW_UPS = 2
 # Tries an alert gets against an error code Slack gives that no list knows (see
 # handlers.sender.classify_error), with the usual backoff, before the text-only try.
 UNKNOWN_ATTEMPTS = 5
@@ -341,8 +345,17 @@ def deliver_pending(
     queues = _round_robin(jobs)
     deadline = started + RUN_TIME
     untried: list[int] = []
+    follow_ups: dict[str, int] = {}
     try:
         for unit in _next_units(queues):
+            channel = unit[0].channel
+            if pace > 0 and unit[0].op != POST and follow_ups.get(channel, 0) >= MAX_FOLLOW_UPS:
+                untried += [j.alert_id for j in unit]  # the next run, at once (below)
+                untried += [j.alert_id for j in queues.pop(channel, ())]
+                deps.deliver_now.set()
+                continue
+            if unit[0].op != POST:
+                follow_ups[channel] = follow_ups.get(channel, 0) + 1
             if run.stopped is None and deps.clock() >= deadline:
                 run.stop("out_of_time")
             if run.stopped is None and deps.stopping.is_set():
@@ -350,10 +363,9 @@ def deliver_pending(
             if run.stopped is not None:
                 untried += [j.alert_id for j in unit]
                 continue
+            # every op of a unit shares its message's fate: each is recorded, even when an
+            # earlier one stopped the run (a dropped post may have delivered all of them)
             for job, outcome in _attempt_unit(deps.sender, unit, run.pacer, stories):
-                if run.stopped is not None and not isinstance(outcome.result, Posted):
-                    untried.append(job.alert_id)  # e.g. a unit's later ops after a 429
-                    continue
                 run.record(job, outcome, queues)
     finally:
         # if recording failed (database down), that alert stays `sending`: looked up later

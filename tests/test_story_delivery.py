@@ -366,3 +366,40 @@ def test_concurrent_runs_deliver_every_story_op_once_in_thread_order(
         assert in_order and sorted(ids) == expected, channel  # each once, none lost
         assert len(slack.top_level(channel)) == 3
     assert {r.status for r in ops(deps)} == {SENT}
+
+
+def test_a_paced_run_sends_two_follow_ups_per_channel_so_a_new_story_waits_little(
+    deps: Deps, slack: FakeSlack, clock: Clock
+) -> None:
+    deps.sender = SlackSender(make_web_client(slack.bot_token, slack.url, timeout=2), pace=0.01)
+    for story in range(1, 6):
+        queue(deps, story, "Reuters")
+    drain(deps, clock)
+    for story in range(1, 6):  # five stories' replies (and edits) waiting
+        queue(deps, story, "AP")
+    deps.deliver_now.clear()
+    assert deliver_pending(deps).sent == 2  # a reply and its story's edit; the rest handed back
+    assert deps.deliver_now.is_set()  # … to a run that starts at once
+    queue(deps, 6, "SCMP")  # a new story, queued meanwhile
+    deliver_pending(deps)
+    bodies = slack.calls("chat.postMessage")
+    new = [n for n, b in enumerate(bodies) if payload(b)["story_id"] == 6]
+    assert new == [6]  # 5 story messages, one reply, then the new story's message
+    drain(deps, clock)
+    assert delivered_op_ids(slack, "C1") == sorted(r.id for r in ops(deps) if r.op != UPDATE)
+
+
+def test_a_dropped_grouped_reply_records_all_its_ops_so_none_is_sent_again(
+    deps: Deps, slack: FakeSlack, clock: Clock
+) -> None:
+    queue(deps, 1, "Reuters")
+    deliver_pending(deps)
+    for outlet in ("AP", "CNN", "BBC", "AFP", "NHK"):  # one grouped reply of five ops
+        queue(deps, 1, outlet)
+    slack.drop_next("chat.postMessage", after_processing=True)
+    deliver_pending(deps)  # three "outage" results end the run: the others must be recorded
+    drain(deps, clock)
+    parent = story_ts(slack, "C1", 1)
+    [reply] = slack.replies("C1", parent)
+    assert sorted(payload(reply)["op_ids"]) == sorted(r.id for r in ops(deps) if r.op == REPLY)
+    assert delivered_op_ids(slack, "C1") == sorted(r.id for r in ops(deps) if r.op != UPDATE)
