@@ -347,8 +347,9 @@ def claim_batch(
     claimers apart, and a channel whose oldest alert is locked by another is skipped.
     SQLite: the transaction holds the write lock (BEGIN IMMEDIATE).
     """
-    # story messages first: a new story is never stuck behind other stories' replies
-    priority = case((Alert.op == POST, 0), else_=1)
+    # story messages first: a new story is never stuck behind other stories' replies; edits
+    # last: rendered at send time, one edit then shows every reply sent before it
+    priority = case((Alert.op == POST, 0), (Alert.op == UPDATE, 2), else_=1)
     rank = (
         func.row_number()
         .over(partition_by=Alert.channel_id, order_by=(priority, Alert.id))

@@ -378,13 +378,13 @@ def test_a_paced_run_sends_two_follow_ups_per_channel_so_a_new_story_waits_littl
     for story in range(1, 6):  # five stories' replies (and edits) waiting
         queue(deps, story, "AP")
     deps.deliver_now.clear()
-    assert deliver_pending(deps).sent == 2  # a reply and its story's edit; the rest handed back
+    assert deliver_pending(deps).sent == 2  # two replies (edits come last); the rest handed back
     assert deps.deliver_now.is_set()  # … to a run that starts at once
     queue(deps, 6, "SCMP")  # a new story, queued meanwhile
     deliver_pending(deps)
     bodies = slack.calls("chat.postMessage")
     new = [n for n, b in enumerate(bodies) if payload(b)["story_id"] == 6]
-    assert new == [6]  # 5 story messages, one reply, then the new story's message
+    assert new == [7]  # 5 story messages, two replies, then the new story's message
     drain(deps, clock)
     assert delivered_op_ids(slack, "C1") == sorted(r.id for r in ops(deps) if r.op != UPDATE)
 
