@@ -232,6 +232,11 @@ def kills(workdir: Path, count: int) -> bool:
         ("alerts lost", str(report.lost)),
         ("alerts stuck (not sent)", str(report.stuck)),
         ("posted out of order", "yes" if report.out_of_order else "no"),
+        (
+            "story messages / thread replies / edits",
+            f"{report.story_messages} / {report.replies} / {report.edits}",
+        ),
+        ("SIGKILLs while an edit was in flight", str(report.mid_edit)),
         ("wall time", f"{report.seconds:.0f} s"),
     ]
     print(table(rows, ("SQLite, real `python bot.py` in HTTP mode", "")))

@@ -1,4 +1,4 @@
-"""Buttons: the Unsubscribe button on the subscriptions list."""
+"""Buttons: Unsubscribe on the subscriptions list, Timeline on story lists."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from deps import Deps
-from handlers.blocks import UNSUBSCRIBE_ACTION
-from handlers.commands import unsubscribe_button
+from handlers.blocks import STORY_ACTION, UNSUBSCRIBE_ACTION
+from handlers.commands import story_reply, unsubscribe_button
 
 
 def register(app: App, deps: Deps) -> None:
@@ -22,3 +22,9 @@ def register(app: App, deps: Deps) -> None:
         channel_id = str((body.get("channel") or {}).get("id") or "")
         reply = unsubscribe_button(deps, channel_id, str(action.get("value") or ""))
         respond(text=reply.text, blocks=reply.blocks, replace_original=True)
+
+    @app.action(STORY_ACTION)
+    def story_timeline(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        reply = story_reply(deps, str(action.get("value") or ""))
+        respond(text=reply.text, blocks=reply.blocks, replace_original=False)

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from models.item import ItemView
+from models.story_view import StoryEntry, StoryView
 from models.why import Why
 from news.query import Term, match_spans
 from news.text import truncate
@@ -787,14 +788,17 @@ def home_view(
     subscriptions: Sequence[SubscriptionView],
     feeds: Sequence[FeedView],
     channels_known: bool = True,
+    stories: Sequence[StoryView] = (),
 ) -> dict[str, Any]:
-    """The App Home tab: latest items, the viewer's channels' subscriptions, feed health.
+    """The App Home tab: current stories (else latest items), subscriptions, feed health.
 
     `channels_known` False: Slack would not say which channels the viewer is in, so no
     channel's subscriptions are listed, and a note says why.
     """
     blocks: list[Block] = [header("Latest US–China diplomacy news")]
-    if items:
+    if stories:
+        blocks += home_story_blocks(stories)[1:]
+    elif items:
         blocks += [section(_item_text(i, summary_chars=0)) for i in items]
     else:
         blocks.append(section("No relevant items yet."))
@@ -819,6 +823,240 @@ def home_view(
         blocks += _lines_to_sections([_feed_line(f) for f in troubled[:30]])
     blocks.append(context("`/diplo help` lists every command."))
     return {"type": "home", "blocks": _fit(blocks, MAX_VIEW_BLOCKS)}
+
+
+# --- stories ----------------------------------------------------------------------------------
+
+STORY_ACTION = "diplo_story"
+FIELD_LIMIT = 2000  # characters per section field
+MAX_LINK_URL = 1000  # a longer (escaped) URL is not linked: the label is shown alone
+MAX_LISTED = 30  # outlets or items listed in one message before "…and N more"
+STAGE_BADGES = {
+    "planned": ":spiral_calendar_pad: Planned",
+    "held": ":handshake: Held",
+    "readout": ":memo: Readout",
+    "outcome": ":white_check_mark: Outcome",
+    "postponed": ":double_vertical_bar: Postponed",
+}
+SIDE_NAMES = {"us": "US account", "china": "Chinese account"}
+
+
+def _badge(stage: str) -> str:
+    return STAGE_BADGES.get(stage, escape_mrkdwn(truncate(stage, 30).capitalize() or "New"))
+
+
+def _stage_name(stage: str) -> str:
+    """`Held`: the badge without its emoji, for plain-text fallbacks."""
+    return _badge(stage).split(" ", 1)[-1] if stage in STAGE_BADGES else _badge(stage)
+
+
+def _stage_word(stage: str) -> str:
+    return escape_mrkdwn(truncate(stage, 30).lower() or "updated")
+
+
+def _outlet(entry: StoryEntry) -> str:
+    return escape_mrkdwn(truncate(entry.outlet or "unknown outlet", 60))
+
+
+def _story_link(url: str | None, label: str) -> str:
+    """`<url|label>` for an http(s) URL of reasonable length, else the escaped label alone."""
+    text = escape_mrkdwn(label)
+    target = escape_mrkdwn(url).replace("|", "%7C") if url and is_http_url(url) else ""
+    if target and len(target) <= MAX_LINK_URL:
+        return f"<{target}|{text.replace('|', '¦')}>"
+    return text
+
+
+def _entry_link(entry: StoryEntry, chars: int = 200) -> str:
+    return _story_link(entry.item.url, truncate(entry.item.title, chars) or "untitled")
+
+
+def _entry_line(entry: StoryEntry, chars: int = 200) -> str:
+    """`Outlet: linked title · date`."""
+    return f"{_outlet(entry)}: {_entry_link(entry, chars)} · {_when(entry.item)}"
+
+
+def _contact_line(story: StoryView) -> str:
+    """Stage badge · kind · parties · place · date, each when known."""
+    parts = [f"*{_badge(story.stage)}*"]
+    if story.kind:
+        parts.append(escape_mrkdwn(truncate(story.kind, 40)))
+    if story.parties:
+        parts.append(escape_mrkdwn(truncate(" – ".join(story.parties[:6]), 120)))
+    if story.where:
+        parts.append(escape_mrkdwn(truncate(story.where, 80)))
+    if story.when:
+        parts.append(story.when.strftime("%d %b %Y"))
+    return " · ".join(parts)
+
+
+def _field(text: str) -> Block:
+    return {"type": "mrkdwn", "text": _cut(text, FIELD_LIMIT)}
+
+
+def _account(side: str, entry: StoryEntry) -> str:
+    line = entry.item.summary or entry.item.title
+    one_line = escape_mrkdwn(truncate(" ".join(line.split()), 200))
+    return (
+        f"*{SIDE_NAMES.get(side, side)}* ({_outlet(entry)})\n{_entry_link(entry, 150)}\n{one_line}"
+    )
+
+
+def _listed(lines: list[str]) -> list[str]:
+    if len(lines) <= MAX_LISTED:
+        return lines
+    return [*lines[:MAX_LISTED], f"…and {len(lines) - MAX_LISTED} more"]
+
+
+def story_text(story: StoryView) -> str:
+    """The plain fallback of a story message: stage, headline, outlets."""
+    stage = _stage_name(story.stage)
+    title = escape_mrkdwn(truncate(story.headline.item.title, 250))
+    return _cut(f"[{stage}] {title} ({_plural(len(story.outlets), 'source')})", TEXT_LIMIT)
+
+
+def story_message(story: StoryView, *, list_sources: bool = False) -> Message:
+    """The story message of a channel: what the contact is, how far it got, who reports it.
+
+    `list_sources` (threads off) lists every item in the message itself.
+    """
+    head = story.headline
+    blocks: list[Block] = [
+        section(f"*{_entry_link(head, 250)}*\n{_contact_line(story)}"),
+    ]
+    sources = _plural(len(story.outlets), "source")
+    latest = story.latest
+    development = f"*{sources}* · latest: {_entry_line(latest)}"
+    blocks.append(section(development))
+    paired = story.paired
+    if paired:
+        us, china = paired
+        fields = [_field(_account("us", us)), _field(_account("china", china))]
+        blocks.append({**section("*Both sides' accounts*"), "fields": fields})
+    if list_sources and len(story.entries) > 1:
+        lines = _listed([f"• {_entry_line(e, 150)}" for e in story.entries])
+        blocks += _lines_to_sections(lines)[: MAX_BLOCKS - 6]
+    reasons = head.item.reasons
+    topics = ", ".join(head.item.topics) or "—"
+    why = escape_mrkdwn(truncate("; ".join(reasons[:6]), 300)) if reasons else ""
+    footer = f"Story #{story.id} · Topics: {escape_mrkdwn(topics)}" + (
+        f" · Why: {why}" if why else ""
+    )
+    blocks.append(context(footer))
+    return Message(text=story_text(story), blocks=_fit(blocks))
+
+
+def story_reply(entries: Sequence[StoryEntry]) -> Message:
+    """A thread reply: one item (`Outlet: title`), or a burst as one `+N outlets` message."""
+    if not entries:
+        return notice("No new reports.")
+    if len(entries) == 1:
+        line = _entry_line(entries[0], 250)
+        return Message(text=_cut(line, TEXT_LIMIT), blocks=[section(line)])
+    outlets = list(dict.fromkeys(_outlet(e) for e in entries))
+    count = _plural(len(outlets), "outlet")
+    if len(entries) > len(outlets):
+        count += f" ({len(entries)} reports)"
+    names = ", ".join(outlets[:12]) + (", …" if len(outlets) > 12 else "")
+    lines = _listed([f"• {_entry_line(e, 150)}" for e in entries])
+    blocks = [section(f"*+{count}:* {names}"), *_lines_to_sections(lines)]
+    return Message(text=_cut(f"+{count}: {names}", TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def stage_reply(story: StoryView, entry: StoryEntry) -> Message:
+    """The reply broadcast to the channel when the contact reaches a new stage."""
+    stage = entry.stage or story.stage
+    line = f"Now *{_stage_word(stage)}*: {_entry_link(entry, 250)} ({_outlet(entry)})"
+    text = f"Now {_stage_word(stage)}: {escape_mrkdwn(truncate(entry.item.title, 250))}"
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=[section(line)])
+
+
+def stage_post(story: StoryView, entry: StoryEntry, story_link: str | None) -> Message:
+    """Threads off: the new top-level message of a stage change, linking to the story message."""
+    reply = stage_reply(story, entry)
+    title = escape_mrkdwn(truncate(story.headline.item.title, 120))
+    where = _story_link(story_link, "the story") if story_link else "the story message above"
+    blocks = [*reply.blocks, context(f"Story #{story.id}: {title} — see {where}")]
+    return Message(text=reply.text, blocks=blocks)
+
+
+def _story_line(story: StoryView) -> str:
+    """`Stage · headline · N sources · latest time`, for lists."""
+    return (
+        f"*{_badge(story.stage)}* · {_entry_link(story.headline, 150)}\n"
+        f"{_plural(len(story.outlets), 'source')} · latest {_date(story.last_seen)} · #{story.id}"
+    )
+
+
+def story_list(
+    stories: Sequence[StoryView], heading: str, empty: str = "No stories yet."
+) -> Message:
+    """`/diplo latest`: one section per story, each with a button to its timeline."""
+    title = escape_mrkdwn(heading)
+    if not stories:
+        return notice(f"*{title}*\n{empty}")
+    blocks = [section(f"*{title}*")]
+    for story in stories:
+        block = section(_story_line(story))
+        block["accessory"] = button("Timeline", STORY_ACTION, str(story.id))
+        blocks.append(block)
+    lines = [
+        f"• [{_stage_name(s.stage)}] "
+        + escape_mrkdwn(truncate(s.headline.item.title, 150))
+        + f" ({_plural(len(s.outlets), 'source')})"
+        for s in stories
+    ]
+    return Message(text=_cut(title + "\n" + "\n".join(lines), TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def story_timeline(story: StoryView) -> Message:
+    """`/diplo story <n>`: the story's items in order, with stage, outlet, time and link."""
+    blocks = [section(f"*{_entry_link(story.headline, 250)}*\n{_contact_line(story)}")]
+    lines = [
+        f"• {_date(e.item.published_at)} · *{_badge(e.stage) if e.stage else '—'}* · "
+        f"{_outlet(e)}: {_entry_link(e, 150)}"
+        for e in story.entries
+    ]
+    blocks += _lines_to_sections(_listed(lines))
+    blocks.append(context(f"Story #{story.id} · {_plural(len(story.outlets), 'source')}"))
+    text = f"Story #{story.id}: {story_text(story)}"
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def story_not_found_message(number: str) -> Message:
+    """`/diplo story <n>` for a story that does not exist."""
+    return notice(f"No story {code(number, 20)}. `/diplo latest` lists the current ones.")
+
+
+def home_story_blocks(stories: Sequence[StoryView]) -> list[Block]:
+    """The App Home section of current stories."""
+    blocks: list[Block] = [header("Current stories")]
+    if not stories:
+        return [*blocks, section("No stories yet.")]
+    for story in stories:
+        block = section(_story_line(story))
+        block["accessory"] = button("Timeline", STORY_ACTION, str(story.id))
+        blocks.append(block)
+    return blocks
+
+
+def threads_message(channel_id: str, on: bool, changed: bool) -> Message:
+    """The reply to `/diplo threads on|off`."""
+    where = channel_mention(channel_id)
+    if on:
+        how = "new reports of a story go into its thread, and stage changes are also sent here"
+    else:
+        how = (
+            "each story is one message, edited as new reports come in; only a stage change "
+            "posts a new message"
+        )
+    state = "on" if on else "off"
+    lead = (
+        f"Threads are now *{state}* in {where}"
+        if changed
+        else f"Threads were already *{state}* in {where}"
+    )
+    return notice(f"{lead}: {how}.", public=changed)
 
 
 # --- watch-words and /diplo why ----------------------------------------------------------------

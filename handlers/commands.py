@@ -41,8 +41,12 @@ from handlers.blocks import (
     search_results_message,
     sources_message,
     status_message,
+    story_list,
+    story_not_found_message,
+    story_timeline,
     subscribed_message,
     subscriptions_message,
+    threads_message,
     topics_message,
     unknown_topics_message,
     unsubscribed_message,
@@ -55,12 +59,14 @@ from handlers.blocks import (
     why_message,
 )
 from jobs.feeds import FeedAdded, add_feed_checked
+from models.channel import set_threads, threads_on
 from models.feed import Feed, all_feeds, last_poll, remove_feed
 from models.feed import count_by_source_kind as feeds_by_kind
 from models.item import ItemView, count_since, latest
 from models.item import count_by_source_kind as items_by_kind
 from models.outbox import failed_reasons, status_counts
 from models.search import RECENT_WINDOW, search
+from models.story_view import load_story, recent_stories
 from models.subscription import (
     ALL_TOPICS,
     Subscription,
@@ -182,9 +188,29 @@ def show_latest(deps: Deps, request: Request, client: WebClient) -> Message:
         topic = None
     count = count or DEFAULT_LATEST
     with deps.sessions() as s:
-        items = [ItemView.of(i) for i in latest(s, count, topic)]
+        stories = recent_stories(s, count, topic)
+        items = [] if stories else [ItemView.of(i) for i in latest(s, count, topic)]
+    if stories:  # items stored before stories existed are listed as items
+        heading = f"Latest stories on {topic}" if topic else "Latest stories"
+        return story_list(stories, heading)
     heading = f"Latest relevant items on {topic}" if topic else "Latest relevant items"
     return item_list(items, heading, empty="No relevant items stored yet.")
+
+
+def show_story(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`story <n>`: one story's timeline."""
+    if len(request.args) != 1:
+        return _usage("story", "Give the story's number (`/diplo latest` shows them).")
+    return story_reply(deps, request.args[0].removeprefix("#"))
+
+
+def story_reply(deps: Deps, number: str) -> Message:
+    """The timeline of story `number` (from a command or the Timeline button)."""
+    if not _COUNT.fullmatch(number):
+        return story_not_found_message(number)
+    with deps.sessions() as s:
+        story = load_story(s, int(number))
+    return story_timeline(story) if story else story_not_found_message(number)
 
 
 def show_topics(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -308,6 +334,24 @@ def search_items(deps: Deps, request: Request, client: WebClient) -> Message:
         items = [ItemView.of(i) for i in result.items]
     window = RECENT_WINDOW if result.recent_only else None
     return search_results_message(items, query.shown, query.terms, window)
+
+
+def set_channel_threads(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`threads on|off`: story updates in threads (default), or edits in place."""
+    words = _words(request.args)
+    channel = request.channel_id
+    if channel.startswith("D") or not channel:
+        return notice("Threads are a channel setting: run this in the channel.")
+    if not words:
+        with deps.sessions() as s:
+            on = threads_on(s, channel)
+        return threads_message(channel, on, changed=False)
+    if words not in (["on"], ["off"]):
+        return _usage("threads", f"Say `on` or `off`, not {code(' '.join(words), 20)}.")
+    on = words == ["on"]
+    with deps.sessions.begin() as s:
+        before = set_threads(s, channel, on, deps.clock())
+    return threads_message(channel, on, changed=before != on)
 
 
 def feed_view(feed: Feed) -> FeedView:
@@ -475,9 +519,10 @@ COMMANDS: dict[str, Command] = {
     "latest": Command(
         show_latest,
         "latest [N] [topic]",
-        f"the N newest relevant items (default {DEFAULT_LATEST}, at most {MAX_LATEST}), "
+        f"the N latest stories (default {DEFAULT_LATEST}, at most {MAX_LATEST}), "
         "optionally on one topic",
     ),
+    "story": Command(show_story, "story <n>", "one story's timeline: every report, in order"),
     "search": Command(
         search_items,
         'search <words> ["phrase"] [topic:…] [source:…] [since:YYYY-MM-DD]',
@@ -501,6 +546,12 @@ COMMANDS: dict[str, Command] = {
         show_subscriptions,
         "subscriptions",
         "this channel's subscriptions, with buttons to drop them",
+    ),
+    "threads": Command(
+        set_channel_threads,
+        "threads [on|off]",
+        "new reports of a story as replies in its thread (on, the default), or the story "
+        "message edited in place (off)",
     ),
     "watch": Command(
         add_watch_words,

@@ -1,4 +1,4 @@
-"""The App Home tab: latest relevant items, the viewer's channels' subscriptions, feed health."""
+"""The App Home tab: current stories (or latest items), the viewer's subscriptions, feed health."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from handlers.blocks import home_view
 from handlers.commands import feed_view, subscription_view
 from models.feed import all_feeds
 from models.item import ItemView, latest
+from models.story_view import recent_stories
 from models.subscription import listing
 
 logger = logging.getLogger(__name__)
 
 HOME_ITEMS = 10
+HOME_STORIES = 10
 HOME_SUBSCRIPTIONS = 300
 
 
@@ -30,14 +32,15 @@ def build_home(deps: Deps, channels: Collection[str] | None) -> dict[str, Any]:
     subscriptions, with a note why: never every channel's, which may include private ones.
     """
     with deps.sessions() as s:
-        items = [ItemView.of(i) for i in latest(s, HOME_ITEMS)]
+        stories = recent_stories(s, HOME_STORIES)
+        items = [] if stories else [ItemView.of(i) for i in latest(s, HOME_ITEMS)]
         subs = (
             []
             if channels is None
             else [subscription_view(sub) for sub in listing(s, channels, HOME_SUBSCRIPTIONS)]
         )
         feeds = [feed_view(f) for f in all_feeds(s)]
-    return home_view(items, subs, feeds, channels_known=channels is not None)
+    return home_view(items, subs, feeds, channels_known=channels is not None, stories=stories)
 
 
 def user_channels(client: WebClient, user_id: str) -> set[str] | None:

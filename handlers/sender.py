@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # slack_sdk is imported only where it is used: jobs/ import t
 
 logger = logging.getLogger(__name__)
 
-FailureKind = Literal["transient", "unknown", "channel", "auth", "content"]
+FailureKind = Literal["transient", "unknown", "channel", "auth", "content", "gone"]
 
 ALERT_EVENT = "diplo_alert"
 HISTORY_PAGES = 5
@@ -93,6 +93,12 @@ CONTENT_ERRORS = frozenset(
         "metadata_too_large",
     }
 )
+# The message an edit or a reply refers to is gone (deleted, or never a message of ours).
+GONE_ERRORS = frozenset(
+    {"message_not_found", "thread_not_found", "cant_update_message", "edit_window_closed"}
+)
+STORY_EVENT = "diplo_story"
+REPLY_PAGES = 10
 _ERROR_CODE = re.compile(r"^[a-z0-9_]{1,60}$")
 
 
@@ -117,7 +123,8 @@ class SlackFailed:
     `transient`: outage, timeout, 5xx (retry later, without limit; it may have been posted).
     `unknown`: an error code not in any list (retried a few times, then given up).
     `channel`: this channel refuses posts. `auth`: the token is bad for every call.
-    `content`: this message is malformed for Slack.
+    `content`: this message is malformed for Slack. `gone`: the message an edit or a
+    reply refers to no longer exists.
     """
 
     error: str
@@ -150,6 +157,35 @@ class Sender(Protocol):
         """Join a public channel; True when the bot is now a member."""
         ...
 
+    def reply(
+        self,
+        channel: str,
+        thread_ts: str,
+        message: Message,
+        metadata: dict[str, Any] | None,
+        broadcast: bool = False,
+    ) -> PostResult:
+        """Post a reply in the thread of `thread_ts` (`broadcast`: also to the channel)."""
+        ...
+
+    def update(self, channel: str, ts: str, message: Message) -> PostResult:
+        """Replace the text and blocks of our message `ts` (its metadata stays)."""
+        ...
+
+    def find_op(
+        self, channel: str, op_id: int, oldest: datetime, thread_ts: str | None = None
+    ) -> LookupResult:
+        """Look for a story message carrying outbox op `op_id`, like `find_posted`.
+
+        Top-level messages are searched in the channel's history; with `thread_ts`, the
+        replies of that thread (history does not list them).
+        """
+        ...
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        """A link to the message, or None when Slack cannot give one."""
+        ...
+
 
 def classify_error(error: str) -> FailureKind:
     """What a Slack `error` code (of an HTTP 200 or 4xx answer) means for the alert posted.
@@ -164,6 +200,8 @@ def classify_error(error: str) -> FailureKind:
         return "transient"
     if error in CONTENT_ERRORS or error.startswith("invalid_") or error.endswith("_too_long"):
         return "content"
+    if error in GONE_ERRORS:
+        return "gone"
     return "unknown"
 
 
@@ -275,6 +313,104 @@ class SlackSender:
             return False
         return True
 
+    def reply(
+        self,
+        channel: str,
+        thread_ts: str,
+        message: Message,
+        metadata: dict[str, Any] | None,
+        broadcast: bool = False,
+    ) -> PostResult:
+        """chat.postMessage with `thread_ts` (and `reply_broadcast`); failures are values."""
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                reply_broadcast=broadcast,
+                text=message.text,
+                blocks=message.blocks or None,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except self._api_error as e:
+            return _api_failure(e)
+        except self._other_errors as e:
+            return _transport_failure(e)
+        return Posted(ts=str(response["ts"]))
+
+    def update(self, channel: str, ts: str, message: Message) -> PostResult:
+        """chat.update of text and blocks; an edit repeated is harmless (idempotent)."""
+        try:
+            self.client.chat_update(
+                channel=channel, ts=ts, text=message.text, blocks=message.blocks or []
+            )
+        except self._api_error as e:
+            return _api_failure(e)
+        except self._other_errors as e:
+            return _transport_failure(e)
+        return Posted(ts=ts)
+
+    def find_op(
+        self, channel: str, op_id: int, oldest: datetime, thread_ts: str | None = None
+    ) -> LookupResult:
+        """Page through history (or the thread's replies) for a message carrying `op_id`."""
+        cursor: str | None = None
+        pages = REPLY_PAGES if thread_ts else HISTORY_PAGES
+        for _ in range(pages):
+            args: dict[str, Any] = {
+                "channel": channel,
+                "oldest": f"{oldest.timestamp():.6f}",
+                "limit": HISTORY_PAGE_SIZE,
+                "include_all_metadata": True,
+                "cursor": cursor,
+            }
+            try:
+                if thread_ts:
+                    response = self.client.conversations_replies(ts=thread_ts, **args)
+                else:
+                    response = self.client.conversations_history(**args)
+            except self._api_error as e:
+                failure = _api_failure(e)
+                if thread_ts and isinstance(failure, SlackFailed) and failure.kind == "gone":
+                    return None  # no thread: the reply cannot be in it
+                return failure
+            except self._other_errors as e:
+                return _transport_failure(e)
+            for message in response.get("messages") or []:
+                if _carries_op(message, op_id):
+                    return Posted(ts=str(message["ts"]))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        logger.warning("channel %s: op %s not in %d pages searched", channel, op_id, pages)
+        return None
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        """chat.getPermalink; None when Slack refuses or fails."""
+        try:
+            response = self.client.chat_getPermalink(channel=channel, message_ts=ts)
+        except self._api_error as e:
+            logger.info("no permalink for %s in %s: %s", ts, channel, e.response.get("error"))
+            return None
+        except self._other_errors as e:
+            logger.info("no permalink for %s in %s: %s", ts, channel, _transport_failure(e).error)
+            return None
+        link = response.get("permalink")
+        return str(link) if link else None
+
+
+def story_metadata(story_id: int, op_ids: list[int]) -> dict[str, Any]:
+    """The metadata of a story message or reply: which outbox ops it delivers."""
+    return {"event_type": STORY_EVENT, "event_payload": {"story_id": story_id, "op_ids": op_ids}}
+
+
+def _carries_op(message: dict[str, Any], op_id: int) -> bool:
+    meta = message.get("metadata") or {}
+    payload = meta.get("event_payload") or {}
+    ops = payload.get("op_ids")
+    return meta.get("event_type") == STORY_EVENT and isinstance(ops, list) and op_id in ops
+
 
 def _carries_alert(message: dict[str, Any], alert_id: int) -> bool:
     meta = message.get("metadata") or {}
@@ -331,3 +467,39 @@ class ConsoleSender:
     def join(self, channel: str) -> bool:
         """Console channels need no joining."""
         return True
+
+    def _print(self, heading: str, message: Message) -> str:
+        lines = [line for block in message.blocks for line in _block_lines(block)]
+        body = "\n".join(lines) if lines else _plain(message.text)
+        with self._lock:
+            n = next(self._count)
+            print(f"── {heading.format(n=n)} ──\n{body}\n", file=self.stream, flush=True)
+        return f"console-{n}"
+
+    def reply(
+        self,
+        channel: str,
+        thread_ts: str,
+        message: Message,
+        metadata: dict[str, Any] | None,
+        broadcast: bool = False,
+    ) -> PostResult:
+        """Print the reply, saying which message it answers; always `Posted`."""
+        also = ", also sent to the channel" if broadcast else ""
+        heading = f"reply {{n}} to {thread_ts} in {channel}{also}"
+        return Posted(ts=self._print(heading, message))
+
+    def update(self, channel: str, ts: str, message: Message) -> PostResult:
+        """Print the message as it now reads; always `Posted` (with the same ts)."""
+        self._print(f"{ts} in {channel} now reads", message)
+        return Posted(ts=ts)
+
+    def find_op(
+        self, channel: str, op_id: int, oldest: datetime, thread_ts: str | None = None
+    ) -> LookupResult:
+        """Nothing printed can be looked up."""
+        return None
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        """Printed messages have no links."""
+        return None

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jobs.stories import StoryChange, assign_stories
 from models.attribution import backfill_items
 from models.item import Item
-from models.outbox import enqueue
+from models.outbox import enqueue, enqueue_story
 from models.subscription import channels_for
 from models.watch import watch_index
 from news.relevance import Classifier, Verdict
@@ -83,11 +83,13 @@ def classify_and_alert(
 ) -> Classified:
     """Classify freshly stored items; when `alert`, queue the first `alert_limit` relevant ones.
 
-    Relevant items go to the subscribed channels and to `also_to` (console mode's channel);
-    relevant and related items go to the channels watching a phrase they contain (the
-    alert records the phrase), unless a subscription already sends them there. Relevant
-    items go into stories (jobs.stories, same transaction); the story changes are appended
-    to `story_changes` when given.
+    Relevant items go into stories (jobs.stories, same transaction; the changes are
+    appended to `story_changes` when given) and, as story ops, to the subscribed channels
+    and `also_to` (console mode's channel): the story message where the story has none
+    yet, else a thread reply (broadcast when the item advanced the stage) and an edit of
+    the story message. Relevant and related items go as item alerts to the channels
+    watching a phrase they contain (the alert records the phrase), unless a subscription
+    already sends them there.
 
     The same headline already alerted from another feed in the last days is marked a
     duplicate of it and not alerted again.
@@ -95,6 +97,7 @@ def classify_and_alert(
     queued = fresh = held = 0
     index = watch_index(s) if alert and items else None
     relevant: list[tuple[Item, Verdict]] = []
+    to_alert: dict[int, list[str]] = {}  # relevant item -> subscribed channels
     for item in items:
         verdict = classifier.classify(item.title, item.summary)
         apply_verdict(item, verdict)
@@ -124,13 +127,23 @@ def classify_and_alert(
             held += 1
             continue
         channels = [*channels_for(s, verdict.topics), *also_to] if verdict.relevant else []
-        queued += enqueue(s, item.id, channels, now)
+        if channels:
+            to_alert[item.id] = channels
         extra = {c: w.phrase for c, w in watchers.items() if c not in channels}
         queued += enqueue(s, item.id, extra, now, watch_phrases=extra)
     s.flush()
     changes = assign_stories(s, relevant, now, sources)
     if story_changes is not None:
         story_changes.extend(changes)
+    for change in changes:
+        wanted = to_alert.pop(change.item_id, None)
+        if wanted:
+            advanced = change.advanced and not change.new
+            queued += enqueue_story(
+                s, change.story_id, change.item_id, wanted, now, advanced=advanced
+            )
+    for item_id, wanted in to_alert.items():  # in no story (not expected): an item alert
+        queued += enqueue(s, item_id, wanted, now)
     return Classified(queued, fresh, held)
 
 

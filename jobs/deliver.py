@@ -7,6 +7,11 @@ own short transaction. No transaction is open while Slack is called.
 Why a post is never repeated: every message carries `metadata.event_payload.alert_id`, and an
 alert whose last try may have landed unrecorded (the sender crashed after posting, or the
 request timed out or dropped) is first looked up in the channel's history.
+
+Story ops (`post` the story message, `reply` in its thread, `update` it) go through
+`jobs.story_delivery`, one unit at a time: a channel's story messages come first, and its
+quiet replies of one story claimed together go out as one message. Their metadata lists
+the op ids they deliver, looked up (thread replies included) the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -30,13 +35,17 @@ from handlers.sender import (
     Sender,
     SlackFailed,
 )
+from jobs.story_delivery import RunStories, StoryAttempt, take_unit
 from models.outbox import (
+    POST,
+    UPDATE,
     AlertJob,
     claim_batch,
     fail_channel,
     mark_failed,
     mark_retry,
     mark_sent,
+    mark_update_sent,
     pending_count,
     release,
 )
@@ -54,6 +63,9 @@ FIRST_BACKOFF = timedelta(seconds=5)
 MAX_BACKOFF = timedelta(minutes=15)
 LOOKBACK = timedelta(minutes=5)  # history is searched from this long before the claim (skew)
 MAX_TRANSIENT = 3  # consecutive outage-like failures that end the run
+# Paced runs send a channel at most this many replies and edits, then hand the rest back and
+# run again at once: a story message queued meanwhile (claimed first) waits ~2 s at most.
+MAX_FOLLOW_UPS = 2
 # Tries an alert gets against an error code Slack gives that no list knows (see
 # handlers.sender.classify_error), with the usual backoff, before the text-only try.
 UNKNOWN_ATTEMPTS = 5
@@ -98,12 +110,16 @@ class _Pacer:
 
     def post(self, channel: str, message: Message, metadata: dict[str, Any]) -> PostResult:
         """Wait for the channel's turn, then post; the gap counts from the previous answer."""
+        return self.call(channel, lambda: self.sender.post(channel, message, metadata))
+
+    def call(self, channel: str, send: Callable[[], PostResult]) -> PostResult:
+        """Wait for the channel's turn, then make one Slack call to it (post, reply, edit)."""
         if channel in self.last:
             gap = self.last[channel] + self.pace - time.monotonic()
             if gap > 0:
                 time.sleep(gap)
         try:
-            return self.sender.post(channel, message, metadata)
+            return send()
         finally:
             self.last[channel] = time.monotonic()
 
@@ -114,6 +130,7 @@ def _attempt(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
     A message Slack refuses (a content error at once, an unknown error from the
     UNKNOWN_ATTEMPTS-th try on) is tried once more as text only; refused again, it is given up.
     """
+    assert job.item is not None  # an item alert (story ops go through StoryAttempt)
     if job.maybe_posted_since is not None:
         found = _find(sender, job)
         if found is not None:
@@ -164,6 +181,25 @@ def _attempt_safely(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
         return _Outcome(SlackFailed("unexpected_error", "transient"))
 
 
+def _attempt_unit(
+    sender: Sender, unit: list[AlertJob], pacer: _Pacer, stories: StoryAttempt
+) -> list[tuple[AlertJob, _Outcome]]:
+    """One item alert, or one unit of story ops; a bug becomes a retry (maybe posted)."""
+    if unit[0].story_id is None:
+        return [(unit[0], _attempt_safely(sender, unit[0], pacer))]
+    try:
+        outcomes = stories.run(unit)
+    except Exception:
+        logger.exception("story ops %s: unexpected error; they will be retried", unit)
+        return [(j, _Outcome(SlackFailed("unexpected_error", "transient"))) for j in unit]
+    for outcome in outcomes:
+        stories.known.learn(outcome)
+    return [
+        (o.job, _Outcome(o.result, recovered=o.recovered, lookup=o.lookup, given_up=o.given_up))
+        for o in outcomes
+    ]
+
+
 def _is(result: object, kind: str) -> TypeGuard[SlackFailed]:
     return isinstance(result, SlackFailed) and result.kind == kind
 
@@ -175,11 +211,12 @@ def _round_robin(jobs: list[AlertJob]) -> dict[str, deque[AlertJob]]:
     return queues
 
 
-def _next_jobs(queues: dict[str, deque[AlertJob]]) -> Iterator[AlertJob]:
+def _next_units(queues: dict[str, deque[AlertJob]]) -> Iterator[list[AlertJob]]:
+    """Round-robin over channels: each turn one item alert or one unit of story ops."""
     while queues:
         for channel in list(queues):
             if queues.get(channel):
-                yield queues[channel].popleft()
+                yield take_unit(queues[channel])
             if channel in queues and not queues[channel]:
                 del queues[channel]
 
@@ -193,13 +230,19 @@ class _Run:
         self.stopped: str | None = None
         self.hold: timedelta | None = None
         self.transient_streak = 0
+        self.failed_channels: set[str] = set()
 
     def record(self, job: AlertJob, outcome: _Outcome, queues: dict[str, deque[AlertJob]]) -> None:
         """Store one outcome; drops the channel's later jobs from this run when it is blocked."""
         now, owner, result = self.deps.clock(), self.owner, outcome.result
+        if job.channel in self.failed_channels:
+            return  # failed with the rest of its channel already
         with self.deps.sessions.begin() as s:
-            if isinstance(result, Posted):
-                mark_sent(s, job.alert_id, result.ts, now)
+            if isinstance(result, Posted) and outcome.given_up is None:
+                if job.op == UPDATE:
+                    mark_update_sent(s, job.alert_id, result.ts, now)
+                else:
+                    mark_sent(s, job.alert_id, result.ts, now)
                 self.counts["recovered" if outcome.recovered else "sent"] += 1
                 self.transient_streak = 0
                 return
@@ -228,6 +271,7 @@ class _Run:
                 )
                 paused = pause_channel(s, job.channel, result.error)
                 queues.pop(job.channel, None)
+                self.failed_channels.add(job.channel)
                 logger.warning(
                     "channel %s refuses posts (%s): %d alerts failed, %d subscriptions paused",
                     job.channel,
@@ -295,19 +339,34 @@ def deliver_pending(
     if not jobs:
         return DeliverySummary()
     run = _Run(deps, owner, pace)
+    stories = StoryAttempt(
+        deps.sender, deps.sessions, run.pacer.call, RunStories(), LOOKBACK, UNKNOWN_ATTEMPTS
+    )
     queues = _round_robin(jobs)
     deadline = started + RUN_TIME
     untried: list[int] = []
+    follow_ups: dict[str, int] = {}
     try:
-        for job in _next_jobs(queues):
+        for unit in _next_units(queues):
+            channel = unit[0].channel
+            if pace > 0 and unit[0].op != POST and follow_ups.get(channel, 0) >= MAX_FOLLOW_UPS:
+                untried += [j.alert_id for j in unit]  # the next run, at once (below)
+                untried += [j.alert_id for j in queues.pop(channel, ())]
+                deps.deliver_now.set()
+                continue
+            if unit[0].op != POST:
+                follow_ups[channel] = follow_ups.get(channel, 0) + 1
             if run.stopped is None and deps.clock() >= deadline:
                 run.stop("out_of_time")
             if run.stopped is None and deps.stopping.is_set():
                 run.stop("shutting_down")  # the untried alerts are handed back below
             if run.stopped is not None:
-                untried.append(job.alert_id)
+                untried += [j.alert_id for j in unit]
                 continue
-            run.record(job, _attempt_safely(deps.sender, job, run.pacer), queues)
+            # every op of a unit shares its message's fate: each is recorded, even when an
+            # earlier one stopped the run (a dropped post may have delivered all of them)
+            for job, outcome in _attempt_unit(deps.sender, unit, run.pacer, stories):
+                run.record(job, outcome, queues)
     finally:
         # if recording failed (database down), that alert stays `sending`: looked up later
         untried += [j.alert_id for q in queues.values() for j in q]

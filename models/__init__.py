@@ -1,5 +1,6 @@
 """Database models; each module holds one table and the queries about it (they never commit)."""
 
+from models.channel import Channel
 from models.db import Base
 from models.feed import Feed
 from models.item import Item
@@ -12,6 +13,7 @@ from models.watch import WatchWord
 __all__ = [
     "Alert",
     "Base",
+    "Channel",
     "Contact",
     "Feed",
     "Item",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.schema import SchemaItem
 
 from news.sources import SourceBook
@@ -33,6 +35,29 @@ def alembic_config() -> Config:
     return config
 
 
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """One transaction for a migration run: PostgreSQL under the advisory lock; SQLite with
+    foreign keys off, as SQLite's docs prescribe for schema changes.
+
+    A batch migration on SQLite copies a table and drops the old one; with foreign keys on,
+    dropping `items` would delete every row that refers to it (`ON DELETE CASCADE`: alerts,
+    contacts), so an upgrade or downgrade that rebuilds a parent table would lose data.
+    """
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # outside a transaction, or SQLite ignores it
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+                yield connection
+        finally:
+            if sqlite:
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
 def upgrade(engine: Engine, revision: str = "head", sources: SourceBook | None = None) -> None:
     """Bring the database schema up to `revision`.
 
@@ -42,11 +67,17 @@ def upgrade(engine: Engine, revision: str = "head", sources: SourceBook | None =
     config = alembic_config()
     if sources is not None:
         config.attributes["sources"] = sources
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    with _migrating(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database schema back to `revision` (tests; an operator's way back)."""
+    config = alembic_config()
+    with _migrating(engine) as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def pending(engine: Engine) -> bool:

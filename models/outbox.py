@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     case,
     delete,
+    false,
     func,
     select,
     text,
@@ -25,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.channel import threads_by_channel
 from models.db import Base, UTCDateTime, insert_ignore, rowcount
 from models.item import Item, ItemView
 
@@ -33,6 +36,10 @@ SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
 UNFINISHED = (PENDING, SENDING)
+# What an outbox row does (`op`): item alerts of v1 and story messages are `post`.
+POST = "post"
+REPLY = "reply"
+UPDATE = "update"
 # Console mode's pseudo-channel: every relevant item, printed by the ConsoleSender.
 CONSOLE_CHANNEL = "console"
 NOTIFY_CHANNEL = "diplo_outbox"  # PostgreSQL LISTEN/NOTIFY channel: alerts were queued
@@ -70,6 +77,9 @@ KINDS = (SLACK, CONSOLE)
 PSEUDO_CHANNELS = frozenset(c for kind in KINDS for c in kind.pseudo_channels)
 
 
+_UNFINISHED_UPDATE = "op = 'update' AND status IN ('pending', 'sending')"
+
+
 class Alert(Base):
     """One alert to post: an item for a channel, with its delivery state."""
 
@@ -77,10 +87,38 @@ class Alert(Base):
     __table_args__ = (
         UniqueConstraint("item_id", "channel_id"),
         Index("ix_alerts_status_next_attempt_at", "status", "next_attempt_at"),
+        # one story message per (story, channel), also across replicas (insert-ignore)
+        Index(
+            "ux_alerts_story_post",
+            "story_id",
+            "channel_id",
+            unique=True,
+            sqlite_where=text("op = 'post'"),
+            postgresql_where=text("op = 'post'"),
+        ),
+        # at most one unfinished edit per story message: later changes coalesce into it
+        Index(
+            "ux_alerts_story_update",
+            "story_id",
+            "channel_id",
+            unique=True,
+            sqlite_where=text(_UNFINISHED_UPDATE),
+            postgresql_where=text(_UNFINISHED_UPDATE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    # None for an `update` (it renders the story, not an item)
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), index=True
+    )
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), index=True
+    )
+    op: Mapped[str] = mapped_column(String(10), default=POST, server_default=POST)
+    broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # an `update` claimed while the story changed again: sent, it goes back to pending
+    rerender: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     channel_id: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(20), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -138,6 +176,85 @@ def enqueue(
     return new
 
 
+def enqueue_story(
+    s: Session,
+    story_id: int,
+    item_id: int,
+    channels: Iterable[str],
+    now: datetime,
+    *,
+    advanced: bool = False,
+) -> int:
+    """Queue a story's new item for each channel; returns for how many channels (like `enqueue`).
+
+    A channel without the story's message yet gets a `post` (the story message); any
+    other gets a `reply` (`broadcast` when the item `advanced` the story's stage) and the
+    story message one coalesced `update`. Insert-ignore on the partial unique index makes
+    two racing transactions post one story message: the loser falls through to a reply.
+    """
+    queued = 0
+    for channel in dict.fromkeys(channels):
+        base = {
+            "story_id": story_id,
+            "item_id": item_id,
+            "channel_id": channel,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        post = _insert_ignore(s, {**base, "op": POST, "broadcast": False})
+        if post is not None:
+            queued += 1
+            continue
+        if _insert_ignore(s, {**base, "op": REPLY, "broadcast": advanced}) is not None:
+            queued += 1
+            enqueue_update(s, story_id, channel, now)
+    if queued:
+        notify_queued(s)
+    return queued
+
+
+def enqueue_update(s: Session, story_id: int, channel: str, now: datetime) -> int:
+    """Queue an edit of the story message, coalesced: at most one unfinished per message.
+
+    An edit already waiting renders the story at send time, so it covers this change too;
+    one being sent may have rendered before it, so it is flagged to go once more.
+    """
+    row = {
+        "story_id": story_id,
+        "item_id": None,
+        "channel_id": channel,
+        "op": UPDATE,
+        "broadcast": False,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    if _insert_ignore(s, row) is not None:
+        notify_queued(s)
+        return 1
+    s.execute(
+        update(Alert)
+        .where(
+            Alert.story_id == story_id,
+            Alert.channel_id == channel,
+            Alert.op == UPDATE,
+            Alert.status == SENDING,
+        )
+        .values(rerender=True)
+        .execution_options(synchronize_session=False)
+    )
+    return 0
+
+
+def _insert_ignore(s: Session, row: Mapping[str, object]) -> int | None:
+    """Insert one outbox row unless any unique index refuses it; its id, or None."""
+    stmt = insert_ignore(s, Alert).values(row).on_conflict_do_nothing().returning(Alert.id)
+    return s.scalars(stmt).first()
+
+
 def drop_pending(s: Session, channel: str) -> int:
     """Delete the channel's alerts not sent yet; returns how many."""
     result = s.execute(
@@ -164,7 +281,15 @@ class AlertJob:
     claimed_at: datetime
     maybe_posted_since: datetime | None  # look in the channel's history from here first
     was_stale_sending: bool  # a sender claimed it before and never reported back
-    item: ItemView
+    item: ItemView | None  # None for an `update`
+    op: str = POST
+    story_id: int | None = None
+    broadcast: bool = False
+    # for a reply or update: the story message in this channel, if posted (else its post
+    # was claimed in this same batch and goes first), or whether it failed for good
+    parent_ts: str | None = None
+    parent_failed: bool = False
+    threads: bool = True  # the channel's choice at claim time
     watch_phrase: str | None = None  # the channel's watch-word that matched, if any
 
 
@@ -177,7 +302,7 @@ def _claimable(
 
 
 def _take_claimable(
-    heads: Sequence[Row[Any, Any]],
+    heads: Sequence[tuple[int, str]],
     locked: dict[int, Row[int, str, datetime, datetime | None]],
     now: datetime,
 ) -> tuple[list[int], list[int]]:
@@ -222,17 +347,25 @@ def claim_batch(
     claimers apart, and a channel whose oldest alert is locked by another is skipped.
     SQLite: the transaction holds the write lock (BEGIN IMMEDIATE).
     """
-    rank = func.row_number().over(partition_by=Alert.channel_id, order_by=Alert.id).label("rank")
+    # story messages first: a new story is never stuck behind other stories' replies; edits
+    # last: rendered at send time, one edit then shows every reply sent before it
+    priority = case((Alert.op == POST, 0), (Alert.op == UPDATE, 2), else_=1)
+    rank = (
+        func.row_number()
+        .over(partition_by=Alert.channel_id, order_by=(priority, Alert.id))
+        .label("rank")
+    )
     ranked = (
-        select(Alert.id, Alert.channel_id, rank)
+        select(Alert.id, Alert.channel_id, priority.label("priority"), rank)
         .where(Alert.status.in_(UNFINISHED), kind.where())
         .subquery()
     )
     heads = s.execute(
-        select(ranked.c.id, ranked.c.channel_id)
+        select(ranked.c.id, ranked.c.channel_id, ranked.c.priority)
         .where(ranked.c.rank <= per_channel)
-        .order_by(ranked.c.channel_id, ranked.c.id)
+        .order_by(ranked.c.channel_id, ranked.c.priority, ranked.c.id)
     ).all()
+    order = {h.id: (h.priority, h.id) for h in heads}
     if not heads:
         return []
     locked = {
@@ -243,8 +376,8 @@ def claim_batch(
             .with_for_update(skip_locked=True)
         )
     }
-    chosen, stale = _take_claimable(heads, locked, now)
-    chosen = sorted(chosen)[:limit]
+    chosen, stale = _take_claimable([(h.id, h.channel_id) for h in heads], locked, now)
+    chosen = sorted(chosen, key=order.__getitem__)[:limit]
     if not chosen:
         return []
     stale_set = set(stale).intersection(chosen)
@@ -264,29 +397,71 @@ def claim_batch(
             lease_until=now + lease,
             claimed_at=now,
             attempts=Alert.attempts + 1,
+            rerender=False,  # an edit claimed now renders every change made so far
         )
         .execution_options(synchronize_session=False)
     )
     rows = s.execute(
         select(Alert, Item)
-        .join(Item, Item.id == Alert.item_id)
+        .outerjoin(Item, Item.id == Alert.item_id)
         .where(Alert.id.in_(chosen))
-        .order_by(Alert.id)
         .execution_options(populate_existing=True)
     ).all()
-    return [
-        AlertJob(
-            alert_id=alert.id,
-            channel=alert.channel_id,
-            attempt=alert.attempts,
-            claimed_at=now,
-            maybe_posted_since=alert.maybe_posted_since,
-            was_stale_sending=alert.id in stale_set,
-            item=ItemView.of(item),
-            watch_phrase=alert.watch_phrase,
+    rows = sorted(rows, key=lambda row: order[row[0].id])
+    parents = _story_messages(s, [a for a, _ in rows if a.op != POST and a.story_id is not None])
+    threads = threads_by_channel(s, {a.channel_id for a, _ in rows if a.story_id is not None})
+    jobs = []
+    for alert, item in rows:
+        parent = parents.get((alert.story_id, alert.channel_id))
+        jobs.append(
+            AlertJob(
+                alert_id=alert.id,
+                channel=alert.channel_id,
+                attempt=alert.attempts,
+                claimed_at=now,
+                maybe_posted_since=alert.maybe_posted_since,
+                was_stale_sending=alert.id in stale_set,
+                item=ItemView.of(item) if item is not None else None,
+                op=alert.op,
+                story_id=alert.story_id,
+                broadcast=alert.broadcast,
+                parent_ts=parent.slack_ts if parent is not None else None,
+                parent_failed=parent is not None and parent.status == FAILED,
+                threads=threads.get(alert.channel_id, True),
+                watch_phrase=alert.watch_phrase,
+            )
         )
-        for alert, item in rows
-    ]
+    return jobs
+
+
+def _story_messages(
+    s: Session, ops: Sequence[Alert]
+) -> dict[tuple[int | None, str], Row[Any, Any, Any, Any]]:
+    """The story message (`post` op: status and ts) of each op's story in its channel."""
+    stories = {a.story_id for a in ops}
+    if not stories:
+        return {}
+    rows = s.execute(
+        select(Alert.story_id, Alert.channel_id, Alert.status, Alert.slack_ts).where(
+            Alert.op == POST,
+            Alert.story_id.in_(stories),
+            Alert.channel_id.in_({a.channel_id for a in ops}),
+            Alert.status.in_((SENT, FAILED)),
+        )
+    ).all()
+    return {(r.story_id, r.channel_id): r for r in rows}
+
+
+def story_message_ts(s: Session, story_id: int, channel: str) -> str | None:
+    """The ts of the story's message in the channel, once posted."""
+    return s.scalar(
+        select(Alert.slack_ts).where(
+            Alert.op == POST,
+            Alert.story_id == story_id,
+            Alert.channel_id == channel,
+            Alert.status == SENT,
+        )
+    )
 
 
 def _held(alert_id: int, owner: str) -> tuple[ColumnElement[bool], ...]:
@@ -302,6 +477,30 @@ def mark_sent(s: Session, alert_id: int, ts: str, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(rowcount(result))
+
+
+def mark_update_sent(s: Session, alert_id: int, ts: str, now: datetime) -> bool:
+    """Record an edit as made; one the story outran while it was sent goes again.
+
+    Returns True when the edit is finished (False: it was queued once more).
+    """
+    again = s.scalar(select(Alert.rerender).where(Alert.id == alert_id, Alert.status != SENT))
+    if again:
+        s.execute(
+            update(Alert)
+            .where(Alert.id == alert_id)
+            .values(
+                status=PENDING,
+                rerender=False,
+                next_attempt_at=now,
+                lease_owner=None,
+                lease_until=None,
+                slack_ts=ts,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return False
+    return mark_sent(s, alert_id, ts, now)
 
 
 def mark_retry(

@@ -49,7 +49,7 @@ from models.db import make_engine, make_sessionmaker
 from models.feed import Feed, add_feed
 from models.item import Item
 from models.migrate import upgrade
-from models.outbox import SENT, Alert, enqueue, pending_count
+from models.outbox import SENT, UPDATE, Alert, enqueue, pending_count
 from models.subscription import subscribe
 from news.parse import MAX_ENTRIES
 from tests.fakes.feed_server import FeedServer, Reply, gzip_bomb, redirect
@@ -724,10 +724,11 @@ def markup_round_trip(deps: Deps, server: FeedServer, slack: FakeSlack) -> list[
         feed.next_poll_at = deps.clock()
     poll_due_feeds(deps)
     deliver_pending(deps)
-    posted = slack.messages("CMARKUP")
+    posted = all_messages(slack, "CMARKUP")
     problems = []
-    if len(posted) != len(MARKUP_STORIES):
-        problems.append(f"{len(posted)} alerts posted, expected {len(MARKUP_STORIES)}")
+    delivered, _ = posted_ops(slack, "CMARKUP")
+    if len(delivered) != len(MARKUP_STORIES):
+        problems.append(f"{len(delivered)} items posted, expected {len(MARKUP_STORIES)}")
     for message in posted:
         for text in mrkdwn_texts(message["text"], message["blocks"]):
             problems += [f"live markup {span!r}" for span in live_markup(text)]
@@ -1009,6 +1010,10 @@ class KillLoopReport:
     seconds: float = 0.0
     final_run: float = 0.0  # seconds the clean run took to deliver the rest
     statuses: dict[str, int] = field(default_factory=dict)
+    story_messages: int = 0  # top-level messages (the items are one story: a reply each)
+    replies: int = 0  # thread replies posted
+    edits: int = 0  # chat.update calls that took effect
+    mid_edit: int = 0  # kills while the fake Slack was answering a chat.update
 
 
 CHANNEL = "CKILL"
@@ -1064,6 +1069,7 @@ def kill_loop(
     env = bot_env(database_url, [publisher.url], slack)
     log = workdir / "bot.log"
     slack.delay("chat.postMessage", 0.6)
+    slack.delay("chat.update", 0.3)
     report = KillLoopReport()
     for n in range(kills):
         if n % 5 == 2 and n <= max(2, kills - 7):  # its retry waits out before the end
@@ -1078,11 +1084,13 @@ def kill_loop(
                 _wait_for_line(log, offset, "diplo running", proc)
                 time.sleep(rng.uniform(0.0, 1.0))
             report.mid_post += slack.in_flight("chat.postMessage") > 0
+            report.mid_edit += slack.in_flight("chat.update") > 0
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
             report.kills += 1
     publisher.publish()
     slack.delay("chat.postMessage", 0)
+    slack.delay("chat.update", 0)
     report.final_run = time.monotonic()
     with bot_process(env, log) as proc:
         done_by = time.monotonic() + deadline
@@ -1115,7 +1123,9 @@ def _all_delivered(database_url: str, titles: Sequence[str]) -> bool:
         with engine.connect() as conn:
             stored = conn.scalar(select(func.count(Item.id)).where(Item.title.in_(titles)))
             unsent = conn.scalar(select(func.count(Alert.id)).where(Alert.status != SENT))
-            sent = conn.scalar(select(func.count(Alert.id)).where(Alert.status == SENT))
+            sent = conn.scalar(
+                select(func.count(Alert.id)).where(Alert.status == SENT, Alert.op != UPDATE)
+            )
         return stored == len(titles) and unsent == 0 and sent == len(titles)
     finally:
         engine.dispose()
@@ -1129,8 +1139,11 @@ def _tally(
         with engine.connect() as conn:
             items = conn.execute(select(Item.id, Item.title).where(Item.title.in_(titles))).all()
             alerts = conn.execute(
-                select(Alert.id, Alert.item_id, Alert.status, Alert.channel_id).order_by(Alert.id)
+                select(Alert.id, Alert.item_id, Alert.status, Alert.channel_id)
+                .where(Alert.op != UPDATE)  # edits are not messages
+                .order_by(Alert.id)
             ).all()
+            edits = conn.execute(select(Alert.status).where(Alert.op == UPDATE)).scalars().all()
     finally:
         engine.dispose()
     by_title = Counter(title for _, title in items)
@@ -1139,16 +1152,53 @@ def _tally(
     report.stored_twice = sum(1 for n in by_title.values() if n > 1)
     report.queued = len(alerts)
     report.statuses = dict(Counter(a.status for a in alerts))
-    report.stuck = sum(1 for a in alerts if a.status != SENT)
-    posted = [m["metadata"]["event_payload"]["alert_id"] for m in slack.messages(CHANNEL)]
+    report.stuck = sum(1 for a in alerts if a.status != SENT) + sum(1 for e in edits if e != SENT)
+    posted, in_order = posted_ops(slack, CHANNEL)
+    report.story_messages = len(slack.top_level(CHANNEL))
+    report.replies = sum(len(r) for r in slack.all_replies(CHANNEL).values())
+    report.edits = sum(len(slack.edits(CHANNEL, m["ts"])) for m in slack.top_level(CHANNEL))
     counts = Counter(posted)
     report.delivered = len(set(counts) & {a.id for a in alerts})
     report.duplicated = sum(n - 1 for n in counts.values())
-    report.out_of_order = list(dict.fromkeys(posted)) != sorted(counts)
+    report.out_of_order = not in_order
     delivered_items = {a.item_id for a in alerts if a.id in counts}
     report.lost = sum(1 for item_id, _ in items if item_id not in delivered_items) + (
         len(titles) - len(by_title)
     )
+
+
+def all_messages(slack: FakeSlack, channel: str) -> list[dict[str, Any]]:
+    """Every message of the channel: top-level ones, then each thread's replies."""
+    messages = slack.top_level(channel)
+    for replies in slack.all_replies(channel).values():
+        messages += replies
+    return messages
+
+
+def delivered_titles(deps: Deps, slack: FakeSlack, channel: str) -> list[str]:
+    """The titles of the items delivered to the channel (story messages, then each thread)."""
+    ids, _ = posted_ops(slack, channel)
+    with deps.sessions() as s:
+        query = select(Alert.id, Item.title).join(Item, Item.id == Alert.item_id)
+        titles = dict(s.execute(query.where(Alert.id.in_(ids))).tuples().all())
+    return [titles[i] for i in ids if i in titles]
+
+
+def posted_ops(slack: FakeSlack, channel: str) -> tuple[list[int], bool]:
+    """The outbox ids every message of the channel carries (item alerts and story ops,
+    thread replies included), and whether each sequence is in queue order: the top-level
+    messages, and the replies of each thread."""
+
+    def ids(message: dict[str, Any]) -> list[int]:
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        return [payload["alert_id"]] if "alert_id" in payload else list(payload.get("op_ids", []))
+
+    sequences = [[i for m in slack.top_level(channel) for i in ids(m)]]
+    for replies in slack.all_replies(channel).values():
+        sequences.append([i for m in replies for i in ids(m)])
+    posted = [i for seq in sequences for i in seq]
+    in_order = all(list(dict.fromkeys(seq)) == sorted(set(seq)) for seq in sequences)
+    return posted, in_order
 
 
 # --- the database ---------------------------------------------------------------------------
@@ -1407,7 +1457,7 @@ def database_drill(
         for _ in range(3):
             poll()
             deliver()
-            if len(slack.messages("CDRILL")) >= 3:
+            if len(delivered_titles(deps, slack, "CDRILL")) >= 3:
                 break
             clock.advance(seconds=deps.settings.poll_seconds + 1)
         after = [r.getMessage() for r in errors.records]
@@ -1416,11 +1466,11 @@ def database_drill(
         root.setLevel(level)
     with deps.sessions() as s:
         relevant = s.scalar(select(func.count(Item.id)).where(Item.label == "relevant")) or 0
-        alerts = s.scalar(select(func.count(Alert.id))) or 0
+        alerts = s.scalar(select(func.count(Alert.id)).where(Alert.op != UPDATE)) or 0
         pending = pending_count(s)
     return DrillReport(
         published=[s.title for s in stories],
-        posted=[m["text"].split(" (")[0] for m in slack.messages("CDRILL")],
+        posted=delivered_titles(deps, slack, "CDRILL"),
         errors_while_down=down,
         errors_after=after,
         relevant_stored=relevant,

@@ -56,6 +56,11 @@ def slash_form(text: str, channel: str, user: str, response_url: str) -> dict[st
 
 def unsubscribe_press(topic: str, channel: str, user: str, response_url: str) -> str:
     """The form body Slack POSTs when an Unsubscribe button on a subscriptions list is pressed."""
+    return button_press(UNSUBSCRIBE_ACTION, topic, channel, user, response_url)
+
+
+def button_press(action_id: str, value: str, channel: str, user: str, response_url: str) -> str:
+    """The form body Slack POSTs when a button on an ephemeral message is pressed."""
     payload = {
         "type": "block_actions",
         "team": {"id": "T1", "domain": "diplo-test"},
@@ -69,10 +74,10 @@ def unsubscribe_press(topic: str, channel: str, user: str, response_url: str) ->
         "actions": [
             {
                 "type": "button",
-                "action_id": UNSUBSCRIBE_ACTION,
+                "action_id": action_id,
                 "block_id": "b1",
-                "value": topic,
-                "text": {"type": "plain_text", "text": "Unsubscribe"},
+                "value": value,
+                "text": {"type": "plain_text", "text": "Button"},
                 "action_ts": "1.0",
             }
         ],
@@ -142,6 +147,16 @@ class Bot:
         assert reply["text"].strip()
         assert_slack_limits(reply.get("blocks") or [])
         return reply
+
+    def press(
+        self, action_id: str, value: str, channel: str = "C1", user: str = "U1"
+    ) -> dict[str, Any]:
+        """Press a button (`action_id`, `value`) on an ephemeral message; the reply sent."""
+        key = uuid.uuid4().hex
+        body = button_press(action_id, value, channel, user, self.slack.response_url(key))
+        ack = self.dispatch(body)
+        assert ack.status == 200
+        return dict(wait_for(lambda: self.slack.responses(key))[0])
 
     def click(self, topic: str, channel: str = "C1", user: str = "U1") -> dict[str, Any]:
         """Press an Unsubscribe button on an ephemeral subscriptions list."""

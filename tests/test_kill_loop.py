@@ -1,9 +1,11 @@
 """The process dies: `kill -9` at random moments of polling and delivery, again and again.
 
 A real `python bot.py` (HTTP mode, against the fake Slack and feed server) is killed with
-SIGKILL 20 times while the feed keeps publishing relevant stories and the fake Slack is
-slow and drops connections; then one clean run. Afterwards every story is stored once,
-its alert posted exactly once and in order, and no alert is left waiting or `sending`.
+SIGKILL 20 times while the feed keeps publishing relevant items and the fake Slack is
+slow and drops connections; then one clean run. The items report one call, so they make
+one story: its message, thread replies and edits are all killed mid-way. Afterwards every
+item is stored once and delivered exactly once and in order (story message, then its
+thread), and no op is left waiting or `sending`.
 The machinery is `tests.faults.kill_loop`, shared with `benchmarks/faults.py`.
 """
 
@@ -58,6 +60,8 @@ def test_kill_9_again_and_again_loses_and_repeats_nothing(
     assert report.queued == report.published, context
     assert (report.delivered, report.duplicated, report.lost) == (report.queued, 0, 0), context
     assert (report.stuck, report.out_of_order) == (0, False), context
+    # the stories engine puts the calls in one story: replies and edits were killed too
+    assert report.replies > 0 and report.edits > 0, context
     assert "Traceback" not in log, context
 
 

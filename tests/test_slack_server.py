@@ -245,3 +245,120 @@ def test_slack_sdk_socket_mode_client_acks_an_envelope(slack: FakeSlack) -> None
     finally:
         slack.close_all()  # else SocketModeClient.close() waits 3 s for its reader
         sm.close()
+
+
+# --- threads, edits, permalinks ---------------------------------------------------------------
+
+
+def test_thread_replies_and_broadcast(slack: FakeSlack) -> None:
+    web = client(slack)
+    parent = web.chat_postMessage(channel="C1", text="story")["ts"]
+    quiet = web.chat_postMessage(channel="C1", text="r1", thread_ts=parent)["ts"]
+    loud = web.chat_postMessage(channel="C1", text="r2", thread_ts=parent, reply_broadcast=True)
+    assert [m["text"] for m in slack.top_level("C1")] == ["story"]
+    assert [m["text"] for m in slack.messages("C1")] == ["story", "r2"]  # the broadcast copy
+    replies = slack.replies("C1", parent)
+    assert [(m["text"], m["thread_ts"]) for m in replies] == [("r1", parent), ("r2", parent)]
+    assert replies[1]["subtype"] == "thread_broadcast" and "subtype" not in replies[0]
+    assert slack.all_replies("C1") == {parent: replies}
+    story = slack.message("C1", parent)
+    assert story is not None and (story["reply_count"], story["latest_reply"]) == (2, loud["ts"])
+    history = web.conversations_history(channel="C1")["messages"]
+    assert [m["text"] for m in history] == ["r2", "story"]  # replies only when broadcast
+    assert error_of(lambda: web.chat_postMessage(channel="C1", text="x", thread_ts="1.2")) == (
+        200,
+        "thread_not_found",
+    )
+    assert error_of(lambda: web.chat_postMessage(channel="C1", text="x", thread_ts=quiet)) == (
+        200,
+        "thread_not_found",
+    )
+
+
+def test_conversations_replies_pages_oldest_first_with_metadata_on_request(
+    slack: FakeSlack,
+) -> None:
+    web = client(slack)
+    parent = web.chat_postMessage(channel="C1", text="story")["ts"]
+    ts = [
+        web.chat_postMessage(
+            channel="C1",
+            text=f"r{i}",
+            thread_ts=parent,
+            metadata={"event_type": "t", "event_payload": {"i": i}},
+        )["ts"]
+        for i in range(5)
+    ]
+    page = web.conversations_replies(channel="C1", ts=parent, limit=3)
+    assert [m["text"] for m in page["messages"]] == ["story", "r0", "r1"]
+    assert "metadata" not in page["messages"][1] and page["has_more"]
+    rest = web.conversations_replies(
+        channel="C1",
+        ts=parent,
+        limit=3,
+        cursor=page["response_metadata"]["next_cursor"],
+        include_all_metadata=True,
+    )
+    assert [m["text"] for m in rest["messages"]] == ["r2", "r3", "r4"]
+    assert rest["messages"][0]["metadata"]["event_payload"] == {"i": 2}
+    assert rest["response_metadata"]["next_cursor"] == "" and not rest["has_more"]
+    since = web.conversations_replies(channel="C1", ts=parent, oldest=ts[2])["messages"]
+    assert [m["text"] for m in since] == ["story", "r3", "r4"]  # the parent always comes first
+    by_reply = web.conversations_replies(channel="C1", ts=ts[0])["messages"]
+    assert [m["text"] for m in by_reply][:2] == ["story", "r0"]
+    alone = web.chat_postMessage(channel="C1", text="alone")["ts"]
+    assert [m["text"] for m in web.conversations_replies(channel="C1", ts=alone)["messages"]] == [
+        "alone"
+    ]
+    assert error_of(lambda: web.conversations_replies(channel="C1", ts="9.9")) == (
+        200,
+        "thread_not_found",
+    )
+    slack.set_channel("COUT", member=False)
+    assert error_of(lambda: web.conversations_replies(channel="COUT", ts=parent)) == (
+        200,
+        "not_in_channel",
+    )
+
+
+def test_chat_update_replaces_text_and_blocks_and_is_recorded(slack: FakeSlack) -> None:
+    web = client(slack)
+    meta = {"event_type": "diplo_story", "event_payload": {"story_id": 1}}
+    ts = web.chat_postMessage(channel="C1", text="v1", metadata=meta)["ts"]
+    reply = web.chat_postMessage(channel="C1", text="r", thread_ts=ts)["ts"]
+    blocks = [{"type": "section", "text": mrkdwn("*v2*")}]
+    answer = web.chat_update(channel="C1", ts=ts, text="v2", blocks=blocks)
+    assert (answer["ts"], answer["text"]) == (ts, "v2")
+    web.chat_update(channel="C1", ts=reply, text="r edited")
+    now = slack.message("C1", ts)
+    assert now is not None and (now["text"], now["blocks"], now["metadata"]) == ("v2", blocks, meta)
+    assert [m["text"] for m in slack.top_level("C1")] == ["v2"]  # an edit is not a message
+    assert [e["text"] for e in slack.edits("C1", ts)] == ["v2"]
+    assert [m["text"] for m in slack.replies("C1", ts)] == ["r edited"]
+    assert error_of(lambda: web.chat_update(channel="C1", ts="1.0", text="x")) == (
+        200,
+        "message_not_found",
+    )
+    too_many = [{"type": "divider"}] * 51
+    assert error_of(lambda: web.chat_update(channel="C1", ts=ts, text="x", blocks=too_many)) == (
+        200,
+        "invalid_blocks",
+    )
+    assert error_of(lambda: web.chat_update(channel="C1", ts=ts, text="")) == (200, "no_text")
+    assert len(slack.edits("C1", ts)) == 1  # refused edits are not recorded
+    slack.set_channel("C1", archived=True)
+    assert error_of(lambda: web.chat_update(channel="C1", ts=ts, text="x")) == (200, "is_archived")
+
+
+def test_get_permalink_of_messages_and_replies(slack: FakeSlack) -> None:
+    web = client(slack)
+    ts = web.chat_postMessage(channel="C1", text="story")["ts"]
+    reply = web.chat_postMessage(channel="C1", text="r", thread_ts=ts)["ts"]
+    link = web.chat_getPermalink(channel="C1", message_ts=ts)["permalink"]
+    assert link == f"https://diplo-test.slack.com/archives/C1/p{ts.replace('.', '')}"
+    reply_link = web.chat_getPermalink(channel="C1", message_ts=reply)["permalink"]
+    assert reply_link.endswith(f"?thread_ts={ts}&cid=C1")
+    assert error_of(lambda: web.chat_getPermalink(channel="C1", message_ts="1.0")) == (
+        200,
+        "message_not_found",
+    )

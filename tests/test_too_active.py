@@ -18,7 +18,7 @@ from handlers.commands import feed_view
 from jobs.poll import poll_due_feeds
 from models.feed import Feed, add_feed
 from models.item import Item
-from models.outbox import Alert
+from models.outbox import UPDATE, Alert
 from models.subscription import subscribe
 from settings import load_settings
 from tests.fakes.feed_server import FeedServer
@@ -43,7 +43,7 @@ def spam(round_: int, count: int) -> list[Story]:
 def counts(deps: Deps, feed_id: int) -> tuple[int, int]:
     with deps.sessions() as s:
         items = s.scalar(select(func.count(Item.id)).where(Item.feed_id == feed_id)) or 0
-        alerts = s.scalar(select(func.count(Alert.id))) or 0
+        alerts = s.scalar(select(func.count(Alert.id)).where(Alert.op != UPDATE)) or 0
         return items, alerts
 
 

@@ -1,7 +1,7 @@
 """sources: the outlet of every item and feed (name, kind, country, domain), backfilled
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02 15:45:00
 
 Existing rows are credited from their link, title and feed with the sources file of the
@@ -19,7 +19,7 @@ from models.attribution import backfill_items
 from news.sources import SourceBook, default_sources
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -37,6 +37,7 @@ Json = dict[str, Any]
 APP_TOKEN_METHODS = {"apps.connections.open"}
 JSON_FIELDS = {"blocks", "attachments", "metadata", "view"}
 CHANNEL_LOOKUP_METHODS = {"chat.postMessage", "chat.postEphemeral", "conversations.history"}
+READ_METHODS = {"conversations.history", "conversations.replies"}  # allowed in archived channels
 
 
 @dataclass
@@ -86,6 +87,10 @@ class FakeSlack:
         self._calls: list[Call] = []
         self._channels: dict[str, Channel] = {}
         self._messages: dict[str, list[Json]] = defaultdict(list)
+        # thread replies by (channel, parent ts); edits by (channel, ts): each chat.update body
+        self._replies: dict[tuple[str, str], list[Json]] = defaultdict(list)
+        self._edits: dict[tuple[str, str], list[Json]] = defaultdict(list)
+        self.workspace_url = "https://diplo-test.slack.com/"
         self._ephemeral: list[Json] = []
         self.views: dict[str, Json] = {}
         self.admins: set[str] = set()
@@ -259,6 +264,51 @@ class FakeSlack:
         with self._lock:
             return list(self._messages.get(channel, []))
 
+    def top_level(self, channel: str) -> list[Json]:
+        """The channel's own messages (not replies, not broadcast copies), as they are now."""
+        with self._lock:
+            return [
+                dict(m)
+                for m in self._messages.get(channel, [])
+                if m.get("subtype") != "thread_broadcast"
+            ]
+
+    def replies(self, channel: str, thread_ts: str) -> list[Json]:
+        """Replies in the thread of `thread_ts` (broadcast ones included), oldest first."""
+        with self._lock:
+            return [dict(m) for m in self._replies.get((channel, thread_ts), [])]
+
+    def all_replies(self, channel: str) -> dict[str, list[Json]]:
+        """Every thread of the channel with replies: parent ts -> its replies, oldest first."""
+        with self._lock:
+            return {
+                ts: [dict(m) for m in replies]
+                for (ch, ts), replies in self._replies.items()
+                if ch == channel and replies
+            }
+
+    def edits(self, channel: str, ts: str) -> list[Json]:
+        """The bodies of every chat.update accepted for this message, oldest first."""
+        with self._lock:
+            return list(self._edits.get((channel, ts), []))
+
+    def message(self, channel: str, ts: str) -> Json | None:
+        """The message (top-level or reply) with this ts, as it is now; None when absent."""
+        with self._lock:
+            found = self._find(channel, ts)
+            return dict(found) if found is not None else None
+
+    def _find(self, channel: str, ts: str) -> Json | None:
+        for m in self._messages.get(channel, []):
+            if m["ts"] == ts and m.get("subtype") != "thread_broadcast":
+                return m
+        for (ch, _), replies in self._replies.items():
+            if ch == channel:
+                for m in replies:
+                    if m["ts"] == ts:
+                        return m
+        return None
+
     def ephemeral(self) -> list[Json]:
         """Bodies accepted by chat.postEphemeral, oldest first."""
         with self._lock:
@@ -375,9 +425,9 @@ class FakeSlack:
         ch = self._channel(channel_id)
         if not ch.exists:
             return "channel_not_found"
-        if ch.archived and method != "conversations.history":
+        if ch.archived and method not in READ_METHODS:
             return "is_archived"
-        if not ch.member and method in CHANNEL_LOOKUP_METHODS:
+        if not ch.member and method in CHANNEL_LOOKUP_METHODS | READ_METHODS:
             return "not_in_channel"
         return None
 
@@ -402,6 +452,10 @@ class FakeSlack:
         error = self._channel_error("chat.postMessage", channel) or _message_error(body)
         if error := error or self._refusal(body):
             return {"ok": False, "error": error}
+        thread_ts = str(body.get("thread_ts") or "")
+        parent = self._find(str(channel), thread_ts) if thread_ts else None
+        if thread_ts and (parent is None or parent.get("thread_ts", parent["ts"]) != parent["ts"]):
+            return {"ok": False, "error": "thread_not_found"}
         msg = {
             "type": "message",
             "ts": self._next_ts(),
@@ -412,8 +466,88 @@ class FakeSlack:
             "metadata": body.get("metadata"),
             "unfurl_links": body.get("unfurl_links"),
         }
-        self._messages[str(channel)].append(msg)
+        if parent is not None:
+            self._add_reply(str(channel), parent, msg, _flag(body.get("reply_broadcast")))
+        else:
+            self._messages[str(channel)].append(msg)
         return {"ok": True, "channel": channel, "ts": msg["ts"], "message": msg}
+
+    def _add_reply(self, channel: str, parent: Json, msg: Json, broadcast: bool) -> None:
+        """Store a thread reply (and its channel copy when broadcast); update the parent."""
+        msg.update(thread_ts=parent["ts"], parent_user_id=parent.get("user", "U_BOT"))
+        self._replies[(channel, parent["ts"])].append(msg)
+        parent.update(
+            thread_ts=parent["ts"],
+            reply_count=len(self._replies[(channel, parent["ts"])]),
+            latest_reply=msg["ts"],
+        )
+        if broadcast:
+            msg["subtype"] = "thread_broadcast"
+            self._messages[channel].append(msg)
+
+    def _api_chat_update(self, body: Json) -> Json:
+        channel, ts = str(body.get("channel") or ""), str(body.get("ts") or "")
+        if error := self._channel_error("chat.update", channel):
+            return {"ok": False, "error": error}
+        target = self._find(channel, ts)
+        if target is None:
+            return {"ok": False, "error": "message_not_found"}
+        if target.get("user") != "U_BOT":
+            return {"ok": False, "error": "cant_update_message"}
+        if error := _message_error(body):
+            return {"ok": False, "error": error}
+        target["text"] = body.get("text", "")
+        target["blocks"] = body.get("blocks") or []
+        if body.get("metadata") is not None:
+            target["metadata"] = body["metadata"]
+        target["edited"] = {"user": "U_BOT", "ts": self._next_ts()}
+        self._edits[(channel, ts)].append(body)
+        return {"ok": True, "channel": channel, "ts": ts, "text": target["text"], "message": target}
+
+    def _api_conversations_replies(self, body: Json) -> Json:
+        channel, ts = str(body.get("channel") or ""), str(body.get("ts") or "")
+        if error := self._channel_error("conversations.replies", channel):
+            return {"ok": False, "error": error}
+        parent = self._find(channel, ts)
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        root = parent.get("thread_ts", parent["ts"])
+        if root != parent["ts"]:  # the ts of a reply: Slack answers with its whole thread
+            parent = self._find(channel, str(root)) or parent
+        oldest = float(body.get("oldest") or 0)
+        thread = [parent, *self._replies.get((channel, parent["ts"]), [])]
+        found = [m for m in thread if m is parent or float(m["ts"]) > oldest]
+        return self._page(found, body)
+
+    def _api_chat_getPermalink(self, body: Json) -> Json:
+        channel, ts = str(body.get("channel") or ""), str(body.get("message_ts") or "")
+        if error := self._channel_error("chat.getPermalink", channel):
+            return {"ok": False, "error": error}
+        target = self._find(channel, ts)
+        if target is None:
+            return {"ok": False, "error": "message_not_found"}
+        link = f"{self.workspace_url}archives/{channel}/p{ts.replace('.', '')}"
+        root = target.get("thread_ts")
+        if root and root != ts:
+            link += f"?thread_ts={root}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
+    def _page(self, found: list[Json], body: Json) -> Json:
+        """One page of `found` as Slack pages it: `limit`, `cursor`, metadata on request."""
+        limit = min(int(body.get("limit") or 100), 999)
+        start = int(str(body.get("cursor") or "c0").removeprefix("c"))
+        with_meta = _flag(body.get("include_all_metadata"))
+        page = [
+            {k: v for k, v in m.items() if k != "unfurl_links" and (with_meta or k != "metadata")}
+            for m in found[start : start + limit]
+        ]
+        more = start + limit < len(found)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"c{start + limit}" if more else ""},
+        }
 
     def _api_chat_postEphemeral(self, body: Json) -> Json:
         if error := self._channel_error("chat.postEphemeral", body.get("channel")):

@@ -1,0 +1,67 @@
+"""Per-channel settings (threads on or off today; time zone, quiet hours, digests later)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Boolean, String, select, true, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.db import Base, UTCDateTime, insert_ignore
+
+THREADS_DEFAULT = True
+
+
+class Channel(Base):
+    """One Slack channel's choices; a channel without a row has every default.
+
+    Issue 11 adds its columns here (time zone, quiet hours, digest schedule, pause state),
+    each with a server default, so older rows and channels without a row keep working.
+    """
+
+    __tablename__ = "channels"
+
+    channel_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    threads: Mapped[bool] = mapped_column(Boolean, default=THREADS_DEFAULT, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def ensure(s: Session, channel_id: str, now: datetime) -> None:
+    """Create the channel's row with the defaults unless it exists (safe under races)."""
+    s.execute(
+        insert_ignore(s, Channel)
+        .values(channel_id=channel_id, threads=THREADS_DEFAULT, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["channel_id"])
+    )
+
+
+def set_threads(s: Session, channel_id: str, on: bool, now: datetime) -> bool:
+    """Turn threads on or off for the channel; returns the previous setting."""
+    before = threads_on(s, channel_id)
+    ensure(s, channel_id, now)
+    s.execute(
+        update(Channel)
+        .where(Channel.channel_id == channel_id)
+        .values(threads=on, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return before
+
+
+def threads_on(s: Session, channel_id: str) -> bool:
+    """Whether story updates go to threads in this channel (the default: yes)."""
+    value = s.scalar(select(Channel.threads).where(Channel.channel_id == channel_id))
+    return THREADS_DEFAULT if value is None else bool(value)
+
+
+def threads_by_channel(s: Session, channel_ids: Iterable[str]) -> dict[str, bool]:
+    """`threads_on` for several channels at once."""
+    wanted = list(dict.fromkeys(channel_ids))
+    found = dict(
+        s.execute(select(Channel.channel_id, Channel.threads).where(Channel.channel_id.in_(wanted)))
+        .tuples()
+        .all()
+    )
+    return {c: bool(found.get(c, THREADS_DEFAULT)) for c in wanted}
