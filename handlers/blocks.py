@@ -855,7 +855,8 @@ def _stage_word(stage: str) -> str:
 
 
 def _outlet(entry: StoryEntry) -> str:
-    return escape_mrkdwn(truncate(entry.outlet or "unknown outlet", 60))
+    """The outlet of a story's item, labelled like an alert's ("Xinhua · Chinese state media")."""
+    return escape_mrkdwn(truncate(source_label(entry.outlet, entry.item.source_kind), 80))
 
 
 def _story_link(url: str | None, label: str) -> str:
@@ -922,7 +923,7 @@ def story_message(story: StoryView, *, list_sources: bool = False) -> Message:
     """
     head = story.headline
     blocks: list[Block] = [
-        section(f"*{_entry_link(head, 250)}*\n{_contact_line(story)}"),
+        section(f"*{_entry_link(head, 250)}*\n{_outlet(head)} · {_contact_line(story)}"),
     ]
     sources = _plural(len(story.outlets), "source")
     latest = story.latest

