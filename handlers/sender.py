@@ -259,6 +259,11 @@ class SlackSender:
 
     def post(self, channel: str, message: Message, metadata: dict[str, Any] | None) -> PostResult:
         """chat.postMessage with link unfurling off; every failure becomes a value."""
+        return self._post_message(channel, message, metadata)
+
+    def _post_message(
+        self, channel: str, message: Message, metadata: dict[str, Any] | None, **thread: Any
+    ) -> PostResult:
         try:
             response = self.client.chat_postMessage(
                 channel=channel,
@@ -267,6 +272,7 @@ class SlackSender:
                 metadata=metadata,
                 unfurl_links=False,
                 unfurl_media=False,
+                **thread,
             )
         except self._api_error as e:
             return _api_failure(e)
@@ -322,22 +328,9 @@ class SlackSender:
         broadcast: bool = False,
     ) -> PostResult:
         """chat.postMessage with `thread_ts` (and `reply_broadcast`); failures are values."""
-        try:
-            response = self.client.chat_postMessage(
-                channel=channel,
-                thread_ts=thread_ts,
-                reply_broadcast=broadcast,
-                text=message.text,
-                blocks=message.blocks or None,
-                metadata=metadata,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        except self._api_error as e:
-            return _api_failure(e)
-        except self._other_errors as e:
-            return _transport_failure(e)
-        return Posted(ts=str(response["ts"]))
+        return self._post_message(
+            channel, message, metadata, thread_ts=thread_ts, reply_broadcast=broadcast
+        )
 
     def update(self, channel: str, ts: str, message: Message) -> PostResult:
         """chat.update of text and blocks; an edit repeated is harmless (idempotent)."""
