@@ -16,7 +16,7 @@ from jobs.recover import release_own_leases, start_up
 from jobs.scheduler import build_scheduler
 from jobs.wakeup import start_delivery
 from ops.instrument import meter_slack_client
-from ops.server import serve_ops
+from ops.server import database_readiness, serve_ops
 from settings import Settings
 
 logger = logging.getLogger("diplo")
@@ -58,7 +58,8 @@ def run_bot(args: argparse.Namespace) -> int:
                     assert settings.slack_app_token is not None
                     server = run_socket_mode(app, settings.slack_app_token)
                 else:
-                    server = run_http(app, settings.port, settings.http_host)
+                    ready = database_readiness(deps)  # /readyz on PORT too
+                    server = run_http(app, settings.port, settings.http_host, ready=ready)
             except SlackAuthError as exc:  # a rejected bot or app token: one line, exit 2
                 raise StartupError(str(exc)) from None
             except OSError as exc:  # HTTP mode: the port is taken

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
 MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are a few KB; refuse anything huge
 HTTP_THREADS = 8  # workers running the app; Bolt acks at once and works on its own pool
 HTTP_CONNECTION_LIMIT = 5000  # open connections before new ones wait in the listen backlog
@@ -43,6 +44,7 @@ SERVER_HEADER = "diplo"
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Readiness = Callable[[], list[str]]  # the names of the failing checks (empty: ready)
 
 
 class SlackAuthError(RuntimeError):
@@ -134,14 +136,21 @@ def run_socket_mode(app: App, app_token: str, ping_interval: float = 5.0) -> Qui
     return handler
 
 
-def wsgi_app(app: App) -> WsgiApp:
-    """Bolt on POST /slack/events (signature checked by Bolt), plus GET /healthz."""
+def wsgi_app(app: App, ready: Readiness | None = None) -> WsgiApp:
+    """Bolt on POST /slack/events (signature checked by Bolt), plus GET /healthz and, with
+    `ready`, GET /readyz (503 naming the failing checks)."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             return _plain(start_response, "200 OK", b"ok")
+        if path == READY_PATH and ready is not None and method in ("GET", "HEAD"):
+            failing = ready()
+            if failing:
+                body = f"not ready: {', '.join(failing)}".encode()
+                return _plain(start_response, "503 Service Unavailable", body)
+            return _plain(start_response, "200 OK", b"ready")
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -169,10 +178,15 @@ class HttpServer:
     """
 
     def __init__(
-        self, app: App, host: str, port: int, idle_timeout: int = HTTP_IDLE_TIMEOUT
+        self,
+        app: App,
+        host: str,
+        port: int,
+        idle_timeout: int = HTTP_IDLE_TIMEOUT,
+        ready: Readiness | None = None,
     ) -> None:
         self._server = create_server(
-            wsgi_app(app),
+            wsgi_app(app, ready),
             host=host,
             port=port,
             threads=HTTP_THREADS,
@@ -204,9 +218,13 @@ class HttpServer:
 
 
 def run_http(
-    app: App, port: int, host: str = "0.0.0.0", idle_timeout: int = HTTP_IDLE_TIMEOUT
+    app: App,
+    port: int,
+    host: str = "0.0.0.0",
+    idle_timeout: int = HTTP_IDLE_TIMEOUT,
+    ready: Readiness | None = None,
 ) -> HttpServer:
     """Serve Slack's requests on http://host:port/slack/events (port 0: a free port)."""
-    server = HttpServer(app, host, port, idle_timeout)
+    server = HttpServer(app, host, port, idle_timeout, ready)
     logger.info("listening for Slack on http://%s:%d%s", host, server.port, EVENTS_PATH)
     return server

@@ -57,7 +57,7 @@ def ops_app(registry: CollectorRegistry, checks: Mapping[str, Check]) -> Callabl
         if path == "/healthz":
             return _plain(start_response, "200 OK", "ok\n")
         if path == "/readyz":
-            failing = [name for name, check in checks.items() if not run_check(check)]
+            failing = failing_checks(checks)
             if failing:
                 return _plain(
                     start_response, "503 Service Unavailable", f"not ready: {', '.join(failing)}\n"
@@ -111,6 +111,19 @@ class OpsServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def failing_checks(checks: Mapping[str, Check]) -> list[str]:
+    """The names of the checks that fail now (each bounded by CHECK_SECONDS)."""
+    return [name for name, check in checks.items() if not run_check(check)]
+
+
+def database_readiness(deps: Deps) -> Callable[[], list[str]]:
+    """`failing_checks` of the database check alone (HTTP mode's /readyz on PORT)."""
+    from ops.instrument import database_check
+
+    checks = {"database": database_check(deps.sessions)}
+    return lambda: failing_checks(checks)
 
 
 def serve_ops(deps: Deps, slack_ready: Check | None = None) -> OpsServer | None:

@@ -134,6 +134,27 @@ def test_readyz_turns_503_when_the_database_is_dropped(
     assert code_ == 0, log.read_text()
 
 
+@pytest.mark.usefixtures("bot_runs")
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_http_mode_serves_readyz_on_its_port_too(
+    database_url: str, tmp_path: Path, feed_server: FeedServer, slack: FakeSlack
+) -> None:
+    """Without DIPLO_METRICS_PORT, a load balancer in front of HTTP mode can still ask."""
+    env = bot_env(database_url, [feed_server.serve("/h.xml", rss(wire(2)))], slack)
+    base = f"http://127.0.0.1:{env['PORT']}"
+    log = tmp_path / "bot.log"
+    with bot_process(env, log) as proc:
+        assert wait_for(log, "diplo running", proc), log.read_text()
+        assert get(f"{base}/readyz") == (200, "ready")
+        _drop_postgres_database(database_url.rpartition("/")[2])
+        dropped = get(f"{base}/readyz")
+        health = get(f"{base}/healthz")
+        stop(proc)
+    assert dropped == (503, "not ready: database"), log.read_text()
+    assert health == (200, "ok")
+
+
 def test_readyz_names_every_failing_check_and_a_hung_check_fails_in_time() -> None:
     hang = threading.Event()
     checks = {"database": lambda: True, "slack": lambda: False, "slow": lambda: hang.wait(30)}
