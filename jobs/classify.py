@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.stories import StoryChange, assign_stories
 from models.attribution import backfill_items
+from models.db import serialize
 from models.item import Item
 from models.outbox import enqueue, enqueue_story
 from models.subscription import channels_for
@@ -24,6 +25,9 @@ from news.watch import Watch, WatchIndex, item_text
 logger = logging.getLogger(__name__)
 
 DUPLICATE_WINDOW = timedelta(days=3)
+# Held from the duplicate check to the commit (PostgreSQL): two replicas classifying the same
+# headline, or items of one story, at once take turns, so the second sees the first's rows.
+CLASSIFY_LOCK = "diplo:classify"
 ALERTED_LABELS = ("relevant",)
 WATCHED_LABELS = ("relevant", "related")  # a watch-word alerts these even without a subscription
 
@@ -96,6 +100,7 @@ def classify_and_alert(
     """
     queued = fresh = held = 0
     index = watch_index(s) if alert and items else None
+    locked = False
     relevant: list[tuple[Item, Verdict]] = []
     to_alert: dict[int, list[str]] = {}  # relevant item -> subscribed channels
     for item in items:
@@ -106,6 +111,9 @@ def classify_and_alert(
         watchers = watchers_of(index, item, verdict)
         if not (alert and (verdict.relevant or watchers)):
             continue
+        if not locked:  # another replica's same headline: wait for its commit, then read
+            serialize(s, CLASSIFY_LOCK)
+            locked = True
         s.flush()  # the labels just set must be visible to the duplicate check
         earlier = s.scalar(
             select(Item.id)
@@ -131,6 +139,8 @@ def classify_and_alert(
             to_alert[item.id] = channels
         extra = {c: w.phrase for c, w in watchers.items() if c not in channels}
         queued += enqueue(s, item.id, extra, now, watch_phrases=extra)
+    if relevant and not locked:
+        serialize(s, CLASSIFY_LOCK)  # stories too: two replicas never open one story twice
     s.flush()
     changes = assign_stories(s, relevant, now, sources)
     if story_changes is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -98,3 +98,14 @@ def insert_ignore(session: Session, table: Any) -> postgresql.Insert | sqlite.In
     if dialect == "sqlite":
         return sqlite.insert(table)
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
+
+
+def serialize(session: Session, name: str) -> None:
+    """Hold a transaction-wide lock called `name` until this transaction ends.
+
+    PostgreSQL: `pg_advisory_xact_lock`, so a check-then-insert across replicas (is this
+    headline new? which story is it?) sees what the other replica committed. SQLite needs
+    nothing: every write transaction holds the database's write lock (BEGIN IMMEDIATE).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
