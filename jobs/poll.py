@@ -34,6 +34,8 @@ MAX_BACKOFF = timedelta(hours=24)
 CLAIM_BATCH = 1000
 LIGHT_BATCH = 100
 LIGHT_LINGER = 0.2  # seconds a batch of 304s/failures waits for more before it is written
+STOP_CHECK = 0.25  # seconds between looks at deps.stopping while waiting for fetches
+STOP_GRACE = 3.0  # seconds a stopping process still waits for (and records) fetches in flight
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,33 +146,46 @@ class _Cycle:
         LIGHT_BATCH, or after LIGHT_LINGER seconds without another result.
         """
         light: list[tuple[FetchRequest, FetchResult]] = []
+        linger_until: float | None = None  # when the waiting 304s and failures are written
+        stop_by: float | None = None  # a stopping process waits this long for fetches in flight
         while self.pending:
+            now = time.monotonic()
             if self.deps.stopping.is_set():
-                # a stopping process records no more: the leases it holds are released at
-                # exit, and the feeds are fetched again (conditional GET) by whoever is next
+                # the fetch in flight finishes and is recorded (STOP_GRACE at most); what was
+                # never fetched keeps its lease, released at exit for whoever is next
+                stop_by = stop_by or now + STOP_GRACE
+                if now >= stop_by:
+                    break
+            if light and linger_until is not None and now >= linger_until:
+                _report(summary, _store(self.deps, light), progress, claimed)
+                light, linger_until = [], None
+                continue
+            if deadline is not None and now >= deadline:
                 break
-            timeout = LIGHT_LINGER if light else None
+            wait = STOP_CHECK  # wake up this often to notice a stop
             if deadline is not None:
-                left = deadline - time.monotonic()
-                timeout = left if timeout is None else min(timeout, left)
+                wait = min(wait, deadline - now)
+            if stop_by is not None:
+                wait = min(wait, stop_by - now)
+            if linger_until is not None:
+                wait = min(wait, linger_until - now)
             try:
-                if timeout is not None and timeout <= 0:
-                    raise queue.Empty
-                request, result = self._results.get(timeout=timeout)
+                request, result = self._results.get(timeout=max(wait, 0.0))
             except queue.Empty:
-                if light:
-                    _report(summary, _store(self.deps, light), progress, claimed)
-                    light = []
-                    continue
-                return False
+                continue
             self.pending -= 1
             if isinstance(result, Fetched):
                 _report(summary, _store(self.deps, [(request, result)]), progress, claimed)
+                if stop_by is not None:
+                    break
                 continue
             light.append((request, result))
+            linger_until = time.monotonic() + LIGHT_LINGER
+            if stop_by is not None:
+                break
             if len(light) >= LIGHT_BATCH:
                 _report(summary, _store(self.deps, light), progress, claimed)
-                light = []
+                light, linger_until = [], None
         if light:
             _report(summary, _store(self.deps, light), progress, claimed)
         return not self.pending
