@@ -211,17 +211,21 @@ def parse_rules(text: str, source: str = "<rules>") -> Rules:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        where = _TOML_POSITION.search(message)
-        if where is not None:
-            what = message[: where.start()]
-            raise RulesError(f"{source} line {where[1]}: {what} (column {where[2]})") from None
-        if message.endswith("(at end of document)"):
-            what = message.removesuffix("(at end of document)").strip()
-            line = text.count("\n") + (not text.endswith("\n"))
-            raise RulesError(f"{source} line {line}: {what} (at the end of the file)") from None
-        raise RulesError(f"{source}: {message}") from None
+        raise RulesError(toml_error(exc, text, source)) from None
     return _Compiler(data, _Locator(text, source)).compile()
+
+
+def toml_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> str:
+    """A TOML syntax error as one line naming the file and line: `FILE line N: what …`."""
+    message = str(exc)
+    where = _TOML_POSITION.search(message)
+    if where is not None:
+        return f"{source} line {where[1]}: {message[: where.start()]} (column {where[2]})"
+    if message.endswith("(at end of document)"):
+        what = message.removesuffix("(at end of document)").strip()
+        line = text.count("\n") + (not text.endswith("\n"))
+        return f"{source} line {line}: {what} (at the end of the file)"
+    return f"{source}: {message}"
 
 
 def _display(path: Path) -> str:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
+from news.rules import toml_error
+
 DEFAULT_SOURCES_PATH = Path(__file__).with_name("sources.toml")
 
 SourceKind = Literal["wire", "official-us", "official-china", "state-media-china", "major", "other"]
@@ -34,7 +36,6 @@ DEFAULT_AGGREGATORS = ("news.google.com", "news.yahoo.com", "bing.com", "msn.com
 MAX_SUFFIX = 60  # characters of a " - Outlet" title suffix; a longer tail is part of the headline
 
 _SUFFIX = re.compile(r"\s+[-–—|]\s+([^-–—|]{1,60})$")
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _SOURCE_HEADER = re.compile(r"^\s*\[\[\s*source\s*\]\]")
 
 
@@ -275,12 +276,7 @@ def parse_sources(text: str, source: str = "<sources>") -> SourceBook:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        where = _TOML_POSITION.search(message)
-        if where is not None:
-            what = message[: where.start()]
-            raise SourcesError(f"{source} line {where[1]}: {what} (column {where[2]})") from None
-        raise SourcesError(f"{source}: {message}") from None
+        raise SourcesError(toml_error(exc, text, source)) from None
     lines = text.splitlines()
     headers = [n for n, line in enumerate(lines) if _SOURCE_HEADER.match(line)]
 
