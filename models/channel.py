@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Boolean, String, select, true, update
+from sqlalchemy import Boolean, Integer, String, Text, select, true, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.db import Base, UTCDateTime, insert_ignore
@@ -16,14 +16,26 @@ THREADS_DEFAULT = True
 class Channel(Base):
     """One Slack channel's choices; a channel without a row has every default.
 
-    Issue 11 adds its columns here (time zone, quiet hours, digest schedule, pause state),
-    each with a server default, so older rows and channels without a row keep working.
+    Every column is nullable or has a server default, so older rows and channels without
+    a row keep working. Times of day are minutes after local midnight (0–1439) in `tz`.
     """
 
     __tablename__ = "channels"
 
     channel_id: Mapped[str] = mapped_column(String(50), primary_key=True)
     threads: Mapped[bool] = mapped_column(Boolean, default=THREADS_DEFAULT, server_default=true())
+    tz: Mapped[str | None] = mapped_column(String(64))  # IANA name; None: DIPLO_DEFAULT_TZ
+    quiet_start: Mapped[int | None] = mapped_column(Integer)  # None: no quiet hours
+    quiet_end: Mapped[int | None] = mapped_column(Integer)
+    quiet_urgent: Mapped[str] = mapped_column(String(10), default="all", server_default="all")
+    digest_every: Mapped[str | None] = mapped_column(String(10))  # daily | weekly | None
+    digest_weekday: Mapped[int | None] = mapped_column(Integer)  # 0 = Monday (weekly)
+    digest_at: Mapped[int | None] = mapped_column(Integer)
+    alerts_on: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # minutes before an exact-dated contact, comma-separated; "" = reminders off
+    reminders: Mapped[str] = mapped_column(String(60), default="1440,60", server_default="1440,60")
+    flood_budget: Mapped[int | None] = mapped_column(Integer)  # None: the configured default
+    paused_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

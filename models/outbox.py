@@ -40,6 +40,13 @@ UNFINISHED = (PENDING, SENDING)
 POST = "post"
 REPLY = "reply"
 UPDATE = "update"
+# Messages of the channel, not of one item (issue 11): each has a `key`, unique per
+# (channel, op), so it is queued once however many replicas or restarts try.
+REMIND = "remind"  # a planned contact is near (payload: offset, scheduled time)
+DIGEST = "digest"  # the channel's daily or weekly summary
+CATCHUP = "catchup"  # what was held during quiet hours or while diplo was away
+MORE = "more"  # the rolling "more stories" message beyond the flood budget
+FOLDED = "folded"  # status of an alert a catch-up or "more stories" message stands for
 # Console mode's pseudo-channel: every relevant item, printed by the ConsoleSender.
 CONSOLE_CHANNEL = "console"
 NOTIFY_CHANNEL = "diplo_outbox"  # PostgreSQL LISTEN/NOTIFY channel: alerts were queued
@@ -78,6 +85,7 @@ PSEUDO_CHANNELS = frozenset(c for kind in KINDS for c in kind.pseudo_channels)
 
 
 _UNFINISHED_UPDATE = "op = 'update' AND status IN ('pending', 'sending')"
+_KEYED = "key IS NOT NULL"
 
 
 class Alert(Base):
@@ -104,6 +112,16 @@ class Alert(Base):
             unique=True,
             sqlite_where=text(_UNFINISHED_UPDATE),
             postgresql_where=text(_UNFINISHED_UPDATE),
+        ),
+        # one reminder, digest, catch-up or "more stories" message per (channel, op, key)
+        Index(
+            "ux_alerts_keyed",
+            "channel_id",
+            "op",
+            "key",
+            unique=True,
+            sqlite_where=text(_KEYED),
+            postgresql_where=text(_KEYED),
         ),
     )
 
@@ -136,6 +154,11 @@ class Alert(Base):
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The channel's watch-word that matched, when the alert comes from one (not a subscription).
     watch_phrase: Mapped[str | None] = mapped_column(String(200))
+    key: Mapped[str | None] = mapped_column(String(120))  # see REMIND … MORE
+    payload: Mapped[str | None] = mapped_column(Text)  # JSON the keyed message renders from
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # the catch-up or "more stories" message that stands for this (FOLDED) alert
+    folded_into: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 def enqueue(

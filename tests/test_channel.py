@@ -78,3 +78,43 @@ def test_alerts_queued_before_the_change_survive_the_migration(database_url: str
         _migrate(engine, "head")
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "database_url",
+    ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+def test_the_pause_state_moves_to_the_channel(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0007")
+        with engine.begin() as conn:
+            for channel, topic, reason in (
+                ("C1", "trade", "channel_not_found"),
+                ("C1", "summit", "channel_not_found"),
+                ("C2", "trade", None),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO subscriptions (channel_id, topic, created_by, created_at,"
+                        " paused_reason) VALUES (:c, :t, 'U1', :n, :r)"
+                    ),
+                    {"c": channel, "t": topic, "n": NOW.replace(tzinfo=None), "r": reason},
+                )
+        upgrade(engine)
+        with Session(engine) as s:
+            rows = dict(s.execute(select(Channel.channel_id, Channel.paused_reason)).tuples().all())
+            assert rows == {"C1": "channel_not_found"}  # C2 keeps its defaults without a row
+            c1 = s.get(Channel, "C1")
+            assert c1 is not None
+            assert (c1.tz, c1.quiet_start, c1.alerts_on, c1.reminders) == (
+                None,
+                None,
+                True,
+                "1440,60",
+            )
+        _migrate(engine, "0007", down=True)
+        _migrate(engine, "head")
+    finally:
+        engine.dispose()
