@@ -45,7 +45,7 @@ from jobs.poll import poll_due_feeds
 from jobs.recover import release_own_leases, start_up
 from jobs.scheduler import guarded, poll_job
 from jobs.wakeup import Delivery, start_delivery
-from models.feed import all_feeds
+from models.feed import all_feeds, lease_owners
 from models.outbox import pending_count
 from models.story import Story
 from models.story_view import StoryView, load_story
@@ -273,6 +273,10 @@ def run_demo(
         config = demo_settings(settings, url, feeds, scenario, slack)
         if sender is None:
             sender = _slack_sender(config) if slack else ConsoleSender(stream=out)
+        steps = scenario.steps()
+        beat = 0.0 if options.fast else DEMO_SECONDS / max(len(steps), 1) / options.speed
+        narrator = Narrator(out, scenario)
+        narrator.intro(server.base, len(steps), beat, options, bool(settings.slack_bot_token))
         deps = stack.enter_context(open_deps(config, sender=sender))
         deps.clock = clock
         deps.console_alerts = not slack  # every relevant item to the console channel
@@ -284,10 +288,6 @@ def run_demo(
         if options.channel:
             with deps.sessions.begin() as s:
                 subscribe(s, options.channel, [ALL_TOPICS], None, clock())
-        steps = scenario.steps()
-        beat = 0.0 if options.fast else DEMO_SECONDS / max(len(steps), 1) / options.speed
-        narrator = Narrator(out, scenario)
-        narrator.intro(server.base, len(steps), beat, options, kept=options.database_url)
         player: Player = FastPlayer(deps) if options.fast else LivePlayer(deps, beat)
         stack.callback(player.close)
         narrator.start()
@@ -360,9 +360,10 @@ class LivePlayer(Player):
         """Wait until the delivery loop sent everything (or `timeout` s passed)."""
         deadline = time.monotonic() + timeout
         while True:
-            with self.deps.sessions() as s:
+            with self.deps.sessions() as s:  # a leased feed: a fetch still to be recorded
                 left = pending_count(s)
-            if not left or time.monotonic() >= deadline:
+                fetching = bool(lease_owners(s))
+            if (not left and not fetching) or time.monotonic() >= deadline:
                 break
             self.deps.stopping.wait(0.1)
         self.close()
@@ -409,13 +410,17 @@ class Narrator:
         print(text, file=self.out, flush=True)
 
     def intro(
-        self, base: str, steps: int, beat: float, options: DemoOptions, kept: str | None
+        self, base: str, steps: int, beat: float, options: DemoOptions, slack_ready: bool
     ) -> None:
         """What the demo is and where it runs."""
         sc = self.scenario
         pace = "no waiting" if options.fast else f"one every {beat:.1f} s"
         where = f"posted to Slack channel {options.channel}" if options.channel else "printed here"
-        database = "the database you gave (--db)" if kept else "a temporary SQLite database"
+        database = (
+            "the database you gave (--db)"
+            if options.database_url
+            else "a temporary SQLite database"
+        )
         self.say(f"diplo demo: {sc.title}")
         self.say(
             f"  {_plural(len(sc.items), 'news item')} from {_plural(len(sc.feeds), 'outlet')}, "
@@ -425,14 +430,16 @@ class Narrator:
             "  The bot is the real one: it polls those feeds, classifies every item, groups them "
             f"into stories, and what it would post to Slack is {where}. It uses {database}."
         )
+        if slack_ready and not options.channel:
+            self.say("  (SLACK_BOT_TOKEN is set: add --channel C… to post to a channel instead.)")
         self.say()
 
     def start(self) -> None:
         """The first poll."""
         seen = [i for i in self.scenario.items if i.published <= self.scenario.start]
         self.say(
-            f"▸ {_when(self.scenario.start)}  diplo starts; its first poll marks the "
-            f"{_plural(len(seen), 'item')} already on the feeds as seen (no alerts)"
+            f"▸ {_when(self.scenario.start)}  diplo starts: {_plural(len(seen), 'item')} already "
+            "on the feeds (a feed's first poll marks them seen, without alerts)"
         )
 
     def step(self, at: datetime) -> None:
@@ -462,4 +469,9 @@ class Narrator:
         if left:
             self.say(f"{_plural(left, 'message')} still queued when the demo ended (see the log).")
         kept = "kept" if options.database_url else "deleted"
-        self.say(f"Demo over; its database was {kept}. Next: ./dev run with your own feeds.")
+        self.say(f"Demo over; its database was {kept}.")
+        if not options.channel:
+            self.say(
+                "Next: ./dev run (your feeds, printed here until Slack tokens are set), or "
+                "./dev run demo --channel C… with SLACK_BOT_TOKEN set, to see it in Slack."
+            )
