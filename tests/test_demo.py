@@ -27,7 +27,7 @@ from handlers.sender import SlackSender, make_web_client
 from models.db import make_engine, make_sessionmaker
 from models.feed import add_feed
 from models.migrate import upgrade
-from news.demo import DemoItem, Scenario, load_scenario
+from news.demo import CONTENT_TYPES, DemoDataError, DemoItem, Scenario, load_scenario, render_feed
 from settings import Settings
 from tests.fakes.slack_server import FakeSlack
 
@@ -225,3 +225,62 @@ def test_a_database_with_feeds_is_refused(tmp_path: Path) -> None:
     out = io.StringIO()
     with pytest.raises(StartupError, match="already has feeds"):
         run_demo(Settings(), DemoOptions(fast=True, database_url=url), out=out)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("{", "line 2: not JSON"),
+        ('{"id": "x"}', "line 2: missing"),
+        (
+            '{"id": "x", "feed": "nowhere", "title": "t", "summary": "", "source": "s", '
+            '"url": "https://a.example/", "published": "2025-09-15T10:00:00Z", "lang": "en", '
+            '"label": "irrelevant"}',
+            "line 2: feed 'nowhere' is not in feeds.toml",
+        ),
+        (
+            '{"id": "x", "feed": "wire", "title": "t", "summary": "", "source": "s", '
+            '"url": "https://a.example/", "published": "2025-09-15T10:00:00", "lang": "en", '
+            '"label": "irrelevant"}',
+            "line 2: published needs its zone",
+        ),
+        (
+            '{"id": "x", "feed": "wire", "title": "t", "summary": "", "source": "s", '
+            '"url": "https://a.example/", "published": "2025-09-15T10:00:00Z", "lang": "en", '
+            '"label": "relevant"}',
+            "line 2: a relevant item needs event and stage",
+        ),
+    ],
+)
+def test_bad_demo_data_names_the_line(tmp_path: Path, line: str, problem: str) -> None:
+    (tmp_path / "sources.toml").write_text("")
+    (tmp_path / "feeds.toml").write_text(
+        'title = "t"\nstart = 2025-09-15T06:00:00Z\n[[feed]]\nid = "wire"\ntitle = "Wire"\n'
+        'format = "rss"\nlang = "en"\nsite = "https://wire.example/"\n'
+    )
+    good = (
+        '{"id": "a", "feed": "wire", "title": "t", "summary": "", "source": "s", "url": '
+        '"https://a.example/", "published": "2025-09-15T10:00:00Z", "lang": "en", '
+        '"label": "irrelevant"}'
+    )
+    (tmp_path / "items.jsonl").write_text(f"{good}\n{line}\n")
+    with pytest.raises(DemoDataError, match=re.escape(problem)):
+        load_scenario(tmp_path)
+
+
+def test_feeds_parse_as_the_bot_parses_them() -> None:
+    from news.parse import parse_feed
+    from news.sources import load_sources
+
+    book = load_sources(SCENARIO.sources_file)
+    end = SCENARIO.steps()[-1]
+    for feed in SCENARIO.feeds:
+        items = SCENARIO.on_feed(feed.id, end)
+        body = render_feed(feed, items, SCENARIO.start)
+        headers = {"content-type": CONTENT_TYPES[feed.format]}
+        parsed = parse_feed(body, headers, f"http://127.0.0.1:1{feed.path}", end, book)
+        assert [(e.title, e.url, e.published) for e in parsed.entries] == [
+            (i.title, i.url, i.published) for i in items
+        ]
+        assert not parsed.problems
+        assert render_feed(feed, items, SCENARIO.start) == body  # same items, same bytes: 304
