@@ -261,7 +261,9 @@ def test_digest_now_posts_one_message_with_the_channels_stories_and_a_png_chart(
     assert chart["data"][:8] == PNG_MAGIC and png_size(chart["data"]) == (800, 400)
     assert 5_000 < len(chart["data"]) < 150_000
     assert chart["title"].startswith("Digest ·")
-    assert [r.get("files") for r in slack.replies("C1", message["ts"])][0][0]["id"] == chart["id"]
+    [reply] = slack.replies("C1", message["ts"])
+    assert [f["id"] for f in reply["files"]] == [chart["id"]]
+    assert reply["text"].startswith("Digest:")
     [upload] = slack.calls("files.getUploadURLExternal")
     assert int(upload["length"]) == len(chart["data"]) and upload["filename"].endswith(".png")
     assert deliver_pending(deps).sent == 0 and len(slack.top_level("C1")) == 1
