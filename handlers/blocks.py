@@ -1227,6 +1227,8 @@ def _not_alerted_text(code_: str | None, why: Why) -> str:
         return (
             "its feed was too active (it flooded new items), so its excess was stored, not alerted."
         )
+    if code_ == "alerts_off":
+        return "live alerts are off here (`/diplo alerts on`); it comes in the digest."
     return "no alert was queued for it here."
 
 

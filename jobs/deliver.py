@@ -12,6 +12,9 @@ Story ops (`post` the story message, `reply` in its thread, `update` it) go thro
 `jobs.story_delivery`, one unit at a time: a channel's story messages come first, and its
 quiet replies of one story claimed together go out as one message. Their metadata lists
 the op ids they deliver, looked up (thread replies included) the same way.
+
+A DIGEST op (queued when due by jobs.digests) goes through `jobs.digest_delivery`: rendered
+now, posted like an item alert (same metadata, same lookup), its chart shared in its thread.
 """
 
 from __future__ import annotations

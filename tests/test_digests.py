@@ -313,7 +313,8 @@ def test_a_channel_without_news_gets_a_short_digest_and_no_chart(
 # --- alerts off -------------------------------------------------------------------------------
 
 
-def classify(deps: Deps, titles: list[str]) -> None:
+def classify(deps: Deps, titles: list[str]) -> list[str]:
+    """Store and classify items as a poll does; their links."""
     now = deps.clock()
     entries = [
         Entry(
@@ -329,6 +330,7 @@ def classify(deps: Deps, titles: list[str]) -> None:
         feed, _ = add_feed(s, f"https://wire.example/{uuid.uuid4().hex}.xml", now)
         items = save_new(s, feed.id, "Reuters", entries, now)
         classify_and_alert(s, items, deps.classifier, now, alert=True)
+    return [str(e.url) for e in entries]
 
 
 def test_alerts_off_gets_no_live_alerts_but_the_stories_in_its_digest(
@@ -342,7 +344,8 @@ def test_alerts_off_gets_no_live_alerts_but_the_stories_in_its_digest(
     assert "no digest is set" in reply["text"] and reply["response_type"] == "in_channel"
     assert "already" in bot.command("alerts off", channel="COFF")["text"]
     bot.command('watch "Gyeongju"', channel="COFF")  # watch-words wait for the digest too
-    classify(deps, ["Trump speaks with Xi for two hours, the two to meet at APEC in Gyeongju"])
+    headline = "Trump speaks with Xi for two hours, the two to meet at APEC in Gyeongju"
+    [url] = classify(deps, [headline])
     with deps.sessions() as s:
         queued = {a.channel_id for a in s.scalars(select(Alert))}
     assert queued == {"CON"}
@@ -353,6 +356,7 @@ def test_alerts_off_gets_no_live_alerts_but_the_stories_in_its_digest(
     drain(deps, clock)
     [digest] = slack.top_level("COFF")
     assert "Trump speaks with Xi for two hours" in text_of(digest)
+    assert "live alerts are off here" in text_of(bot.command(f"why {url}", channel="COFF"))
     assert "now *on*" in bot.command("alerts on", channel="COFF")["text"]
     clock.advance(minutes=5)
     classify(deps, ["Xi and Trump hold second phone call on trade, tariffs"])
