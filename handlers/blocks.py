@@ -1344,8 +1344,10 @@ def digest_message(view: DigestView, chart: bool | None = None) -> Message:
         blocks.append(
             context(":hourglass: Posted late: diplo was not running when this digest was due.")
         )
-    if not view.topics:
+    if not view.topics and not view.watched:
         blocks.append(section("This channel has no subscriptions, so there is nothing to sum up."))
+    elif not view.topics:
+        pass  # watch-words only: listed below
     elif view.stories:
         lines = [_digest_story_line(e) for e in view.stories]
         if view.more_stories:
@@ -1353,6 +1355,15 @@ def digest_message(view: DigestView, chart: bool | None = None) -> Message:
         blocks += [section("*Stories*"), *_lines_to_sections(lines)]
     else:
         blocks.append(section("No new reports on this channel's topics in this period."))
+    if view.watched:
+        lines = [
+            f"• {_quoted(phrase)}: {_link(item.url, truncate(item.title, 150), 400)}"
+            f" · {_source_of(item, 60)}"
+            for phrase, item in view.watched
+        ]
+        if view.more_watched:
+            lines.append(f"…and {view.more_watched} more")
+        blocks += [section("*Watch-words*"), *_lines_to_sections(lines)]
     if view.upcoming:
         blocks.append(section("*Coming up in the next 7 days*"))
         blocks += _lines_to_sections([_upcoming_line(s) for s in view.upcoming])

@@ -14,14 +14,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from models.item import Item
+from models.item import Item, ItemView
 from models.story import Contact, Story, StoryTopic
 from models.story_view import StoryView, load_story
 from models.subscription import ALL_TOPICS, Subscription
+from models.watch import for_channel as watches_for
 from news.chart import OTHER, ChartData
+from news.watch import WatchIndex, item_text
 
 MAX_STORIES = 30  # stories listed in one digest; the rest are counted
 MAX_UPCOMING = 10
+MAX_WATCHED = 10  # items matching the channel's watch-words, listed
+MAX_SCANNED = 2000  # items of the period searched for watch-words, newest first
 UPCOMING_DAYS = 7
 CHART_DAYS = 7
 CHART_TOPICS = 6  # topics drawn one by one; the rest are summed as "other"
@@ -50,6 +54,8 @@ class DigestView:
     more_stories: int  # stories of the period not listed
     reports: int  # reports (items) of the listed and unlisted stories in the period
     upcoming: tuple[StoryView, ...]
+    watched: tuple[tuple[str, ItemView], ...] = ()  # (watch-word, item), newest first
+    more_watched: int = 0
 
 
 def channel_topics(s: Session, channel_id: str) -> tuple[str, ...]:
@@ -93,6 +99,7 @@ def digest_view(
             .order_by(func.count(Contact.id).desc(), func.max(Contact.id).desc())
         )
         rows = [(r.story_id, int(r.n)) for r in s.execute(counted)]
+    watched = watched_items(s, channel_id, start, end)
     stories = []
     for story_id, n in rows[:MAX_STORIES]:
         view = load_story(s, story_id)
@@ -110,7 +117,36 @@ def digest_view(
         more_stories=max(len(rows) - MAX_STORIES, 0),
         reports=sum(n for _, n in rows),
         upcoming=tuple(upcoming_contacts(s, topics, end.astimezone(zone).date())) if topics else (),
+        watched=tuple(watched[:MAX_WATCHED]),
+        more_watched=max(len(watched) - MAX_WATCHED, 0),
     )
+
+
+def watched_items(
+    s: Session, channel_id: str, start: datetime, end: datetime
+) -> list[tuple[str, ItemView]]:
+    """Relevant and related items of [start, end) with one of the channel's watch-words."""
+    watches = watches_for(s, channel_id)
+    if not watches:
+        return []
+    index = WatchIndex(watches)
+    rows = s.scalars(
+        select(Item)
+        .where(
+            Item.label.in_(("relevant", "related")),
+            Item.duplicate_of.is_(None),
+            Item.fetched_at >= start,
+            Item.fetched_at < end,
+        )
+        .order_by(Item.fetched_at.desc(), Item.id.desc())
+        .limit(MAX_SCANNED)
+    )
+    found = []
+    for item in rows:
+        hit = index.match(item_text(item.title, item.summary or ""), item.topic_list)
+        if channel_id in hit:
+            found.append((hit[channel_id].phrase, ItemView.of(item)))
+    return found
 
 
 def upcoming_contacts(s: Session, topics: tuple[str, ...], today: date) -> list[StoryView]:

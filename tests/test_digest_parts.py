@@ -197,6 +197,15 @@ def test_a_long_digest_stays_within_slacks_limits_and_escapes_headlines() -> Non
     assert "…and 12 more" in body and "Posted late" in body and "No chart this time" in body
 
 
+def test_a_watch_words_only_digest_lists_the_matches() -> None:
+    item = story(5, "Xi in <Gyeongju>").headline.item
+    message = digest_message(view([], topics=(), watched=(("Gyeongju", item),)), None)
+    assert_message_ok(message)
+    body = str(message.blocks)
+    assert "*Watch-words*" in body and '"Gyeongju": <https://news.example/5|' in body
+    assert "&lt;Gyeongju&gt;" in body and "no subscriptions" not in body
+
+
 def test_a_digest_without_subscriptions_says_so() -> None:
     message = digest_message(view([], topics=()), None)
     assert "no subscriptions" in str(message.blocks)

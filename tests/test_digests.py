@@ -356,6 +356,7 @@ def test_alerts_off_gets_no_live_alerts_but_the_stories_in_its_digest(
     drain(deps, clock)
     [digest] = slack.top_level("COFF")
     assert "Trump speaks with Xi for two hours" in text_of(digest)
+    assert "*Watch-words*" in text_of(digest) and '\\"Gyeongju\\"' in text_of(digest)
     assert "live alerts are off here" in text_of(bot.command(f"why {url}", channel="COFF"))
     assert "now *on*" in bot.command("alerts on", channel="COFF")["text"]
     clock.advance(minutes=5)
