@@ -110,7 +110,7 @@ def test_daily_0800_new_york_fires_at_0800_local_across_the_dst_change(
     while clock.now < utc("2026-11-03T18:00"):
         if queue_due_digests(deps):
             fired.append(clock.now)
-        clock.advance(minutes=30)
+        clock.advance(hours=1)
     # 08:00 EDT (UTC-4) until 1 Nov 2026, then 08:00 EST (UTC-5)
     assert fired == [
         utc("2026-10-30T12:00"),
@@ -135,13 +135,13 @@ def test_daily_0800_new_york_fires_at_0800_local_across_the_dst_change(
 
 
 def test_weekly_monday_0800_fires_on_mondays_only(deps: Deps, clock: Clock) -> None:
-    clock.now = utc("2026-10-28T00:00")  # a Wednesday
+    clock.now = utc("2026-10-28T01:00")  # a Wednesday
     schedule(deps, "C1", "weekly", 8 * 60, weekday=0)
     fired = []
     while clock.now < utc("2026-11-17T00:00"):
         if queue_due_digests(deps):
             fired.append(clock.now)
-        clock.advance(hours=1)
+        clock.advance(hours=4)  # lands on 13:00 UTC every day
     assert fired == [utc("2026-11-02T13:00"), utc("2026-11-09T13:00"), utc("2026-11-16T13:00")]
     first = DigestPayload.from_json(digests(deps)[0].payload)
     assert (first.start, first.end) == (utc("2026-10-26T12:00"), utc("2026-11-02T13:00"))
