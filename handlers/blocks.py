@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
+from models.digest import DigestStory, DigestView
 from models.item import ItemView
 from models.story_view import StoryEntry, StoryView
 from models.why import Why
@@ -1226,6 +1227,8 @@ def _not_alerted_text(code_: str | None, why: Why) -> str:
         return (
             "its feed was too active (it flooded new items), so its excess was stored, not alerted."
         )
+    if code_ == "alerts_off":
+        return "live alerts are off here (`/diplo alerts on`); it comes in the digest."
     return "no alert was queued for it here."
 
 
@@ -1277,3 +1280,160 @@ def not_seen_message(url: str) -> Message:
         f"I have not seen {code(url, 200)} in any feed. Is its feed in `/diplo feeds`? "
         "Items are known only from feeds diplo polls, from the moment the feed was added."
     )
+
+
+# --- digests and digest-only channels (issue 11) ----------------------------------------------
+
+DIGEST_TITLES = {"daily": "Daily digest", "weekly": "Weekly digest", "now": "Digest"}
+CHART_IN_THREAD = ":bar_chart: Chart of stories and reports per day, by topic: in the thread."
+CHART_MISSING = "No chart this time (it could not be made or uploaded)."
+
+
+def digest_time(when: datetime, zone: tzinfo) -> str:
+    """`Sun 1 Nov, 08:00 EST` in the channel's zone.
+
+    Coordinator: switch to the shared `local_time(dt, tz)` helper once merged.
+    """
+    local = when.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M} {local.tzname() or ''}".rstrip()
+
+
+def _digest_story_line(entry: DigestStory) -> str:
+    story = entry.story
+    new = f" · {_plural(entry.reports, 'new report')}" if entry.reports else ""
+    return (
+        f"• *{_badge(story.stage)}* · {_entry_link(story.headline, 150)} · "
+        f"{_plural(len(story.outlets), 'source')}{new} · #{story.id}"
+    )
+
+
+def _upcoming_line(story: StoryView) -> str:
+    day = story.when.strftime("%a %d %b") if story.when else "date not announced"
+    parts = [f"*{day}*"]
+    if story.kind:
+        parts.append(escape_mrkdwn(truncate(story.kind, 40)))
+    if story.parties:
+        parts.append(escape_mrkdwn(truncate(" – ".join(story.parties[:6]), 120)))
+    if story.where:
+        parts.append(escape_mrkdwn(truncate(story.where, 80)))
+    return "• " + " · ".join(parts) + f" · {_entry_link(story.headline, 120)} · #{story.id}"
+
+
+def digest_title(kind: str, end: datetime, zone: tzinfo) -> str:
+    """`Daily digest · Mon 2 Nov`: the digest's header (plain text), also the chart's title."""
+    local = end.astimezone(zone)
+    return f"{DIGEST_TITLES.get(kind, 'Digest')} · {local:%a} {local.day} {local:%b %Y}"
+
+
+def digest_message(view: DigestView, chart: bool | None = None) -> Message:
+    """A channel's digest: the period's stories, next week's planned contacts, the chart note.
+
+    `chart`: True when the chart goes in the message's thread, False when it failed, None
+    when there was nothing to draw.
+    """
+    zone = view.zone
+    title = digest_title(view.kind, view.end, zone)
+    span = f"{digest_time(view.start, zone)} to {digest_time(view.end, zone)}"
+    topics = ", ".join(view.topics) if view.topics else "none"
+    summary = (
+        f"{span} · {_plural(len(view.stories) + view.more_stories, 'story', 'stories')}, "
+        f"{_plural(view.reports, 'report')} · Topics: {escape_mrkdwn(truncate(topics, 200))}"
+    )
+    blocks: list[Block] = [header(title), context(summary)]
+    if view.late:
+        blocks.append(
+            context(":hourglass: Posted late: diplo was not running when this digest was due.")
+        )
+    if not view.topics and not view.watched:
+        blocks.append(section("This channel has no subscriptions, so there is nothing to sum up."))
+    elif not view.topics:
+        pass  # watch-words only: listed below
+    elif view.stories:
+        lines = [_digest_story_line(e) for e in view.stories]
+        if view.more_stories:
+            lines.append(f"…and {view.more_stories} more (`/diplo latest` lists them)")
+        blocks += [section("*Stories*"), *_lines_to_sections(lines)]
+    else:
+        blocks.append(section("No new reports on this channel's topics in this period."))
+    if view.watched:
+        lines = [
+            f"• {_quoted(phrase)}: {_link(item.url, truncate(item.title, 150), 400)}"
+            f" · {_source_of(item, 60)}"
+            for phrase, item in view.watched
+        ]
+        if view.more_watched:
+            lines.append(f"…and {view.more_watched} more")
+        blocks += [section("*Watch-words*"), *_lines_to_sections(lines)]
+    if view.upcoming:
+        blocks.append(section("*Coming up in the next 7 days*"))
+        blocks += _lines_to_sections([_upcoming_line(s) for s in view.upcoming])
+    if chart is not None:
+        blocks.append(context(CHART_IN_THREAD if chart else CHART_MISSING))
+    count = _plural(len(view.stories) + view.more_stories, "story", "stories")
+    text_lines = [f"{title}: {count}"]
+    text_lines += [
+        f"• [{_stage_name(e.story.stage)}] "
+        + escape_mrkdwn(truncate(e.story.headline.item.title, 150))
+        for e in view.stories[:10]
+    ]
+    return Message(text=_cut("\n".join(text_lines), TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def chart_comment(kind: str) -> str:
+    """The comment of the chart file in the digest's thread."""
+    return f"{DIGEST_TITLES.get(kind, 'Digest')}: stories and reports per day, by topic (7 days)."
+
+
+def digest_setting_text(every: str | None, weekday: int | None, at: int | None, tz: str) -> str:
+    """`daily at 08:00 (America/New_York)`, or `off`."""
+    if not every or at is None:
+        return "off"
+    clock = f"{at // 60:02d}:{at % 60:02d}"
+    when = f"every {WEEKDAY_NAMES[weekday or 0]}" if every == "weekly" else "daily"
+    return f"{when} at {clock} ({escape_mrkdwn(tz)})"
+
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def digest_settings_message(
+    channel_id: str, setting: str, changed: bool, next_due: datetime | None, zone: tzinfo
+) -> Message:
+    """The reply to `/diplo digest [daily|weekly|off]`."""
+    where = channel_mention(channel_id)
+    if not changed:
+        text = f"Digests in {where}: *{setting}*."
+        if setting == "off":
+            text += " Set one with `/diplo digest daily 08:00` or `/diplo digest weekly mon 08:00`."
+        return notice(text)
+    if next_due is None:
+        return notice(f"Digests are now *off* in {where}.", public=True)
+    return notice(
+        f"Digests in {where}: *{setting}*. The next one: {digest_time(next_due, zone)}.",
+        public=True,
+    )
+
+
+def digest_now_message(queued: bool) -> Message:
+    """The reply to `/diplo digest now`."""
+    if queued:
+        return notice("A digest of this channel's topics is on its way.")
+    return notice("A digest was already asked for this minute; it is on its way.")
+
+
+def alerts_message(channel_id: str, on: bool, changed: bool, digest: str) -> Message:
+    """The reply to `/diplo alerts [on|off]`."""
+    where = channel_mention(channel_id)
+    state = "on" if on else "off (digests only)"
+    if not changed:
+        return notice(f"Live alerts were already *{state}* in {where}.")
+    text = f"Live alerts are now *{state}* in {where}."
+    if not on:
+        text += " Stories still come in the digest"
+        text += (
+            f" ({digest})."
+            if digest != "off"
+            else (", but no digest is set: `/diplo digest daily 08:00`.")
+        )
+        text += " Reminders of planned contacts still come (`/diplo remind off` stops them)."
+    return notice(text, public=True)

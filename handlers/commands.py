@@ -24,7 +24,11 @@ from handlers.blocks import (
     Message,
     StatusReport,
     SubscriptionView,
+    alerts_message,
     code,
+    digest_now_message,
+    digest_setting_text,
+    digest_settings_message,
     dm_refused_message,
     error_message,
     feed_added_message,
@@ -58,8 +62,17 @@ from handlers.blocks import (
     watching_message,
     why_message,
 )
+from jobs.digests import default_zone_name, queue_digest_now
 from jobs.feeds import FeedAdded, add_feed_checked
-from models.channel import set_threads, threads_on
+from models.channel import (
+    alerts_on,
+    channel_zone,
+    digest_schedule,
+    set_alerts,
+    set_digest,
+    set_threads,
+    threads_on,
+)
 from models.feed import Feed, all_feeds, last_poll, remove_feed
 from models.feed import count_by_source_kind as feeds_by_kind
 from models.item import ItemView, count_since, latest
@@ -79,6 +92,7 @@ from models.watch import add_watches, remove_watches
 from models.watch import for_channel as watches_for
 from models.why import explain
 from news.query import QueryError, parse_query
+from news.schedule import DEFAULT_AT, Every, next_due, parse_clock, parse_weekday
 from news.sources import KINDS
 from news.urls import redact_url
 from news.watch import MAX_PER_CHANNEL, InvalidPhrase, parse_phrases, validate
@@ -354,6 +368,80 @@ def set_channel_threads(deps: Deps, request: Request, client: WebClient) -> Mess
     return threads_message(channel, on, changed=before != on)
 
 
+def _channel_only(request: Request) -> Message | None:
+    if request.channel_id.startswith("D") or not request.channel_id:
+        return notice("Digests and alerts are channel settings: run this in the channel.")
+    return None
+
+
+def set_channel_digest(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`digest daily [HH:MM]`, `digest weekly <day> [HH:MM]`, `digest off`, `digest now`."""
+    if refused := _channel_only(request):
+        return refused
+    channel, words = request.channel_id, [w.lower() for w in request.args]
+    default_tz = default_zone_name(deps)
+    with deps.sessions() as s:
+        current = digest_schedule(s, channel)
+        zone = channel_zone(s, channel, default_tz)
+    tz = zone.key
+    shown = digest_setting_text(current.every, current.weekday, current.at, tz)
+    if not words:
+        return digest_settings_message(channel, shown, changed=False, next_due=None, zone=zone)
+    action, rest = words[0], words[1:]
+    if action == "now":
+        if rest:
+            return _usage("digest", "`digest now` takes nothing after it.")
+        return digest_now_message(queue_digest_now(deps, channel, current.every))
+    if action == "off":
+        if rest:
+            return _usage("digest", "`digest off` takes nothing after it.")
+        with deps.sessions.begin() as s:
+            set_digest(s, channel, None, None, None, deps.clock())
+        return digest_settings_message(channel, "off", changed=True, next_due=None, zone=zone)
+    if action not in ("daily", "weekly"):
+        return _usage("digest", f"Say `daily`, `weekly`, `off` or `now`, not {code(action, 20)}.")
+    weekday: int | None = None
+    if action == "weekly":
+        if not rest:
+            return _usage("digest", "Name the day, e.g. `digest weekly mon 08:00`.")
+        weekday = parse_weekday(rest[0])
+        if weekday is None:
+            return _usage("digest", f"{code(rest[0], 20)} is not a day of the week (mon…sun).")
+        rest = rest[1:]
+    if len(rest) > 1:
+        return _usage("digest", "Give one time, e.g. `08:00`.")
+    at = parse_clock(rest[0]) if rest else DEFAULT_AT
+    if at is None:
+        return _usage("digest", f"{code(rest[0], 20)} is not a time: give HH:MM, 24-hour (08:00).")
+    every: Every = "weekly" if action == "weekly" else "daily"
+    now = deps.clock()
+    with deps.sessions.begin() as s:
+        set_digest(s, channel, every, weekday, at, now)
+    upcoming = next_due(every, weekday, at, zone, now)
+    setting = digest_setting_text(every, weekday, at, tz)
+    return digest_settings_message(channel, setting, changed=True, next_due=upcoming, zone=zone)
+
+
+def set_channel_alerts(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`alerts on|off`: live alerts (the default), or digests only."""
+    if refused := _channel_only(request):
+        return refused
+    words, channel = _words(request.args), request.channel_id
+    with deps.sessions() as s:
+        schedule = digest_schedule(s, channel)
+        tz = channel_zone(s, channel, default_zone_name(deps)).key
+        on = alerts_on(s, channel)
+    digest = digest_setting_text(schedule.every, schedule.weekday, schedule.at, tz)
+    if not words:
+        return alerts_message(channel, on, changed=False, digest=digest)
+    if words not in (["on"], ["off"]):
+        return _usage("alerts", f"Say `on` or `off`, not {code(' '.join(words), 20)}.")
+    want = words == ["on"]
+    with deps.sessions.begin() as s:
+        before = set_alerts(s, channel, want, deps.clock())
+    return alerts_message(channel, want, changed=before != want, digest=digest)
+
+
 def feed_view(feed: Feed) -> FeedView:
     """A feed's health, detached from the session."""
     return FeedView(
@@ -567,6 +655,17 @@ COMMANDS: dict[str, Command] = {
         explain_item,
         "why <url>",
         "the verdict on a news link and why it was (or was not) posted here",
+    ),
+    "digest": Command(
+        set_channel_digest,
+        "digest daily [HH:MM] | weekly <day> [HH:MM] | off | now",
+        "a summary of this channel's stories with a chart, at that local time "
+        "(default 08:00); `now`: one at once",
+    ),
+    "alerts": Command(
+        set_channel_alerts,
+        "alerts [on|off]",
+        "live alerts here (on, the default), or none: digests only (off)",
     ),
     "status": Command(
         show_status, "status", "feed health, last poll, alert queue, paused subscriptions"

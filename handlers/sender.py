@@ -12,11 +12,13 @@ import logging
 import re
 import socket
 import sys
+import tempfile
 import threading
+import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
 
 from handlers.blocks import Message
 from models.outbox import CONSOLE, SLACK, SenderKind
@@ -135,6 +137,16 @@ PostResult = Posted | RateLimited | SlackFailed
 LookupResult = Posted | RateLimited | SlackFailed | None
 
 
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    """A file's bytes are with Slack (`file_id`), not shared anywhere yet."""
+
+    file_id: str
+
+
+UploadResult = Uploaded | RateLimited | SlackFailed
+
+
 class Sender(Protocol):
     """Where alerts go: Slack in production, stdout in console mode, the fake in tests."""
 
@@ -184,6 +196,16 @@ class Sender(Protocol):
 
     def permalink(self, channel: str, ts: str) -> str | None:
         """A link to the message, or None when Slack cannot give one."""
+        ...
+
+    def upload_file(self, filename: str, data: bytes) -> UploadResult:
+        """Hand a file's bytes to Slack (not shared yet: `share_file` does that)."""
+        ...
+
+    def share_file(
+        self, file_id: str, title: str, channel: str, thread_ts: str | None, comment: str
+    ) -> PostResult:
+        """Share an uploaded file in the channel (in the thread of `thread_ts` when given)."""
         ...
 
 
@@ -392,6 +414,54 @@ class SlackSender:
         link = response.get("permalink")
         return str(link) if link else None
 
+    def upload_file(self, filename: str, data: bytes) -> UploadResult:
+        """files.getUploadURLExternal, then a POST of the bytes to the URL it gives.
+
+        Nothing is visible in Slack until `share_file` (files.completeUploadExternal).
+        """
+        try:
+            response = self.client.files_getUploadURLExternal(filename=filename, length=len(data))
+        except self._api_error as e:
+            return _upload_failure(_api_failure(e))
+        except self._other_errors as e:
+            return _transport_failure(e)
+        url, file_id = response.get("upload_url"), response.get("file_id")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")) or not file_id:
+            return SlackFailed("bad_upload_url", "unknown")
+        request = urllib.request.Request(url, data=data, method="POST")
+        request.add_header("Content-Type", "application/octet-stream")
+        try:
+            with urllib.request.urlopen(request, timeout=self.client.timeout) as answer:
+                answer.read()
+        except HTTPError as e:
+            kind: FailureKind = "transient" if e.code >= 500 or e.code == 429 else "unknown"
+            return SlackFailed(f"upload_http_{e.code}", kind)
+        except (URLError, OSError, http.client.HTTPException) as e:
+            return _transport_failure(e)
+        return Uploaded(str(file_id))
+
+    def share_file(
+        self, file_id: str, title: str, channel: str, thread_ts: str | None, comment: str
+    ) -> PostResult:
+        """files.completeUploadExternal into the channel (or thread); failures are values."""
+        try:
+            response = self.client.files_completeUploadExternal(
+                files=[{"id": file_id, "title": title}],
+                channel_id=channel,
+                thread_ts=thread_ts,
+                initial_comment=comment,
+            )
+        except self._api_error as e:
+            return _api_failure(e)
+        except self._other_errors as e:
+            return _transport_failure(e)
+        files = response.get("files") or [{}]
+        return Posted(ts=str(files[0].get("id") or file_id))
+
+
+def _upload_failure(result: PostResult) -> UploadResult:
+    return result if not isinstance(result, Posted) else SlackFailed("unexpected_error", "unknown")
+
 
 def story_metadata(story_id: int, op_ids: list[int]) -> dict[str, Any]:
     """The metadata of a story message or reply: which outbox ops it delivers."""
@@ -496,3 +566,21 @@ class ConsoleSender:
     def permalink(self, channel: str, ts: str) -> str | None:
         """Printed messages have no links."""
         return None
+
+    def upload_file(self, filename: str, data: bytes) -> UploadResult:
+        """Write the file to a temporary path (its "file id"), to be printed when shared."""
+        suffix = "-" + re.sub(r"[^A-Za-z0-9._-]", "_", filename)[-60:]
+        with tempfile.NamedTemporaryFile(prefix="diplo-", suffix=suffix, delete=False) as f:
+            f.write(data)
+        return Uploaded(f.name)
+
+    def share_file(
+        self, file_id: str, title: str, channel: str, thread_ts: str | None, comment: str
+    ) -> PostResult:
+        """Print where the file is (the path `upload_file` wrote); always `Posted`."""
+        where = f"the thread of {thread_ts} in {channel}" if thread_ts else channel
+        with self._lock:
+            n = next(self._count)
+            heading = f"── file {n} for {where} ──"
+            print(f"{heading}\n{comment}\n{file_id}\n", file=self.stream, flush=True)
+        return Posted(ts=f"console-{n}")

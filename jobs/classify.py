@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.stories import StoryChange, assign_stories
 from models.attribution import backfill_items
+from models.channel import alerts_off_among
 from models.db import serialize
 from models.item import Item
 from models.outbox import enqueue, enqueue_story
@@ -138,6 +139,9 @@ def classify_and_alert(
         if channels:
             to_alert[item.id] = channels
         extra = {c: w.phrase for c, w in watchers.items() if c not in channels}
+        if extra:  # a channel with live alerts off gets its watch-words in the digest only
+            off = alerts_off_among(s, extra)
+            extra = {c: phrase for c, phrase in extra.items() if c not in off}
         queued += enqueue(s, item.id, extra, now, watch_phrases=extra)
     if relevant and not locked:
         serialize(s, CLASSIFY_LOCK)  # stories too: two replicas never open one story twice

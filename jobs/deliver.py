@@ -12,6 +12,9 @@ Story ops (`post` the story message, `reply` in its thread, `update` it) go thro
 `jobs.story_delivery`, one unit at a time: a channel's story messages come first, and its
 quiet replies of one story claimed together go out as one message. Their metadata lists
 the op ids they deliver, looked up (thread replies included) the same way.
+
+A DIGEST op (queued when due by jobs.digests) goes through `jobs.digest_delivery`: rendered
+now, posted like an item alert (same metadata, same lookup), its chart shared in its thread.
 """
 
 from __future__ import annotations
@@ -35,8 +38,11 @@ from handlers.sender import (
     Sender,
     SlackFailed,
 )
+from jobs.digest_delivery import DigestAttempt
+from jobs.digests import default_zone_name
 from jobs.story_delivery import RunStories, StoryAttempt, take_unit
 from models.outbox import (
+    DIGEST,
     POST,
     UPDATE,
     AlertJob,
@@ -181,10 +187,26 @@ def _attempt_safely(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
         return _Outcome(SlackFailed("unexpected_error", "transient"))
 
 
+def _attempt_digest(digests: DigestAttempt, job: AlertJob) -> _Outcome:
+    """One digest (jobs.digest_delivery); a bug becomes a retry (maybe posted)."""
+    try:
+        o = digests.run(job)
+    except Exception:
+        logger.exception("digest %s: unexpected error; it will be retried", job.alert_id)
+        return _Outcome(SlackFailed("unexpected_error", "transient"))
+    return _Outcome(o.result, recovered=o.recovered, lookup=o.lookup, given_up=o.given_up)
+
+
 def _attempt_unit(
-    sender: Sender, unit: list[AlertJob], pacer: _Pacer, stories: StoryAttempt
+    sender: Sender,
+    unit: list[AlertJob],
+    pacer: _Pacer,
+    stories: StoryAttempt,
+    digests: DigestAttempt,
 ) -> list[tuple[AlertJob, _Outcome]]:
-    """One item alert, or one unit of story ops; a bug becomes a retry (maybe posted)."""
+    """One item alert, one digest, or one unit of story ops; a bug becomes a retry."""
+    if unit[0].op == DIGEST:
+        return [(unit[0], _attempt_digest(digests, unit[0]))]
     if unit[0].story_id is None:
         return [(unit[0], _attempt_safely(sender, unit[0], pacer))]
     try:
@@ -342,6 +364,14 @@ def deliver_pending(
     stories = StoryAttempt(
         deps.sender, deps.sessions, run.pacer.call, RunStories(), LOOKBACK, UNKNOWN_ATTEMPTS
     )
+    digests = DigestAttempt(
+        deps.sender,
+        deps.sessions,
+        run.pacer.call,
+        LOOKBACK,
+        UNKNOWN_ATTEMPTS,
+        default_zone_name(deps),
+    )
     queues = _round_robin(jobs)
     deadline = started + RUN_TIME
     untried: list[int] = []
@@ -365,7 +395,7 @@ def deliver_pending(
                 continue
             # every op of a unit shares its message's fate: each is recorded, even when an
             # earlier one stopped the run (a dropped post may have delivered all of them)
-            for job, outcome in _attempt_unit(deps.sender, unit, run.pacer, stories):
+            for job, outcome in _attempt_unit(deps.sender, unit, run.pacer, stories, digests):
                 run.record(job, outcome, queues)
     finally:
         # if recording failed (database down), that alert stays `sending`: looked up later

@@ -18,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from deps import Deps
 from jobs.deliver import deliver_pending
+from jobs.digests import DIGEST_TICK, queue_due_digests
 from jobs.poll import poll_due_feeds
 from jobs.retention import prune_old_items
 
@@ -106,6 +107,14 @@ def build_scheduler(deps: Deps, *, deliver: bool = True) -> BackgroundScheduler:
             id="deliver",
             replace_existing=True,
         )
+    # Digests are inserted when due (jobs/digests.py): a short tick, one insert-ignore each.
+    scheduler.add_job(
+        guarded("digests", queue_due_digests, deps),
+        IntervalTrigger(seconds=DIGEST_TICK, jitter=5),
+        id="digests",
+        replace_existing=True,
+        next_run_time=deps.clock() + timedelta(seconds=10),
+    )
     if settings.retention_days > 0:  # hourly, first a few minutes after start (rolling deploys)
         scheduler.add_job(
             guarded("retention", prune_old_items, deps),

@@ -272,6 +272,32 @@ def enqueue_update(s: Session, story_id: int, channel: str, now: datetime) -> in
     return 0
 
 
+def enqueue_keyed(
+    s: Session, channel: str, op: str, key: str, payload: str | None, now: datetime
+) -> int | None:
+    """Queue one message of the channel (a digest, …) due now, once per (channel, op, key).
+
+    Returns the new row's id, or None when that key was queued before (by this process or
+    another replica, now or before a restart).
+    """
+    row = {
+        "item_id": None,
+        "story_id": None,
+        "channel_id": channel,
+        "op": op,
+        "key": key[:120],
+        "payload": payload,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    new = _insert_ignore(s, row)
+    if new is not None:
+        notify_queued(s)
+    return new
+
+
 def _insert_ignore(s: Session, row: Mapping[str, object]) -> int | None:
     """Insert one outbox row unless any unique index refuses it; its id, or None."""
     stmt = insert_ignore(s, Alert).values(row).on_conflict_do_nothing().returning(Alert.id)
@@ -314,6 +340,8 @@ class AlertJob:
     parent_failed: bool = False
     threads: bool = True  # the channel's choice at claim time
     watch_phrase: str | None = None  # the channel's watch-word that matched, if any
+    key: str | None = None  # a keyed op's key (REMIND, DIGEST, CATCHUP, MORE)
+    payload: str | None = None  # its JSON rendering data
 
 
 def _claimable(
@@ -452,6 +480,8 @@ def claim_batch(
                 parent_failed=parent is not None and parent.status == FAILED,
                 threads=threads.get(alert.channel_id, True),
                 watch_phrase=alert.watch_phrase,
+                key=alert.key,
+                payload=alert.payload,
             )
         )
     return jobs

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import String, Text, UniqueConstraint, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.channel import alerts_off_ids
 from models.db import Base, UTCDateTime, insert_ignore, rowcount
 
 ALL_TOPICS = "all"
@@ -89,13 +90,18 @@ def listing(
 
 
 def channels_for(s: Session, topics: Iterable[str]) -> list[str]:
-    """Channels with an active subscription to any of `topics` or to `all`, sorted."""
+    """Channels with an active subscription to any of `topics` or to `all`, sorted.
+
+    Channels with live alerts off (`/diplo alerts off`: digests only) are left out.
+    """
     wanted = [*topics, ALL_TOPICS]
     return sorted(
         set(
             s.scalars(
                 select(Subscription.channel_id).where(
-                    Subscription.topic.in_(wanted), Subscription.paused_reason.is_(None)
+                    Subscription.topic.in_(wanted),
+                    Subscription.paused_reason.is_(None),
+                    Subscription.channel_id.not_in(alerts_off_ids()),
                 )
             )
         )

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from models.channel import alerts_on
 from models.feed import Feed
 from models.item import Item, ItemView
 from models.outbox import Alert
@@ -27,6 +28,7 @@ PAUSED = "paused"
 SUBSCRIBED_LATER = "subscribed_later"
 FIRST_POLL = "first_poll"
 TOO_ACTIVE = "too_active"
+ALERTS_OFF = "alerts_off"  # `/diplo alerts off`: the channel gets digests only
 UNKNOWN = "unknown"
 
 
@@ -96,7 +98,9 @@ def explain(s: Session, url: str, channel_id: str) -> Why | None:
         alert_sent_at=alert.sent_at if alert else None,
         alert_error=alert.last_error if alert else None,
         watch_phrase=alert.watch_phrase if alert else watch,
-        not_alerted=None if alert else _not_alerted(s, item, feed, subs, watch, watched_since),
+        not_alerted=None
+        if alert
+        else _not_alerted(s, item, feed, subs, watch, watched_since, channel_id),
         duplicate_of=ItemView.of(earlier) if earlier else None,
         channel_topics=tuple(sub.topic for sub in subs),
     )
@@ -109,6 +113,7 @@ def _not_alerted(
     subs: list[Subscription],
     watch: str | None,
     watched_since: datetime | None,
+    channel_id: str = "",
 ) -> str:
     """The most likely reason the item has no alert for this channel."""
     if item.label is None:
@@ -124,6 +129,8 @@ def _not_alerted(
         return NOT_SUBSCRIBED
     if covering and all(sub.paused_reason for sub in covering) and watch is None:
         return PAUSED
+    if channel_id and not alerts_on(s, channel_id):
+        return ALERTS_OFF
     flooded = feed.too_active_since if feed is not None else None
     if flooded is not None and item.fetched_at >= flooded:
         return TOO_ACTIVE

@@ -14,6 +14,11 @@ revoked token). Point a client at it with `WebClient(token=slack.bot_token, base
 
 Channels are created on first use (public, bot is a member) unless declared with
 `set_channel`. Envelopes sent with `send_envelope` go to the newest Socket Mode connection.
+
+Files go the way Slack's external upload goes: files.getUploadURLExternal hands out an
+upload URL on this server, the bytes are POSTed there (`fail_uploads` scripts failures),
+files.completeUploadExternal shares them (a message with `files`, in a thread when asked);
+`files(channel)` returns what was shared, bytes included.
 """
 
 from __future__ import annotations
@@ -98,6 +103,10 @@ class FakeSlack:
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
         self._refusals: list[tuple[str, str, bool]] = []  # (containing, error, blocks_only)
+        # files: announced by files.getUploadURLExternal, bytes POSTed to the upload URL,
+        # shared by files.completeUploadExternal
+        self._files: dict[str, Json] = {}
+        self._upload_faults: deque[int] = deque()  # HTTP statuses for the next upload POSTs
         self._last_ts = 0.0
         self._in_flight: Counter[str] = Counter()
         self._sockets: list[ServerConnection] = []
@@ -215,6 +224,11 @@ class FakeSlack:
         with self._lock:
             self._faults[method].extend(_Fault(pause=seconds) for _ in range(n))
 
+    def fail_uploads(self, n: int = 1, status: int = 500) -> None:
+        """Answer the next `n` POSTs of file bytes to an upload URL with HTTP `status`."""
+        with self._lock:
+            self._upload_faults.extend([status] * n)
+
     def pass_next(self, method: str, n: int = 1) -> None:
         """Let the next `n` calls of `method` through untouched (to interleave with faults)."""
         with self._lock:
@@ -308,6 +322,19 @@ class FakeSlack:
                     if m["ts"] == ts:
                         return m
         return None
+
+    def files(self, channel: str | None = None) -> list[Json]:
+        """Files shared (by files.completeUploadExternal), in `channel` or anywhere, oldest first.
+
+        Each has `id`, `title`, `name`, `length` (announced), `data` (the bytes received),
+        `channel`, `thread_ts`, `initial_comment`.
+        """
+        with self._lock:
+            return [
+                dict(f)
+                for f in self._files.values()
+                if f.get("shared") and (channel is None or f["channel"] == channel)
+            ]
 
     def ephemeral(self) -> list[Json]:
         """Bodies accepted by chat.postEphemeral, oldest first."""
@@ -618,6 +645,72 @@ class FakeSlack:
         channels = [{"id": c} for c in sorted(self.memberships[user])]
         return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
+    def _api_files_getUploadURLExternal(self, body: Json) -> Json:
+        filename, length = str(body.get("filename") or ""), str(body.get("length") or "")
+        if not filename or not length.isdigit() or int(length) < 1:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        self._files[file_id] = {"id": file_id, "name": filename, "length": int(length)}
+        url = f"http://127.0.0.1:{self.port}/upload/v1/{file_id}"
+        return {"ok": True, "upload_url": url, "file_id": file_id}
+
+    def _upload(self, file_id: str, data: bytes) -> tuple[int, str]:
+        """The upload URL: store the bytes of an announced file (Slack answers `OK - <n>`)."""
+        with self._lock:
+            if self._upload_faults:
+                return self._upload_faults.popleft(), "upload failed"
+            f = self._files.get(file_id)
+            if f is None or "data" in f:
+                return 404, "not found"
+            f["data"] = data
+            return 200, f"OK - {len(data)}"
+
+    def _api_files_completeUploadExternal(self, body: Json) -> Json:
+        raw = body.get("files")
+        try:
+            wanted = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            wanted = None
+        if not isinstance(wanted, list) or not wanted:
+            return {"ok": False, "error": "invalid_arguments"}
+        channel = str(body.get("channel_id") or "")
+        if channel and (error := self._channel_error("files.completeUploadExternal", channel)):
+            return {"ok": False, "error": error}
+        thread_ts = str(body.get("thread_ts") or "")
+        parent = self._find(channel, thread_ts) if thread_ts else None
+        if thread_ts and parent is None:
+            return {"ok": False, "error": "invalid_thread_ts"}
+        found = [self._files.get(str(w.get("id"))) for w in wanted if isinstance(w, dict)]
+        if not found or any(f is None or "data" not in f for f in found):
+            return {"ok": False, "error": "file_not_found"}
+        if any(len(f["data"]) != f["length"] for f in found if f is not None):
+            return {"ok": False, "error": "file_upload_size_mismatch"}
+        shared = []
+        for w, f in zip(wanted, found, strict=True):
+            assert f is not None
+            f.update(
+                shared=True,
+                title=str(w.get("title") or f["name"]),
+                channel=channel,
+                thread_ts=thread_ts or None,
+                initial_comment=body.get("initial_comment"),
+            )
+            shared.append({"id": f["id"], "title": f["title"], "name": f["name"]})
+        if channel:
+            msg = {
+                "type": "message",
+                "ts": self._next_ts(),
+                "user": "U_BOT",
+                "text": str(body.get("initial_comment") or ""),
+                "files": shared,
+                "upload": True,
+            }
+            if parent is not None:
+                self._add_reply(channel, parent, msg, False)
+            else:
+                self._messages[channel].append(msg)
+        return {"ok": True, "files": shared}
+
     def _api_apps_connections_open(self, body: Json) -> Json:
         ticket = uuid.uuid4().hex
         port = self.ws_advertised_port
@@ -714,6 +807,11 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k.lower(): v for k, v in self.headers.items()}
+            if parts.path.startswith("/upload/v1/"):  # a file's bytes, not an API call
+                file_id = parts.path.removeprefix("/upload/v1/")
+                fake._record("upload", {"file_id": file_id, "size": len(raw)}, headers)
+                status, answer = fake._upload(file_id, raw)
+                return self._send_text(status, answer)
             body = _parse_body(raw, headers.get("content-type", ""), parts.query)
             if parts.path.startswith("/response/"):
                 fake._record("response/" + parts.path.removeprefix("/response/"), body, headers)
@@ -747,6 +845,14 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 return
             # a client that gave up waiting (timeout) gets an error here: the call took effect
             self._send(*fake.handle(method, body, headers))
+
+        def _send_text(self, status: int, text: str) -> None:
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def _send(self, status: int, payload: Json, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()
