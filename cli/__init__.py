@@ -29,9 +29,9 @@ def build_parser(run_bot: Command) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     run = sub.add_parser("run", help="run the bot (the default): scheduler + Slack or console")
     run.set_defaults(func=run_bot)
-    from cli import classify, db, feeds, poll, reads, reclassify, stories
+    from cli import classify, db, doctor, feeds, poll, reads, reclassify, stories
 
-    for module in (poll, feeds, db, classify, reclassify, stories, reads):
+    for module in (poll, feeds, db, classify, reclassify, stories, reads, doctor):
         module.register(sub)
     parser.set_defaults(func=run_bot)
     return parser
