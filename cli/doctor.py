@@ -8,6 +8,7 @@ database is only read (never created, migrated or seeded), and no token is ever 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -60,10 +61,12 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
     return 1 if worst(checks) == "fail" else 0
 
 
-def run_checks() -> list[Check]:
+def run_checks(
+    environ: Mapping[str, str] | None = None, env_file: str | None = ".env"
+) -> list[Check]:
     """Configuration first (nothing else can run without it), then the rest in order."""
     try:
-        settings = load_settings()
+        settings = load_settings(environ, env_file)
     except SettingsError as exc:
         return [Check("configuration", "fail", str(exc), "fix that variable (environment or .env)")]
     configure_logging("ERROR", settings.log_format)
