@@ -28,6 +28,7 @@ PLAIN_WIDTH = 120  # columns of plain (non-TTY) output: tables wrap long cells, 
 # C0 and C1 controls (tab and newline are turned into spaces first), zero-width and bidi marks
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _SPACE = re.compile(r"\s+")
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)?")
 
 
 def is_tty(stream: TextIO) -> bool:
@@ -72,7 +73,7 @@ def show(draw: Callable[[Console], object], stream: TextIO | None = None) -> Non
 
 def safe(text: str | None, limit: int = 300) -> str:
     """Feed or user text on one line, without control or invisible characters, cut to `limit`."""
-    one_line = _SPACE.sub(" ", (text or "").replace("\t", " "))
+    one_line = _SPACE.sub(" ", _ESCAPE_SEQUENCE.sub("", text or ""))
     return truncate(_UNSAFE.sub("", one_line).strip(), limit)
 
 
