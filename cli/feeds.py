@@ -12,10 +12,8 @@ from rich.text import Text
 from cli.context import StartupError, configure_logging, open_deps, settings_or_exit
 from cli.reads import STATUS_STYLES
 from cli.terminal import plain, short_time, show, table
-from handlers.blocks import FeedView
-from handlers.reads import feed_views
 from jobs.feeds import FeedRejected, add_feed_checked, export_opml, import_opml
-from models.feed import all_feeds, remove_feed
+from models.feed import Feed, all_feeds, remove_feed
 from news.opml import OpmlError
 from news.urls import redact_text, redact_url
 
@@ -42,33 +40,32 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def list_feeds(args: argparse.Namespace) -> int:
     """A table of feeds: status, failures, last poll, URL, last error (or too active)."""
-    with open_deps(settings_or_exit()) as deps:
-        feeds = feed_views(deps)
-    if not feeds:
-        print("no feeds yet (they are seeded when the bot or `poll --once` first runs)")
-        return 0
-    show(lambda console: console.print(feeds_table(feeds)))
+    with open_deps(settings_or_exit()) as deps, deps.sessions() as s:
+        feeds = list(all_feeds(s))
+        if not feeds:
+            print("no feeds yet (they are seeded when the bot or `poll --once` first runs)")
+            return 0
+        shown = feeds_table(feeds)
+    show(lambda console: console.print(shown))
     return 0
 
 
-def feeds_table(feeds: list[FeedView]) -> Table:
+def feeds_table(feeds: list[Feed]) -> Table:
     """One row per feed; URL secrets and error details redacted."""
     t = table("status", "fails:right", "last poll (UTC)", "feed", "problem")
     for f in feeds:
-        problem = redact_text(f.last_error) if f.last_error else ""
-        if f.too_active_count:
+        problem = f"last error: {redact_text(f.last_error)}" if f.last_error else ""
+        if f.too_active_since:
             problem = (
-                f"too active: {f.too_active_count} new relevant items in its last poll "
-                "(alerts beyond DIPLO_FLOOD_ITEMS held)"
-            ) + (f"; last error: {problem}" if problem else "")
-        elif problem:
-            problem = f"last error: {problem}"
+                f"too active since {short_time(f.too_active_since)}: {f.too_active_count} new "
+                "relevant items in its last poll (alerts beyond DIPLO_FLOOD_ITEMS held)"
+            ) + (f"; {problem}" if problem else "")
         t.add_row(
             Text(f.status, style=STATUS_STYLES.get(f.status, "")),
             str(f.consecutive_failures),
             short_time(f.last_polled_at),
             plain(redact_url(f.url), 300),
-            plain(problem, 300),
+            plain(problem, 400),
         )
     return t
 

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from news.text import truncate
 
-PLAIN_WIDTH = 120  # columns of plain (non-TTY) output: tables wrap long cells, not lines
+PLAIN_WIDTH = 1000  # plain (non-TTY) output: a row stays on one line, for grep and cut
 # C0 and C1 controls (tab and newline are turned into spaces first), zero-width and bidi marks
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _SPACE = re.compile(r"\s+")
