@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -10,7 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from rich.console import Console
+from rich.text import Text
+
 from cli.context import settings_or_exit
+from cli.terminal import show, table
 from news.relevance import Classifier, Label, default_classifier, naive_classify
 from news.rules import RulesError, load_rules
 
@@ -178,25 +183,33 @@ def evaluate_file(path: Path, classifier: Classifier, stdout: TextIO, stderr: Te
 
 
 def report(result: Evaluation, name: str) -> str:
-    """The evaluation as an aligned text report."""
+    """The evaluation as plain text: the scores, then both confusion matrices (rich tables)."""
+    out = io.StringIO()
+    show(lambda console: draw_report(console, result, name), out)
+    return out.getvalue()
+
+
+def draw_report(console: Console, result: Evaluation, name: str) -> None:
+    """Print the evaluation: counts, precision/recall/F1 of both systems, confusion matrices."""
     total = sum(result.gold.values())
     counts = ", ".join(f"{result.gold.get(label, 0)} {label}" for label in LABELS)
-    lines = [f"{name}: {total} items ({counts})"]
+    console.print(Text(f"{name}: {total} items ({counts})"))
     if result.skipped:
-        lines.append(f"skipped {result.skipped} lines without a title or a known label")
+        console.print(f"skipped {result.skipped} lines without a title or a known label")
+    console.print()
     engine, naive = result.engine.relevant_vs_rest(), result.naive.relevant_vs_rest()
-    lines += ["", f"{'relevant vs rest':<18}{'engine':>8}{'naive':>8}"]
+    scores = table("relevant vs rest", "engine:right", "naive:right")
     for i, metric in enumerate(("precision", "recall", "F1")):
-        lines.append(f"{metric:<18}{engine[i]:>8.3f}{naive[i]:>8.3f}")
-    lines += ["", "confusion (rows: gold label, columns: predicted)"]
-    header = f"{'':<14}" + "".join(f"{label:>12}" for label in LABELS)
-    for system, scores in (("engine", result.engine), ("naive", result.naive)):
-        lines.append(f"{system:<14}" + header[14:])
+        scores.add_row(metric, f"{engine[i]:.3f}", f"{naive[i]:.3f}")
+    console.print(scores)
+    console.print()
+    console.print("confusion (rows: gold label, columns: predicted)")
+    for system, matrix in (("engine", result.engine), ("naive", result.naive)):
+        confusion = table(system, *(f"{label}:right" for label in LABELS))
         for gold in LABELS:
-            row = "".join(f"{scores.count(gold, predicted):>12}" for predicted in LABELS)
-            lines.append(f"  {gold:<12}{row}")
-    lines.append('(the naive rule says only relevant or not: "not" is counted as irrelevant)')
-    return "\n".join(lines) + "\n"
+            confusion.add_row(f"  {gold}", *(str(matrix.count(gold, p)) for p in LABELS))
+        console.print(confusion)
+    console.print('(the naive rule says only relevant or not: "not" is counted as irrelevant)')
 
 
 def _reason(exc: BaseException) -> str:

@@ -6,9 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from rich.table import Table
+from rich.text import Text
+
 from cli.context import StartupError, configure_logging, open_deps, settings_or_exit
+from cli.reads import STATUS_STYLES
+from cli.terminal import plain, short_time, show, table
 from jobs.feeds import FeedRejected, add_feed_checked, export_opml, import_opml
-from models.feed import all_feeds, remove_feed
+from models.feed import Feed, all_feeds, remove_feed
 from news.opml import OpmlError
 from news.urls import redact_text, redact_url
 
@@ -34,25 +39,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def list_feeds(args: argparse.Namespace) -> int:
-    """Print one line per feed: status, failures, last poll, URL, last error."""
+    """A table of feeds: status, failures, last poll, URL, last error (or too active)."""
     with open_deps(settings_or_exit()) as deps, deps.sessions() as s:
-        feeds = all_feeds(s)
+        feeds = list(all_feeds(s))
         if not feeds:
             print("no feeds yet (they are seeded when the bot or `poll --once` first runs)")
-        for f in feeds:
-            polled = f.last_polled_at.strftime("%Y-%m-%d %H:%M") if f.last_polled_at else "never"
-            url = redact_url(f.url)
-            line = f"{f.status:<9} {f.consecutive_failures:>3} fails  {polled:<16}  {url}"
-            if f.last_error:
-                line += f"\n{'':>9} last error: {redact_text(f.last_error)}"
-            if f.too_active_since:
-                since = f.too_active_since.strftime("%Y-%m-%d %H:%M")
-                line += (
-                    f"\n{'':>9} too active since {since}: {f.too_active_count} new relevant "
-                    "items in its last poll (alerts beyond DIPLO_FLOOD_ITEMS held)"
-                )
-            print(line)
+            return 0
+        shown = feeds_table(feeds)
+    show(lambda console: console.print(shown))
     return 0
+
+
+def feeds_table(feeds: list[Feed]) -> Table:
+    """One row per feed; URL secrets and error details redacted."""
+    t = table("status", "fails:right", "last poll (UTC)", "feed", "problem")
+    for f in feeds:
+        problem = f"last error: {redact_text(f.last_error)}" if f.last_error else ""
+        if f.too_active_since:
+            problem = (
+                f"too active since {short_time(f.too_active_since)}: {f.too_active_count} new "
+                "relevant items in its last poll (alerts beyond DIPLO_FLOOD_ITEMS held)"
+            ) + (f"; {problem}" if problem else "")
+        t.add_row(
+            Text(f.status, style=STATUS_STYLES.get(f.status, "")),
+            str(f.consecutive_failures),
+            short_time(f.last_polled_at),
+            plain(redact_url(f.url), 300),
+            plain(problem, 400),
+        )
+    return t
 
 
 def add_feed(args: argparse.Namespace) -> int:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import TextIO
+
+from rich.console import Console
 
 from cli.context import configure_logging, open_deps, settings_or_exit
+from cli.terminal import advance, plain, progress_bar, show, table
 from jobs.deliver import deliver_pending
 from jobs.poll import FeedOutcome, PollSummary, poll_due_feeds
 from jobs.recover import start_up
@@ -24,36 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-class ProgressBar:
-    """A one-line progress bar on a terminal; silent elsewhere."""
-
-    def __init__(self, total: int, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
-        self.total = max(total, 1)
-        self.done = 0
-        self.stream = stream
-        self.enabled = enabled and stream.isatty()
-
-    def __call__(self, outcome: FeedOutcome, _claimed: int) -> None:
-        """Advance by one feed."""
-        self.done += 1
-        if not self.enabled:
-            return
-        width = 30
-        filled = int(width * min(self.done, self.total) / self.total)
-        self.stream.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} feeds"
-            f"  {outcome.status:<12}"
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End the bar's line."""
-        if self.enabled:
-            self.stream.write("\n")
-
-
-def summary_table(summary: PollSummary) -> str:
-    """The summary of one cycle as an aligned text table."""
+def summary_table(console: Console, summary: PollSummary) -> None:
+    """The summary of one cycle as a two-column table, then the failed feeds."""
     rows = [
         ("feeds polled", str(summary.feeds)),
         ("ok", str(summary.ok)),
@@ -63,14 +36,18 @@ def summary_table(summary: PollSummary) -> str:
         ("alerts queued", str(summary.alerts)),
         ("time", f"{summary.seconds:.2f}s"),
     ]
-    width = max(len(k) for k, _ in rows)
-    lines = [f"{k:<{width}}  {v:>8}" for k, v in rows]
+    t = table("", ":right")
+    t.show_header = False
+    for name, value in rows:
+        t.add_row(name, value)
+    console.print(t)
     failures = [o for o in summary.outcomes if o.status == "failed"]
     if failures:
-        lines.append("")
-        lines.append("failed feeds:")
-        lines += [f"  {redact_url(o.url)}: {redact_text(o.error or '')}" for o in failures]
-    return "\n".join(lines)
+        failed = table("feed", "error")
+        for o in failures:
+            failed.add_row(plain(redact_url(o.url), 300), plain(redact_text(o.error or ""), 300))
+        console.print("failed feeds:")
+        console.print(failed)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,11 +59,12 @@ def run(args: argparse.Namespace) -> int:
         with deps.sessions.begin() as s:
             make_all_due(s, deps.clock())
             total = sum(1 for f in all_feeds(s) if f.enabled)
-        bar = ProgressBar(total, enabled=not args.quiet)
-        try:
-            summary = poll_due_feeds(deps, progress=bar)
-        finally:
-            bar.close()
+        with progress_bar(total, "polling", enabled=not args.quiet) as bar:
+
+            def step(outcome: FeedOutcome, _claimed: int) -> None:
+                advance(bar, outcome.status)
+
+            summary = poll_due_feeds(deps, progress=step)
         deliver_pending(deps)
-    print(summary_table(summary))
+    show(lambda console: summary_table(console, summary))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import sys
@@ -12,7 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from rich.console import Console
+from rich.text import Text
+
 from cli.context import settings_or_exit
+from cli.terminal import show, table
 from news.cluster import StoryIndex, features
 from news.contact import STAGES, ContactRulesError, extract_contact
 from news.relevance import Classifier, default_classifier
@@ -359,12 +364,19 @@ def naive_stage(title: str) -> str:
 
 
 def report(result: Evaluation, name: str) -> str:
-    """The evaluation as an aligned text report."""
-    lines = [
-        f"{name}: {result.items} items, {result.relevant} relevant in {result.events} stories",
-        "",
-        f"{'':<22}{'engine':>8}{'naive':>8}",
-    ]
+    """The evaluation as plain text: a table of both systems' scores (rich)."""
+    out = io.StringIO()
+    show(lambda console: draw_report(console, result, name), out)
+    return out.getvalue()
+
+
+def draw_report(console: Console, result: Evaluation, name: str) -> None:
+    """Print the evaluation: counts, then B-cubed and stage scores of the engine and baseline."""
+    console.print(
+        Text(f"{name}: {result.items} items, {result.relevant} relevant in {result.events} stories")
+    )
+    console.print()
+    t = table("", "engine:right", "naive:right")
     rows = (
         ("B-cubed precision", "precision"),
         ("B-cubed recall", "recall"),
@@ -373,11 +385,10 @@ def report(result: Evaluation, name: str) -> str:
         ("five-stage accuracy", "stage_accuracy"),
     )
     for label, attr in rows:
-        lines.append(
-            f"{label:<22}{getattr(result.engine, attr):>8.3f}{getattr(result.naive, attr):>8.3f}"
-        )
-    lines.append(
+        engine, naive = getattr(result.engine, attr), getattr(result.naive, attr)
+        t.add_row(label, f"{engine:.3f}", f"{naive:.3f}")
+    console.print(t)
+    console.print(
         "(naive: same title words (Jaccard >= 0.3) within 24 h; planned if the title says "
         '"to meet"/"will visit"/将, else held)'
     )
-    return "\n".join(lines) + "\n"

@@ -11,7 +11,6 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -19,10 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from deps import Deps
 from handlers.blocks import (
-    FailedAlertView,
-    FeedView,
     Message,
-    StatusReport,
     SubscriptionView,
     alerts_message,
     code,
@@ -62,6 +58,26 @@ from handlers.blocks import (
     watching_message,
     why_message,
 )
+from handlers.reads import (  # the data of the read-only sub-commands (also the CLI's)
+    DEFAULT_LATEST,
+    MAX_LATEST,
+    MAX_SEARCH_RESULTS,
+    SearchRefused,
+    UnknownTopic,
+    feed_views,
+    latest_news,
+    search_news,
+    sources_report,
+    status_report,
+    story,
+    subscription_view,
+)
+from handlers.reads import (
+    feed_view as feed_view,  # re-exported: older callers import it from here
+)
+from handlers.reads import (
+    topics as _topics,
+)
 from jobs.digests import default_zone_name, queue_digest_now
 from jobs.feeds import FeedAdded, add_feed_checked
 from models.channel import (
@@ -73,35 +89,17 @@ from models.channel import (
     set_threads,
     threads_on,
 )
-from models.feed import Feed, all_feeds, last_poll, remove_feed
-from models.feed import count_by_source_kind as feeds_by_kind
-from models.item import ItemView, count_since, latest
-from models.item import count_by_source_kind as items_by_kind
-from models.outbox import failed_reasons, status_counts
-from models.search import RECENT_WINDOW, search
-from models.story_view import load_story, recent_stories
-from models.subscription import (
-    ALL_TOPICS,
-    Subscription,
-    for_channel,
-    paused,
-    subscribe,
-    unsubscribe,
-)
+from models.feed import remove_feed
+from models.subscription import ALL_TOPICS, for_channel, subscribe, unsubscribe
 from models.watch import add_watches, remove_watches
 from models.watch import for_channel as watches_for
 from models.why import explain
-from news.query import QueryError, parse_query
 from news.schedule import DEFAULT_AT, Every, next_due, parse_clock, parse_weekday
-from news.sources import KINDS
 from news.urls import redact_url
 from news.watch import MAX_PER_CHANNEL, InvalidPhrase, parse_phrases, validate
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LATEST = 5
-MAX_LATEST = 20
-MAX_SEARCH_RESULTS = 10
 MAX_TOPICS_PER_COMMAND = 20
 
 # Slack wraps links and mentions in command text: <https://x|x>, <https://x>, <#C1|general>,
@@ -162,10 +160,6 @@ def _usage(name: str, problem: str) -> Message:
     return notice(f"{problem} Usage: {usage(COMMANDS[name].usage)}")
 
 
-def _topics(deps: Deps) -> dict[str, str]:
-    return dict(deps.classifier.topics)
-
-
 def _words(args: Sequence[str]) -> list[str]:
     """Lower-cased, without repeats, in order; commas between topics are allowed."""
     words = [w.strip().lower() for arg in args for w in arg.split(",")]
@@ -181,7 +175,7 @@ def show_help(deps: Deps, request: Request, client: WebClient) -> Message:
 
 
 def show_latest(deps: Deps, request: Request, client: WebClient) -> Message:
-    """`latest [N] [topic]`: the N newest relevant items, optionally on one topic."""
+    """`latest [N] [topic]`: the N newest stories (or relevant items), optionally on one topic."""
     count: int | None = None
     topic: str | None = None
     for arg in request.args:
@@ -195,20 +189,14 @@ def show_latest(deps: Deps, request: Request, client: WebClient) -> Message:
             return _usage("latest", "Give at most one topic.")
         else:
             topic = arg.lower()
-    topics = _topics(deps)
-    if topic is not None and topic != ALL_TOPICS and topic not in topics:
-        return unknown_topics_message([topic], list(topics))
-    if topic == ALL_TOPICS:
-        topic = None
-    count = count or DEFAULT_LATEST
-    with deps.sessions() as s:
-        stories = recent_stories(s, count, topic)
-        items = [] if stories else [ItemView.of(i) for i in latest(s, count, topic)]
-    if stories:  # items stored before stories existed are listed as items
-        heading = f"Latest stories on {topic}" if topic else "Latest stories"
-        return story_list(stories, heading)
-    heading = f"Latest relevant items on {topic}" if topic else "Latest relevant items"
-    return item_list(items, heading, empty="No relevant items stored yet.")
+    found = latest_news(deps, count or DEFAULT_LATEST, topic)
+    if isinstance(found, UnknownTopic):
+        return unknown_topics_message([found.topic], list(found.known))
+    if found.stories:  # items stored before stories existed are listed as items
+        heading = f"Latest stories on {found.topic}" if found.topic else "Latest stories"
+        return story_list(found.stories, heading)
+    heading = f"Latest relevant items on {found.topic}" if found.topic else "Latest relevant items"
+    return item_list(found.items, heading, empty="No relevant items stored yet.")
 
 
 def show_story(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -222,9 +210,8 @@ def story_reply(deps: Deps, number: str) -> Message:
     """The timeline of story `number` (from a command or the Timeline button)."""
     if not _COUNT.fullmatch(number):
         return story_not_found_message(number)
-    with deps.sessions() as s:
-        story = load_story(s, int(number))
-    return story_timeline(story) if story else story_not_found_message(number)
+    found = story(deps, int(number))
+    return story_timeline(found) if found else story_not_found_message(number)
 
 
 def show_topics(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -234,19 +221,8 @@ def show_topics(deps: Deps, request: Request, client: WebClient) -> Message:
 
 def show_sources(deps: Deps, request: Request, client: WebClient) -> Message:
     """`sources`: the outlets diplo knows, by kind, with feeds and items per kind."""
-    outlets: dict[str, list[str]] = {kind: [] for kind in KINDS}
-    for source in deps.sources.sources:
-        outlets[source.kind].append(source.name)
-    with deps.sessions() as s:
-        feeds, items = feeds_by_kind(s), items_by_kind(s)
-    custom = deps.settings.sources_file is not None
-    shown = {k: v for k, v in outlets.items() if v or feeds.get(k) or items.get(k)}
-    return sources_message(shown, feeds, items, custom)
-
-
-def subscription_view(sub: Subscription) -> SubscriptionView:
-    """A subscription, detached from the session."""
-    return SubscriptionView(sub.channel_id, sub.topic, sub.paused_reason)
+    report = sources_report(deps)
+    return sources_message(report.outlets, report.feeds, report.items, report.custom)
 
 
 def channel_subscriptions(deps: Deps, channel_id: str) -> list[SubscriptionView]:
@@ -339,15 +315,11 @@ def show_subscriptions(deps: Deps, request: Request, client: WebClient) -> Messa
 
 def search_items(deps: Deps, request: Request, client: WebClient) -> Message:
     """`search <words> ["phrase"] [topic:…] [source:…] [since:…]`: newest matches first."""
-    try:
-        query = parse_query(" ".join(request.args), _topics(deps))
-    except QueryError as exc:
-        return search_refused_message(str(exc), COMMANDS["search"].usage)
-    with deps.sessions() as s:
-        result = search(s, query, MAX_SEARCH_RESULTS)
-        items = [ItemView.of(i) for i in result.items]
-    window = RECENT_WINDOW if result.recent_only else None
-    return search_results_message(items, query.shown, query.terms, window)
+    found = search_news(deps, " ".join(request.args))
+    if isinstance(found, SearchRefused):
+        return search_refused_message(found.reason, COMMANDS["search"].usage)
+    query = found.query
+    return search_results_message(found.items, query.shown, query.terms, found.recent_window)
 
 
 def set_channel_threads(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -442,38 +414,9 @@ def set_channel_alerts(deps: Deps, request: Request, client: WebClient) -> Messa
     return alerts_message(channel, want, changed=before != want, digest=digest)
 
 
-def feed_view(feed: Feed) -> FeedView:
-    """A feed's health, detached from the session."""
-    return FeedView(
-        url=feed.url,
-        title=feed.title,
-        status=feed.status,
-        last_error=feed.last_error,
-        consecutive_failures=feed.consecutive_failures,
-        last_polled_at=feed.last_polled_at,
-        too_active_count=feed.too_active_count if feed.too_active_since else 0,
-    )
-
-
-def feed_views(deps: Deps) -> list[FeedView]:
-    """Every feed and its health."""
-    with deps.sessions() as s:
-        return [feed_view(f) for f in all_feeds(s)]
-
-
 def show_status(deps: Deps, request: Request, client: WebClient) -> Message:
     """`status`: feeds, last poll, items today, the alert queue, paused subscriptions."""
-    midnight = deps.clock().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    with deps.sessions() as s:
-        report = StatusReport(
-            feeds=[feed_view(f) for f in all_feeds(s)],
-            last_poll=last_poll(s),
-            items_today=count_since(s, midnight),
-            alerts=status_counts(s),
-            paused=[subscription_view(sub) for sub in paused(s)],
-            failed=[FailedAlertView(*row) for row in failed_reasons(s, 5)],
-        )
-    return status_message(report)
+    return status_message(status_report(deps))
 
 
 def manage_feeds(deps: Deps, request: Request, client: WebClient) -> Message:

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from deps import Deps
 from handlers.blocks import home_view
-from handlers.commands import feed_view, subscription_view
+from handlers.reads import feed_view, subscription_view
 from models.feed import all_feeds
 from models.item import ItemView, latest
 from models.story_view import recent_stories

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -189,8 +189,11 @@ def reclassify_all(
     classifier: Classifier,
     batch: int = 2000,
     sources: SourceBook | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Re-run the classifier over every stored item (no alerts); returns counts per label.
+
+    `progress(n)` is called after each batch with the number of items it held.
 
     Relevant items not yet in a story are assigned to one ("stories": stories opened).
     Outlets are credited again with `sources` first ("sources": items whose outlet changed),
@@ -231,3 +234,5 @@ def reclassify_all(
                 change.new for change in assign_stories(s, relevant, datetime.now(UTC), book)
             )
             last_id = items[-1].id
+        if progress is not None:
+            progress(len(items))

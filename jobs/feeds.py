@@ -23,6 +23,7 @@ from news.discover import find_feed_links, looks_like_html
 from news.opml import OpmlFeed, read_opml, write_opml
 from news.parse import ParsedFeed, parse_feed
 from news.urls import is_http_url, redact_url
+from settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +50,14 @@ class FeedRejected:
 
 def default_feed_list(deps: Deps) -> list[OpmlFeed]:
     """DIPLO_FEEDS when set; else the OPML file DIPLO_FEEDS_FILE or the bundled defaults."""
-    if deps.settings.feeds:
-        return [OpmlFeed(url) for url in deps.settings.feeds]
-    path = deps.settings.feeds_file or DEFAULT_FEEDS_FILE
+    return configured_feeds(deps.settings)
+
+
+def configured_feeds(settings: Settings) -> list[OpmlFeed]:
+    """The feeds the settings name: DIPLO_FEEDS, else DIPLO_FEEDS_FILE or the bundled list."""
+    if settings.feeds:
+        return [OpmlFeed(url) for url in settings.feeds]
+    path = settings.feeds_file or DEFAULT_FEEDS_FILE
     return read_opml(path.read_bytes())
 
 

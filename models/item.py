@@ -133,6 +133,11 @@ def count_since(s: Session, since: datetime) -> int:
     return s.scalar(select(func.count(Item.id)).where(Item.fetched_at >= since)) or 0
 
 
+def count_all(s: Session) -> int:
+    """Every stored item."""
+    return s.scalar(select(func.count(Item.id))) or 0
+
+
 def count_by_source_kind(s: Session) -> dict[str, int]:
     """Stored items per source kind (one indexed GROUP BY)."""
     rows = s.execute(select(Item.source_kind, func.count()).group_by(Item.source_kind))

@@ -86,3 +86,29 @@ def pending(engine: Engine) -> bool:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     return current != head
+
+
+class UnknownRevision(Exception):
+    """The database is at a revision these migrations do not know (a newer diplo wrote it)."""
+
+
+def pending_migrations(engine: Engine) -> list[str]:
+    """The migrations this database still needs, oldest first, as `revision (name)`.
+
+    Reads only (no lock, no write); raises UnknownRevision when the database's revision is
+    not one of ours.
+    """
+    script = ScriptDirectory.from_config(alembic_config())
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    known = {rev.revision: rev for rev in script.walk_revisions()}
+    if current is not None and current not in known:
+        raise UnknownRevision(current)
+    applied: set[str] = set()
+    at = known.get(current) if current else None
+    while at is not None:  # the database's revision and everything below it
+        applied.add(at.revision)
+        down = at.down_revision
+        at = known.get(down) if isinstance(down, str) else None
+    todo = [rev for rev in known.values() if rev.revision not in applied]
+    return [f"{rev.revision} ({rev.doc.strip().split(':')[0].strip()})" for rev in reversed(todo)]

@@ -32,10 +32,12 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 from websockets.sync.server import Server, ServerConnection, serve
 
 Json = dict[str, Any]
@@ -43,6 +45,12 @@ APP_TOKEN_METHODS = {"apps.connections.open"}
 JSON_FIELDS = {"blocks", "attachments", "metadata", "view"}
 CHANNEL_LOOKUP_METHODS = {"chat.postMessage", "chat.postEphemeral", "conversations.history"}
 READ_METHODS = {"conversations.history", "conversations.replies"}  # allowed in archived channels
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
+
+
+def manifest_scopes() -> tuple[str, ...]:
+    """The bot scopes manifest.yml asks for: what an app installed from it is granted."""
+    return tuple(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
 
 
 @dataclass
@@ -87,6 +95,11 @@ class FakeSlack:
     ) -> None:
         self.bot_token, self.app_token, self.clock = bot_token, app_token, clock
         self.token_revoked = False
+        # the scopes of each token, sent in `x-oauth-scopes` on its successful calls
+        self.scopes: dict[str, tuple[str, ...]] = {
+            bot_token: manifest_scopes(),
+            app_token: ("connections:write",),
+        }
         self._lock = threading.Lock()
         self._acked = threading.Condition(self._lock)
         self._calls: list[Call] = []
@@ -258,6 +271,18 @@ class FakeSlack:
         """Sleep this long before answering every call of `method` (0 to stop)."""
         with self._lock:
             self._delays[method] = seconds
+
+    def set_scopes(self, token: str, scopes: tuple[str, ...] | list[str]) -> None:
+        """Grant `token` exactly these scopes (reported in the `x-oauth-scopes` header)."""
+        with self._lock:
+            self.scopes[token] = tuple(scopes)
+
+    def scope_headers(self, headers: dict[str, str], body: Json) -> dict[str, str]:
+        """The `x-oauth-scopes` header Slack adds to a successful call with a known token."""
+        token = headers.get("authorization", "").removeprefix("Bearer ") or body.get("token")
+        with self._lock:
+            scopes = self.scopes.get(str(token))
+        return {} if scopes is None else {"x-oauth-scopes": ",".join(scopes)}
 
     def set_token_revoked(self, revoked: bool = True) -> None:
         """Make every bot-token call fail with `token_revoked`."""
@@ -844,7 +869,9 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 self._send(fault.status, payload, fault.headers)
                 return
             # a client that gave up waiting (timeout) gets an error here: the call took effect
-            self._send(*fake.handle(method, body, headers))
+            status, payload = fake.handle(method, body, headers)
+            extra = fake.scope_headers(headers, body) if payload.get("ok") else {}
+            self._send(status, payload, extra)
 
         def _send_text(self, status: int, text: str) -> None:
             data = text.encode()
