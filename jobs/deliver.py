@@ -36,6 +36,7 @@ from handlers.sender import (
     SlackFailed,
 )
 from jobs.story_delivery import RunStories, StoryAttempt, take_unit
+from models.lease import DEFAULT_TTL
 from models.outbox import (
     POST,
     UPDATE,
@@ -49,7 +50,6 @@ from models.outbox import (
     pending_count,
     release,
 )
-from models.lease import DEFAULT_TTL
 from models.subscription import pause_channel
 
 if TYPE_CHECKING:
