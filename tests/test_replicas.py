@@ -11,6 +11,7 @@ at once, and Socket Mode and HTTP mode requests are answered by whichever replic
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import socket
 import threading
@@ -125,7 +126,7 @@ def replica_env(
 def replica(env: dict[str, str], log: Path) -> Iterator[Popen[bytes]]:
     """One running `bot.py` (it said so), killed at the end if still running."""
     with bot_process(env, log) as proc:
-        assert wait_for(log, "diplo running", proc, timeout=30), log.read_text()
+        assert wait_for(log, "diplo running", proc, timeout=90), log.read_text()
         yield proc
 
 
@@ -162,13 +163,17 @@ def test_three_replicas_fetch_each_feed_about_once_per_interval_in_total(
             stack.enter_context(bot_process(env, log)) for env, log in zip(envs, logs, strict=True)
         ]
         for proc, log in zip(procs, logs, strict=True):
-            assert wait_for(log, "diplo running", proc, timeout=30), log.read_text()
+            assert wait_for(log, "diplo running", proc, timeout=90), log.read_text()
         time.sleep(1.0)  # the first polls (priming) are over
         feed_server.reset_stats()
         time.sleep(window)
         hits = [feed_server.hits(f"/f{i}.xml") for i in range(6)]
         codes = [stop(p)[0] for p in procs]
+    polled = [
+        sum(int(n) for n in re.findall(r"polled (\d+) feeds", log.read_text())) for log in logs
+    ]
     print(f"fetches per feed in {window:.0f} s, interval {interval} s, 3 replicas:", hits)
+    print("feeds polled by each replica over its whole run:", polled)
     assert codes == [0, 0, 0], [clean(log) for log in logs]
     for log in logs:
         clean(log)
@@ -231,7 +236,7 @@ def holder_and_standby(
         holder = stack.enter_context(replica(envs[0], logs[0]))
         slack.hold_next("auth.test", standby)
         other = stack.enter_context(bot_process(envs[1], logs[1]))
-        until(lambda: slack.in_flight("auth.test"), timeout=30)
+        until(lambda: slack.in_flight("auth.test"), timeout=90)
         try:
             yield holder, other, standby
         finally:
@@ -305,7 +310,7 @@ def test_a_replica_killed_with_9_is_taken_over_within_the_lease_time_nothing_los
             for alert_id in (in_flight, waiting):
                 assert str(alert_row(db, alert_id).lease_owner).startswith(owner(killed) + "/")
             standby.set()
-            assert wait_for(logs[1], "diplo running", survivor, timeout=30), logs[1].read_text()
+            assert wait_for(logs[1], "diplo running", survivor, timeout=90), logs[1].read_text()
             while datetime.now(UTC) < first_until + timedelta(seconds=0.5):
                 time.sleep(0.05)  # the first lease would have run out by now …
             renewed = lease_of(db, url)
@@ -358,7 +363,7 @@ def test_sigterm_hands_the_work_over_at_once_not_after_the_lease(
             assert lease_of(db, url)[0] == owner(stopped)
             assert str(alert_row(db, waiting).lease_owner).startswith(owner(stopped) + "/")
             standby.set()
-            assert wait_for(logs[1], "diplo running", other, timeout=30), logs[1].read_text()
+            assert wait_for(logs[1], "diplo running", other, timeout=90), logs[1].read_text()
             stopped.send_signal(signal.SIGTERM)
             time.sleep(0.3)
             post_gate.set()  # the send in flight finishes; the fetch in flight does not
