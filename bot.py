@@ -12,6 +12,7 @@ from typing import Protocol
 from cli import main
 from cli.context import StartupError, configure_logging, open_deps, settings_or_exit
 from cli.single import AlreadyRunning, single_bot
+from jobs.heartbeat import Heartbeat
 from jobs.recover import release_own_leases, start_up
 from jobs.scheduler import build_scheduler
 from jobs.wakeup import start_delivery
@@ -75,6 +76,7 @@ def run_bot(args: argparse.Namespace) -> int:
             ops = serve_ops(deps, getattr(getattr(server, "client", None), "is_connected", None))
         except OSError as exc:
             raise StartupError(f"cannot listen on DIPLO_METRICS_PORT: {exc}") from None
+        heartbeat = Heartbeat(deps).start()  # keeps the leases of slow fetches and posts
         scheduler = build_scheduler(deps, deliver=False)
         delivery = start_delivery(deps)
         scheduler.start()
@@ -87,6 +89,7 @@ def run_bot(args: argparse.Namespace) -> int:
             logger.info("stopping")
             scheduler.shutdown(wait=True)
             delivery.close()
+            heartbeat.stop()  # the jobs are done: what is still leased is handed back now
             release_own_leases(deps)
             if server is not None:
                 server.close()

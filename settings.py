@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,6 +51,7 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     log_format: str = "text"  # or "json": one JSON object per line
     retention_days: int = 365  # irrelevant items older than this are pruned; 0: keep all
+    lease_seconds: int = 60  # a claimed feed or alert is this process's for this long (renewed)
 
     def __repr__(self) -> str:
         """Every setting, with tokens left out and passwords or URL secrets as ***."""
@@ -66,6 +68,11 @@ class Settings:
         return f"Settings({', '.join(parts)})"
 
     __str__ = __repr__
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim on a feed or an alert lasts unless renewed (DIPLO_LEASE_SECONDS)."""
+        return timedelta(seconds=self.lease_seconds)
 
     @property
     def slack_mode(self) -> str:
@@ -261,6 +268,8 @@ def load_settings(
         kwargs["log_format"] = log_format
     if (v := get("DIPLO_RETENTION_DAYS")) is not None:
         kwargs["retention_days"] = _int("DIPLO_RETENTION_DAYS", v, 0, 36500)
+    if (v := get("DIPLO_LEASE_SECONDS")) is not None:
+        kwargs["lease_seconds"] = _int("DIPLO_LEASE_SECONDS", v, 2, 3600)
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     if settings.slack_app_token and not settings.slack_bot_token:
         raise SettingsError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is missing")

@@ -41,6 +41,7 @@ from handlers.sender import (
 from jobs.digest_delivery import DigestAttempt
 from jobs.digests import default_zone_name
 from jobs.story_delivery import RunStories, StoryAttempt, take_unit
+from models.lease import DEFAULT_TTL
 from models.outbox import (
     DIGEST,
     POST,
@@ -62,8 +63,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=3)  # a crashed sender's alerts are looked up after this
-RUN_TIME = LEASE / 3  # no new post starts later than this in a run (its lease must hold)
+LEASE = DEFAULT_TTL  # DIPLO_LEASE_SECONDS' default: a killed sender's alerts are looked up after
+# this; while a run works, the heartbeat renews its leases (jobs/heartbeat.py)
+RUN_TIME = timedelta(minutes=1)  # no new post starts later than this in a run
 PER_CHANNEL = 20  # alerts per channel per run when the sender is paced
 FIRST_BACKOFF = timedelta(seconds=5)
 MAX_BACKOFF = timedelta(minutes=15)
@@ -356,7 +358,13 @@ def deliver_pending(
     started = deps.clock()
     with deps.sessions.begin() as s:
         jobs = claim_batch(
-            s, started, owner, limit, LEASE, per_channel=per_channel, kind=deps.sender.kind
+            s,
+            started,
+            owner,
+            limit,
+            deps.settings.lease,
+            per_channel=per_channel,
+            kind=deps.sender.kind,
         )
     if not jobs:
         return DeliverySummary()

@@ -101,7 +101,7 @@ def poll_due_feeds(
     while not deps.stopping.is_set():  # a stopping process claims no more feeds
         now = deps.clock()
         with deps.sessions.begin() as s:
-            feeds = claim_due_feeds(s, now, deps.owner, CLAIM_BATCH)
+            feeds = claim_due_feeds(s, now, deps.owner, CLAIM_BATCH, deps.settings.lease)
             requests = [
                 FetchRequest(f.id, f.url, f.etag, f.last_modified)
                 for f in feeds
@@ -261,8 +261,7 @@ def record_result(
         return FeedOutcome(request.feed_id, request.url, "gone")
     settings = deps.settings
     feed.last_polled_at = now
-    feed.lease_owner = None
-    feed.lease_until = None
+    feed.end_lease()
     if isinstance(result, FetchFailed):
         return _record_failure(feed, result, now, settings.poll_seconds, settings.max_failures)
     _follow_move(s, feed, result.moved_to)

@@ -1,9 +1,9 @@
 """Start-up work before the first poll (seed feeds, take back a crashed predecessor's leases),
 and the shutdown counterpart (hand this process's leases back at once).
 
-A process killed while polling leaves its feeds leased (10 min) and, while posting, its
-alerts in `sending` (3 min); without this, a restarted bot would wait that long before it
-polls those feeds or posts to those channels again.
+A process killed while polling leaves its feeds leased and, while posting, its alerts in
+`sending`, until the lease runs out (DIPLO_LEASE_SECONDS, 60 s by default): other replicas
+then take them over; a restarted bot on the same host takes them back at once.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from models.outbox import (
     CONSOLE_CHANNEL,
     drop_pending,
     expire_leases,
+    notify_queued,
     sending_owners,
 )
 from models.outbox import release_owned as release_alerts
@@ -69,13 +70,15 @@ def start_up(deps: Deps) -> None:
 def release_own_leases(deps: Deps) -> tuple[int, int]:
     """At a graceful stop, after the jobs finished: free this process's feeds and alerts.
 
-    Another replica then polls those feeds and posts those alerts at its next tick instead
-    of waiting for the leases (10 and 3 min) to run out. Returns (feeds, alerts).
+    Another replica then polls those feeds at its next tick and posts those alerts at once
+    (woken by NOTIFY) instead of waiting for the leases to run out. Returns (feeds, alerts).
     """
     try:
         with deps.sessions.begin() as s:
             feeds = release_feeds(s, deps.owner)
             alerts = release_alerts(s, deps.owner, deps.clock())
+            if alerts:
+                notify_queued(s)  # other replicas' delivery loops wake on the commit
     except SQLAlchemyError as exc:  # the database is gone: the leases run out by themselves
         logger.warning("could not release this process's leases at shutdown: %s", exc.args[0])
         return 0, 0

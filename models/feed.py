@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, Integer, String, Text, func, or_, select, update
+from sqlalchemy import Boolean, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models import lease as leases
 from models.db import Base, UTCDateTime, insert_ignore, rowcount
+from models.lease import Leased
 from news.sources import Source
 
 
-class Feed(Base):
-    """One RSS/Atom feed."""
+class Feed(Leased, Base):
+    """One RSS/Atom feed; leased to the process polling it (models/lease.py)."""
 
     __tablename__ = "feeds"
 
@@ -32,8 +34,6 @@ class Feed(Base):
     next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    lease_owner: Mapped[str | None] = mapped_column(String(100))
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set when one poll yielded more new relevant items than DIPLO_FLOOD_ITEMS (a spam or
     # rotating feed): its excess items are stored but not alerted; cleared by a normal poll.
     too_active_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -131,7 +131,7 @@ def make_all_due(s: Session, now: datetime) -> int:
 
 
 def claim_due_feeds(
-    s: Session, now: datetime, owner: str, limit: int, lease: timedelta = timedelta(minutes=10)
+    s: Session, now: datetime, owner: str, limit: int, lease: timedelta = leases.DEFAULT_TTL
 ) -> list[Feed]:
     """Lease up to `limit` enabled feeds whose next poll is due; other pollers skip them.
 
@@ -140,43 +140,32 @@ def claim_due_feeds(
     """
     due = (
         select(Feed.id)
-        .where(
-            Feed.enabled.is_(True),
-            Feed.next_poll_at <= now,
-            or_(Feed.lease_until.is_(None), Feed.lease_until < now),
-        )
+        .where(Feed.enabled.is_(True), Feed.next_poll_at <= now, leases.free(Feed, now))
         .order_by(Feed.next_poll_at, Feed.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     ids = list(s.scalars(due))
-    if not ids:
+    if not leases.take(s, Feed, ids, owner, now, lease):
         return []
-    s.execute(
-        update(Feed)
-        .where(Feed.id.in_(ids))
-        .values(lease_owner=owner, lease_until=now + lease)
-        .execution_options(synchronize_session=False)
-    )
     return list(s.scalars(select(Feed).where(Feed.id.in_(ids)).order_by(Feed.next_poll_at)))
 
 
 def lease_owners(s: Session) -> set[str]:
     """Every owner currently holding a feed lease (expired or not)."""
-    return set(s.scalars(select(Feed.lease_owner).where(Feed.lease_owner.is_not(None)).distinct()))
+    return leases.owners(s, Feed)
 
 
 def release_leases(s: Session, owners: Sequence[str]) -> int:
     """Drop the feed leases of these owners (they are gone); returns how many feeds."""
     if not owners:
         return 0
-    result = s.execute(
-        update(Feed)
-        .where(Feed.lease_owner.in_(list(owners)))
-        .values(lease_owner=None, lease_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    return rowcount(result)
+    return leases.release(s, Feed, Feed.lease_owner.in_(list(owners)))
+
+
+def renew_owned(s: Session, owner: str, now: datetime, ttl: timedelta) -> int:
+    """Extend the feed leases `owner` still holds (its fetches in flight); returns how many."""
+    return leases.renew(s, Feed, owner, now, ttl)
 
 
 def last_poll(s: Session) -> datetime | None:
@@ -215,10 +204,4 @@ def insert_missing_feeds(s: Session, feeds: Sequence[tuple[str, str | None]], no
 
 def release_owned(s: Session, owner: str) -> int:
     """Drop every feed lease `owner` (this process, at shutdown) holds; returns how many."""
-    result = s.execute(
-        update(Feed)
-        .where(Feed.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    return rowcount(result)
+    return leases.release(s, Feed, leases.owned_by(Feed, owner))

@@ -1,4 +1,8 @@
-"""The alert outbox: one row per (item, channel), the source of truth for delivery."""
+"""The alert outbox: one row per (item, channel), the source of truth for delivery.
+
+Rows are claimed with the lease of models/lease.py, like feeds; every kind of operation
+queued here (alerts, story messages, replies, edits, and the reminders and digests) shares it.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +31,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models import lease as leases
 from models.channel import threads_by_channel
 from models.db import Base, UTCDateTime, insert_ignore, rowcount
 from models.item import Item, ItemView
+from models.lease import Leased
 
 PENDING = "pending"
 SENDING = "sending"
@@ -88,8 +94,8 @@ _UNFINISHED_UPDATE = "op = 'update' AND status IN ('pending', 'sending')"
 _KEYED = "key IS NOT NULL"
 
 
-class Alert(Base):
-    """One alert to post: an item for a channel, with its delivery state."""
+class Alert(Leased, Base):
+    """One alert to post: an item for a channel, with its delivery state and lease."""
 
     __tablename__ = "alerts"
     __table_args__ = (
@@ -141,12 +147,10 @@ class Alert(Base):
     status: Mapped[str] = mapped_column(String(20), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     slack_ts: Mapped[str | None] = mapped_column(String(50))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    lease_owner: Mapped[str | None] = mapped_column(String(100))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set when an attempt may have posted without it being recorded (a crash, a timeout):
     # before posting again, the channel's history since then is searched for the alert.
@@ -349,7 +353,7 @@ def _claimable(
 ) -> bool:
     if status == PENDING:
         return next_attempt_at <= now
-    return status == SENDING and (lease_until is None or lease_until <= now)
+    return status == SENDING and leases.is_free(lease_until, now)
 
 
 def _take_claimable(
@@ -439,18 +443,17 @@ def claim_batch(
             .values(maybe_posted_since=func.coalesce(Alert.maybe_posted_since, Alert.claimed_at))
             .execution_options(synchronize_session=False)
         )
-    s.execute(
-        update(Alert)
-        .where(Alert.id.in_(chosen))
-        .values(
-            status=SENDING,
-            lease_owner=owner,
-            lease_until=now + lease,
-            claimed_at=now,
-            attempts=Alert.attempts + 1,
-            rerender=False,  # an edit claimed now renders every change made so far
-        )
-        .execution_options(synchronize_session=False)
+    leases.take(
+        s,
+        Alert,
+        chosen,
+        owner,
+        now,
+        lease,
+        status=SENDING,
+        claimed_at=now,
+        attempts=Alert.attempts + 1,
+        rerender=False,  # an edit claimed now renders every change made so far
     )
     rows = s.execute(
         select(Alert, Item)
@@ -634,31 +637,18 @@ def release(
     """Hand claimed alerts back untried (their attempt is not counted); returns how many."""
     if not alert_ids:
         return 0
-    values: dict[str, object] = {
-        "status": PENDING,
-        "attempts": Alert.attempts - 1,
-        "lease_owner": None,
-        "lease_until": None,
-    }
+    values: dict[str, object] = {"status": PENDING, "attempts": Alert.attempts - 1}
     if not_before is not None:
         values["next_attempt_at"] = case(
             (Alert.next_attempt_at < not_before, not_before), else_=Alert.next_attempt_at
         )
-    result = s.execute(
-        update(Alert)
-        .where(Alert.id.in_(alert_ids), Alert.status == SENDING, Alert.lease_owner == owner)
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
-    return rowcount(result)
+    held = (Alert.id.in_(alert_ids), Alert.status == SENDING, Alert.lease_owner == owner)
+    return leases.release(s, Alert, *held, **values)
 
 
 def sending_owners(s: Session, kind: SenderKind) -> set[str]:
     """Every owner of an alert of `kind` left `sending` (being posted, or by a stopped sender)."""
-    query = select(Alert.lease_owner).where(
-        Alert.status == SENDING, Alert.lease_owner.is_not(None), kind.where()
-    )
-    return set(s.scalars(query.distinct()))
+    return leases.owners(s, Alert, Alert.status == SENDING, kind.where())
 
 
 def expire_leases(s: Session, owners: Sequence[str], now: datetime, *, kind: SenderKind) -> int:
@@ -671,18 +661,13 @@ def expire_leases(s: Session, owners: Sequence[str], now: datetime, *, kind: Sen
     """
     if not owners:
         return 0
-    result = s.execute(
-        update(Alert)
-        .where(
-            Alert.status == SENDING,
-            Alert.lease_owner.in_(list(owners)),
-            kind.where(),
-            Alert.lease_until.is_(None) | (Alert.lease_until > now),
-        )
-        .values(lease_until=now)
-        .execution_options(synchronize_session=False)
-    )
-    return rowcount(result)
+    gone = Alert.lease_owner.in_(list(owners))
+    return leases.expire(s, Alert, now, Alert.status == SENDING, gone, kind.where())
+
+
+def renew_owned(s: Session, owner: str, now: datetime, ttl: timedelta) -> int:
+    """Extend the leases of the alerts `owner`'s runs are sending; returns how many."""
+    return leases.renew(s, Alert, owner, now, ttl, Alert.status == SENDING)
 
 
 def pending_count(s: Session) -> int:
@@ -719,14 +704,7 @@ def release_owned(s: Session, owner: str, now: datetime) -> int:
     `sending` may have been posted, so it stays `sending` with its lease ended, and the next
     claimer searches the channel before posting (as after a crash, without the wait).
     """
-    mine = (Alert.lease_owner == owner) | Alert.lease_owner.startswith(owner + "/", autoescape=True)
-    result = s.execute(
-        update(Alert)
-        .where(Alert.status == SENDING, mine)
-        .values(lease_until=now)
-        .execution_options(synchronize_session=False)
-    )
-    return rowcount(result)
+    return leases.expire(s, Alert, now, Alert.status == SENDING, leases.owned_by(Alert, owner))
 
 
 def notify_queued(s: Session) -> None:

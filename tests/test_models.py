@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import Base
 from models.feed import Feed, add_feed, claim_due_feeds
 from models.item import Item, save_new
+from models.lease import DEFAULT_TTL
 from models.migrate import include_object, pending
 from models.outbox import enqueue, status_counts
 from models.subscription import channels_for, pause_channel, subscribe, unsubscribe
@@ -99,8 +100,8 @@ def test_claims_are_disjoint_and_leased(sessions: sessionmaker[Session]) -> None
     every = [i for ids in claimed for i in ids]
     assert len(every) == len(set(every)) == 30
     with sessions.begin() as s:  # leased feeds are not claimed again until the lease ends
-        assert claim_due_feeds(s, NOW + timedelta(minutes=1), "late", 50) == []
-        assert len(claim_due_feeds(s, NOW + timedelta(minutes=11), "late", 50)) == 30
+        assert claim_due_feeds(s, NOW + DEFAULT_TTL - timedelta(seconds=1), "late", 50) == []
+        assert len(claim_due_feeds(s, NOW + DEFAULT_TTL, "late", 50)) == 30
 
 
 def test_subscriptions_and_outbox(sessions: sessionmaker[Session]) -> None:

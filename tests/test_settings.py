@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,11 @@ def test_slack_mode(env: dict[str, str], mode: str) -> None:
     assert load_settings(env, env_file=None).slack_mode == mode
 
 
+def test_the_lease_is_a_minute_unless_set() -> None:
+    assert load_settings({}, env_file=None).lease == timedelta(seconds=60)
+    assert load_settings({"DIPLO_LEASE_SECONDS": "3"}, env_file=None).lease == timedelta(seconds=3)
+
+
 def test_postgres_urls_get_the_psycopg_driver() -> None:
     for raw in ("postgres://u@h/db", "postgresql://u@h/db"):
         assert load_settings({"DATABASE_URL": raw}, env_file=None).database_url == (
@@ -64,6 +70,8 @@ def test_postgres_urls_get_the_psycopg_driver() -> None:
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"DIPLO_RETENTION_DAYS": "a year"}, "DIPLO_RETENTION_DAYS"),
         ({"DIPLO_RETENTION_DAYS": "-1"}, "DIPLO_RETENTION_DAYS"),
+        ({"DIPLO_LEASE_SECONDS": "1"}, "DIPLO_LEASE_SECONDS"),
+        ({"DIPLO_LEASE_SECONDS": "a minute"}, "DIPLO_LEASE_SECONDS"),
         ({"DIPLO_HTTP_HOST": "localhost"}, "DIPLO_HTTP_HOST"),
         ({"DIPLO_RULES": "/nonexistent/topics.toml"}, "DIPLO_RULES"),
         ({"DIPLO_FEEDS_FILE": "/nonexistent/feeds.opml"}, "DIPLO_FEEDS_FILE"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -15,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 from websockets.sync.client import connect
 
-from tests.fakes.slack_server import FakeSlack
+from tests.fakes.slack_server import MAX_CONNECTIONS, FakeSlack
 from tests.slackbot import wait_for
 
 
@@ -219,6 +220,32 @@ def test_socket_mode_envelopes_and_acks(slack: FakeSlack) -> None:
         with pytest.raises(Exception):  # noqa: B017  (the socket is gone)
             ws.recv(timeout=5)
     assert wait_for(lambda: slack.connection_count == 0)
+
+
+def test_envelopes_are_spread_across_up_to_ten_connections(slack: FakeSlack) -> None:
+    url = client(slack, slack.app_token).apps_connections_open(app_token=slack.app_token)["url"]
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(connect(url)) for _ in range(MAX_CONNECTIONS)]
+        for ws in sockets:
+            assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+        with connect(url) as extra:  # one too many: told so, and closed
+            assert json.loads(extra.recv(timeout=5))["reason"] == "too_many_websockets"
+        slack.wait_connections(MAX_CONNECTIONS)
+        assert slack.connection_count == MAX_CONNECTIONS
+        sent = [slack.send_envelope("slash_commands", {"text": str(n)}) for n in range(20)]
+        numbers = set()
+        for ws in sockets:  # in turn: each socket got two, ten apart
+            got = [json.loads(ws.recv(timeout=5)) for _ in range(2)]
+            first, second = (int(g["payload"]["text"]) for g in got)
+            assert second == first + 10
+            ws.send(json.dumps({"envelope_id": got[0]["envelope_id"]}))
+            slack.wait_ack(got[0]["envelope_id"])
+            number, acked = slack.acked_on(got[0]["envelope_id"])
+            assert acked == number and slack.acked_on(got[1]["envelope_id"]) == (number, None)
+            numbers.add(number)
+        assert numbers == set(range(1, 11))
+        assert slack.envelopes_by_connection() == {n: 2 for n in range(1, 11)}
+        assert len(sent) == 20
 
 
 def test_slack_sdk_socket_mode_client_acks_an_envelope(slack: FakeSlack) -> None:

@@ -19,6 +19,7 @@ import gzip as gzip_module
 import socket
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     content_type: str | None = RSS
     delay: float = 0.0  # seconds before the status line
+    gate: threading.Event | None = None  # then wait until it is set (or the server closes)
     reset: bool = False  # read the request, then close the socket with a TCP RST
     trickle: float | None = None  # send the body one byte every `trickle` seconds
     slow_headers: float | None = None  # send header bytes one every `slow_headers` s, forever
@@ -75,6 +77,7 @@ class Recorded:
     method: str
     path: str
     headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic())
 
 
 @dataclass
@@ -160,6 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
         closing = self.server.fake._closing
         if reply.delay:
             closing.wait(reply.delay)
+        while reply.gate is not None and not reply.gate.is_set() and not closing.is_set():
+            reply.gate.wait(0.05)
         if reply.reset:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()

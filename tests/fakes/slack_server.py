@@ -13,7 +13,9 @@ revoked token). Point a client at it with `WebClient(token=slack.bot_token, base
         assert [m["text"] for m in slack.messages("C1")] == [...]
 
 Channels are created on first use (public, bot is a member) unless declared with
-`set_channel`. Envelopes sent with `send_envelope` go to the newest Socket Mode connection.
+`set_channel`. Like Slack, the Socket Mode server takes up to 10 connections per app (one
+more is told `too_many_websockets` and closed) and spreads the envelopes sent with
+`send_envelope` across the open ones, in turn.
 
 Files go the way Slack's external upload goes: files.getUploadURLExternal hands out an
 upload URL on this server, the bytes are POSTed there (`fail_uploads` scripts failures),
@@ -23,6 +25,7 @@ files.completeUploadExternal shares them (a message with `files`, in a thread wh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -46,6 +49,8 @@ JSON_FIELDS = {"blocks", "attachments", "metadata", "view"}
 CHANNEL_LOOKUP_METHODS = {"chat.postMessage", "chat.postEphemeral", "conversations.history"}
 READ_METHODS = {"conversations.history", "conversations.replies"}  # allowed in archived channels
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
+MAX_CONNECTIONS = 10  # Socket Mode connections Slack allows one app at a time
+GATE_TIMEOUT = 30.0  # a held call is answered after this even if its gate never opens
 
 
 def manifest_scopes() -> tuple[str, ...]:
@@ -82,6 +87,7 @@ class _Fault:
     drop: bool = False
     after_processing: bool = False
     pause: float = 0.0  # sleep this long first; with no error and no drop, then answer normally
+    gate: threading.Event | None = None  # wait for it first (GATE_TIMEOUT at most), then answer
 
 
 class FakeSlack:
@@ -123,6 +129,10 @@ class FakeSlack:
         self._last_ts = 0.0
         self._in_flight: Counter[str] = Counter()
         self._sockets: list[ServerConnection] = []
+        self._numbers: dict[ServerConnection, int] = {}  # connections numbered from 1, in order
+        self._turn = 0  # the open connection the next envelope goes to
+        self._sent_to: dict[str, int] = {}  # envelope id -> connection number
+        self._acked_on: dict[str, int] = {}  # envelope id -> the connection its ack came on
         self._acks: dict[str, Json] = {}
         self._http = self._start_http(0)
         self.port = self._http.server_address[1]
@@ -241,6 +251,15 @@ class FakeSlack:
         """Answer the next `n` POSTs of file bytes to an upload URL with HTTP `status`."""
         with self._lock:
             self._upload_faults.extend([status] * n)
+
+    def hold_next(self, method: str, gate: threading.Event, n: int = 1) -> None:
+        """Answer the next `n` calls of `method` normally once `gate` is set.
+
+        The call takes effect when the gate opens, even if its client has gone (a process
+        killed mid-post): the message lands after the sender died.
+        """
+        with self._lock:
+            self._faults[method].extend(_Fault(gate=gate) for _ in range(n))
 
     def pass_next(self, method: str, n: int = 1) -> None:
         """Let the next `n` calls of `method` through untouched (to interleave with faults)."""
@@ -386,7 +405,10 @@ class FakeSlack:
             time.sleep(0.01)
 
     def send_envelope(self, type: str, payload: Json, accepts_response_payload: bool = True) -> str:
-        """Send an envelope (`slash_commands`, `events_api`, `interactive`) to the newest socket."""
+        """Send an envelope (`slash_commands`, `events_api`, `interactive`) to one open socket.
+
+        The open sockets take turns, as Slack spreads requests across an app's connections.
+        """
         envelope_id = str(uuid.uuid4())
         envelope = {
             "envelope_id": envelope_id,
@@ -399,9 +421,21 @@ class FakeSlack:
         with self._lock:
             if not self._sockets:
                 raise RuntimeError("no Socket Mode connection is open")
-            target = self._sockets[-1]
+            target = self._sockets[self._turn % len(self._sockets)]
+            self._turn += 1
+            self._sent_to[envelope_id] = self._numbers[target]
         target.send(json.dumps(envelope))
         return envelope_id
+
+    def envelopes_by_connection(self) -> Counter[int]:
+        """How many envelopes went to each connection (numbered from 1 in connection order)."""
+        with self._lock:
+            return Counter(self._sent_to.values())
+
+    def acked_on(self, envelope_id: str) -> tuple[int, int | None]:
+        """(the connection an envelope was sent to, the one its ack came back on, if any)."""
+        with self._lock:
+            return self._sent_to[envelope_id], self._acked_on.get(envelope_id)
 
     def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> Json:
         """The ack `{"envelope_id": ..., "payload": ...}` the app sent for an envelope."""
@@ -427,8 +461,17 @@ class FakeSlack:
 
     def _ws_handler(self, conn: ServerConnection) -> None:
         with self._lock:
-            self._sockets.append(conn)
+            full = len(self._sockets) >= MAX_CONNECTIONS
+            if not full:
+                self._sockets.append(conn)
+                self._numbers[conn] = len(self._numbers) + 1
             count = len(self._sockets)
+        if full:  # what Slack says to one connection too many
+            message = {"type": "disconnect", "reason": "too_many_websockets", "debug_info": {}}
+            with contextlib.suppress(Exception):
+                conn.send(json.dumps(message))
+                conn.close()
+            return
         try:
             hello = {
                 "type": "hello",
@@ -442,6 +485,7 @@ class FakeSlack:
                 if isinstance(ack, dict) and "envelope_id" in ack:
                     with self._acked:
                         self._acks[ack["envelope_id"]] = ack
+                        self._acked_on[ack["envelope_id"]] = self._numbers[conn]
                         self._acked.notify_all()
         except Exception:
             pass  # a dropped socket ends the handler
@@ -858,6 +902,8 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 time.sleep(pause)
             if fault and fault.pause:
                 time.sleep(fault.pause)
+            if fault and fault.gate is not None:
+                fault.gate.wait(GATE_TIMEOUT)
             if fault and fault.drop:
                 if fault.after_processing:
                     fake.handle(method, body, headers)
