@@ -50,6 +50,7 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     log_format: str = "text"  # or "json": one JSON object per line
     retention_days: int = 365  # irrelevant items older than this are pruned; 0: keep all
+    default_tz: str = "America/New_York"  # a channel's zone until it has one (IANA name)
 
     def __repr__(self) -> str:
         """Every setting, with tokens left out and passwords or URL secrets as ***."""
@@ -174,6 +175,16 @@ def _host(name: str, raw: str) -> str:
     return host
 
 
+def _zone(name: str, raw: str) -> str:
+    """An IANA time zone name the zone database knows ("Europe/London")."""
+    from news.zones import zone_name
+
+    found = zone_name(raw)
+    if found is None:
+        raise SettingsError(f"{name} must be an IANA time zone like America/New_York, got {raw!r}")
+    return found
+
+
 def _token(name: str, raw: str, prefix: str) -> str:
     value = raw.strip()
     if not value.startswith(prefix):
@@ -261,6 +272,8 @@ def load_settings(
         kwargs["log_format"] = log_format
     if (v := get("DIPLO_RETENTION_DAYS")) is not None:
         kwargs["retention_days"] = _int("DIPLO_RETENTION_DAYS", v, 0, 36500)
+    if (v := get("DIPLO_DEFAULT_TZ")) is not None:
+        kwargs["default_tz"] = _zone("DIPLO_DEFAULT_TZ", v)
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     if settings.slack_app_token and not settings.slack_bot_token:
         raise SettingsError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is missing")

@@ -1,4 +1,4 @@
-"""The command line: `python bot.py [run|poll|feeds|db|classify|reclassify|stories] …`."""
+"""The command line: `python bot.py [run|poll|feeds|db|classify|reclassify|stories|upcoming] …`."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ def build_parser(run_bot: Command) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     run = sub.add_parser("run", help="run the bot (the default): scheduler + Slack or console")
     run.set_defaults(func=run_bot)
-    from cli import classify, db, feeds, poll, reclassify, stories
+    from cli import classify, db, feeds, poll, reclassify, stories, upcoming
 
-    for module in (poll, feeds, db, classify, reclassify, stories):
+    for module in (poll, feeds, db, classify, reclassify, stories, upcoming):
         module.register(sub)
     parser.set_defaults(func=run_bot)
     return parser

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from deps import Deps
 from handlers.blocks import (
+    MAX_UPCOMING,
     FailedAlertView,
     FeedView,
     Message,
@@ -27,6 +28,7 @@ from handlers.blocks import (
     code,
     dm_refused_message,
     error_message,
+    escape_mrkdwn,
     feed_added_message,
     feed_rejected_message,
     feed_removed_message,
@@ -37,8 +39,10 @@ from handlers.blocks import (
     not_admin_message,
     not_seen_message,
     notice,
+    remind_message,
     search_refused_message,
     search_results_message,
+    settings_message,
     sources_message,
     status_message,
     story_list,
@@ -48,8 +52,11 @@ from handlers.blocks import (
     subscriptions_message,
     threads_message,
     topics_message,
+    tz_message,
+    tz_refused_message,
     unknown_topics_message,
     unsubscribed_message,
+    upcoming_message,
     usage,
     watch_added_message,
     watch_limit_message,
@@ -58,8 +65,17 @@ from handlers.blocks import (
     watching_message,
     why_message,
 )
+from handlers.sender import make_web_client
 from jobs.feeds import FeedAdded, add_feed_checked
-from models.channel import set_threads, threads_on
+from models.channel import (
+    paused_reasons,
+    set_reminders,
+    set_threads,
+    set_tz,
+    set_tz_if_unset,
+    settings_of,
+    threads_on,
+)
 from models.feed import Feed, all_feeds, last_poll, remove_feed
 from models.feed import count_by_source_kind as feeds_by_kind
 from models.item import ItemView, count_since, latest
@@ -75,13 +91,16 @@ from models.subscription import (
     subscribe,
     unsubscribe,
 )
+from models.upcoming import UpcomingContact, upcoming
 from models.watch import add_watches, remove_watches
 from models.watch import for_channel as watches_for
 from models.why import explain
 from news.query import QueryError, parse_query
+from news.reminders import BadOffsets, parse_offsets
 from news.sources import KINDS
 from news.urls import redact_url
 from news.watch import MAX_PER_CHANNEL, InvalidPhrase, parse_phrases, validate
+from news.zones import suggest_zones, zone_name
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +108,7 @@ DEFAULT_LATEST = 5
 MAX_LATEST = 20
 MAX_SEARCH_RESULTS = 10
 MAX_TOPICS_PER_COMMAND = 20
+USERS_INFO_TIMEOUT = 2.0  # seconds: the subscriber's zone must not hold the reply up
 
 # Slack wraps links and mentions in command text: <https://x|x>, <https://x>, <#C1|general>,
 # and escapes a literal &, < and > as &amp; &lt; &gt;.
@@ -190,9 +210,10 @@ def show_latest(deps: Deps, request: Request, client: WebClient) -> Message:
     with deps.sessions() as s:
         stories = recent_stories(s, count, topic)
         items = [] if stories else [ItemView.of(i) for i in latest(s, count, topic)]
+        zone = settings_of(s, request.channel_id, deps.settings.default_tz).zone
     if stories:  # items stored before stories existed are listed as items
         heading = f"Latest stories on {topic}" if topic else "Latest stories"
-        return story_list(stories, heading)
+        return story_list(stories, heading, tz=zone, now=deps.clock())
     heading = f"Latest relevant items on {topic}" if topic else "Latest relevant items"
     return item_list(items, heading, empty="No relevant items stored yet.")
 
@@ -201,16 +222,22 @@ def show_story(deps: Deps, request: Request, client: WebClient) -> Message:
     """`story <n>`: one story's timeline."""
     if len(request.args) != 1:
         return _usage("story", "Give the story's number (`/diplo latest` shows them).")
-    return story_reply(deps, request.args[0].removeprefix("#"))
+    return story_reply(deps, request.args[0].removeprefix("#"), request.channel_id)
 
 
-def story_reply(deps: Deps, number: str) -> Message:
-    """The timeline of story `number` (from a command or the Timeline button)."""
+def story_reply(deps: Deps, number: str, channel_id: str | None = None) -> Message:
+    """The timeline of story `number` (from a command or the Timeline button).
+
+    Times are in `channel_id`'s zone when it is given.
+    """
     if not _COUNT.fullmatch(number):
         return story_not_found_message(number)
     with deps.sessions() as s:
         story = load_story(s, int(number))
-    return story_timeline(story) if story else story_not_found_message(number)
+        zone = settings_of(s, channel_id, deps.settings.default_tz).zone if channel_id else None
+    if story is None:
+        return story_not_found_message(number)
+    return story_timeline(story, tz=zone, now=deps.clock())
 
 
 def show_topics(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -230,15 +257,16 @@ def show_sources(deps: Deps, request: Request, client: WebClient) -> Message:
     return sources_message(shown, feeds, items, custom)
 
 
-def subscription_view(sub: Subscription) -> SubscriptionView:
-    """A subscription, detached from the session."""
-    return SubscriptionView(sub.channel_id, sub.topic, sub.paused_reason)
+def subscription_view(sub: Subscription, paused_reason: str | None = None) -> SubscriptionView:
+    """A subscription, detached from the session (`paused_reason`: its channel's pause)."""
+    return SubscriptionView(sub.channel_id, sub.topic, paused_reason)
 
 
 def channel_subscriptions(deps: Deps, channel_id: str) -> list[SubscriptionView]:
     """The channel's subscriptions, detached from the session."""
     with deps.sessions() as s:
-        return [subscription_view(sub) for sub in for_channel(s, channel_id)]
+        reason = paused_reasons(s, [channel_id]).get(channel_id)
+        return [subscription_view(sub, reason) for sub in for_channel(s, channel_id)]
 
 
 def add_subscriptions(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -256,12 +284,57 @@ def add_subscriptions(deps: Deps, request: Request, client: WebClient) -> Messag
     if unknown:
         return unknown_topics_message(unknown, list(topics))
     with deps.sessions.begin() as s:
-        before = {sub.topic: sub.paused_reason for sub in for_channel(s, channel)}
+        before = [sub.topic for sub in for_channel(s, channel)]
+        was_paused = paused_reasons(s, [channel]).get(channel) is not None
+        first_zone = not before and settings_of(s, channel).tz is None
         added = subscribe(s, channel, wanted, request.user_id or None, deps.clock())
-    resumed = [t for t in wanted if before.get(t)]
+    # the whole channel resumes: every topic it had
+    resumed = before if was_paused else []
     already = [t for t in wanted if t in before and t not in resumed]
     membership = ensure_member(client, channel)
-    return subscribed_message(channel, request.user_id, added, resumed, already, membership)
+    tz_note = None
+    if first_zone and added:
+        tz_note = adopt_subscriber_zone(deps, client, channel, request.user_id)
+    return subscribed_message(
+        channel, request.user_id, added, resumed, already, membership, tz_note=tz_note
+    )
+
+
+def adopt_subscriber_zone(deps: Deps, client: WebClient, channel: str, user_id: str) -> str | None:
+    """A channel's first subscription: its zone becomes the subscriber's own (users.info).
+
+    Returns the zone adopted, or None (Slack did not say, or `/diplo tz` set one meanwhile).
+    """
+    found = user_zone(client, user_id)
+    if found is None:
+        return None
+    with deps.sessions.begin() as s:
+        adopted = set_tz_if_unset(s, channel, found, deps.clock())
+    return found if adopted else None
+
+
+def user_zone(client: WebClient, user_id: str) -> str | None:
+    """The user's time zone from their Slack profile (users.info `tz`), or None.
+
+    A short timeout and no retries: the command's reply waits for it. Any failure (the
+    `users:read` scope missing, Slack slow or down, a bot user without a zone) is None.
+    """
+    token = client.token
+    if not user_id or not token:
+        return None
+    quick = make_web_client(token, client.base_url, timeout=USERS_INFO_TIMEOUT)
+    try:
+        user = quick.users_info(user=user_id).get("user") or {}
+    except SlackApiError as exc:
+        logger.info(
+            "users.info for %s failed (%s): default zone", user_id, exc.response.get("error")
+        )
+        return None
+    except (SlackClientError, OSError) as exc:
+        logger.info("users.info for %s failed (%s): default zone", user_id, exc)
+        return None
+    tz = user.get("tz") if isinstance(user, dict) else None
+    return zone_name(tz) if isinstance(tz, str) else None
 
 
 def ensure_member(client: WebClient, channel_id: str) -> str | None:
@@ -309,7 +382,8 @@ def unsubscribe_button(deps: Deps, channel_id: str, topic: str) -> Message:
         return notice("That button has expired. Run `/diplo subscriptions` again.")
     with deps.sessions.begin() as s:
         dropped = unsubscribe(s, channel_id, [topic])
-        subs = [subscription_view(sub) for sub in for_channel(s, channel_id)]
+        reason = paused_reasons(s, [channel_id]).get(channel_id)
+        subs = [subscription_view(sub, reason) for sub in for_channel(s, channel_id)]
     if dropped:
         note = f"Unsubscribed from {code(topic, 40)}."
     else:
@@ -354,6 +428,96 @@ def set_channel_threads(deps: Deps, request: Request, client: WebClient) -> Mess
     return threads_message(channel, on, changed=before != on)
 
 
+def _in_channel(request: Request) -> bool:
+    return bool(request.channel_id) and not request.channel_id.startswith("D")
+
+
+def show_settings(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`settings`: every setting of this channel (ephemeral)."""
+    if not _in_channel(request):
+        return notice("Settings belong to a channel: run this in the channel.")
+    with deps.sessions() as s:
+        cs = settings_of(s, request.channel_id, deps.settings.default_tz)
+    return settings_message(cs, deps.clock())
+
+
+def set_channel_tz(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`tz [<Area/City>|default]`: the zone this channel's times are shown in."""
+    channel = request.channel_id
+    if not _in_channel(request):
+        return notice("The time zone is a channel setting: run this in the channel.")
+    if len(request.args) > 1:
+        return _usage("tz", "Give one zone name, like `America/New_York`.")
+    if not request.args:
+        with deps.sessions() as s:
+            cs = settings_of(s, channel, deps.settings.default_tz)
+        return tz_message(channel, getattr(cs.zone, "key", "UTC"), deps.clock(), changed=False)
+    raw = request.args[0]
+    if raw.lower() == "default":
+        name: str | None = None
+    else:
+        name = zone_name(raw)
+        if name is None:
+            return tz_refused_message(raw, suggest_zones(raw), COMMANDS["tz"].usage)
+    with deps.sessions.begin() as s:
+        set_tz(s, channel, name, deps.clock())
+    return tz_message(channel, name or deps.settings.default_tz, deps.clock(), changed=True)
+
+
+def contact_links(
+    client: WebClient, channel: str, contacts: Sequence[UpcomingContact]
+) -> dict[int, str]:
+    """The permalinks of the contacts' story messages posted in the channel."""
+    links: dict[int, str] = {}
+    for contact in contacts:
+        if contact.story_ts is None:
+            continue
+        try:
+            reply = client.chat_getPermalink(channel=channel, message_ts=contact.story_ts)
+        except (SlackClientError, OSError) as exc:
+            logger.info("no permalink for story %s in %s: %s", contact.story_id, channel, exc)
+            continue
+        link = reply.get("permalink")
+        if isinstance(link, str):
+            links[contact.story_id] = link
+    return links
+
+
+def show_upcoming(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`upcoming`: planned contacts whose date has not passed, soonest first."""
+    if request.args:
+        return _usage("upcoming", "It takes no arguments.")
+    now = deps.clock()
+    with deps.sessions() as s:
+        zone = settings_of(s, request.channel_id, deps.settings.default_tz).zone
+        channel = request.channel_id if _in_channel(request) else None
+        contacts = upcoming(s, now, zone, channel, MAX_UPCOMING)
+    links = contact_links(client, request.channel_id, contacts) if channel else {}
+    return upcoming_message(contacts, links, zone, now)
+
+
+def set_channel_reminders(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`remind <duration>… | off`: reminders before exact-dated contacts (default 24h 1h)."""
+    channel = request.channel_id
+    if not _in_channel(request):
+        return notice("Reminders are a channel setting: run this in the channel.")
+    words = _words(request.args)
+    if not words:
+        with deps.sessions() as s:
+            cs = settings_of(s, channel, deps.settings.default_tz)
+        return remind_message(channel, cs.reminders, changed=False)
+    if words == ["off"]:
+        offsets: tuple[int, ...] = ()
+    else:
+        try:
+            offsets = parse_offsets(words)
+        except BadOffsets as exc:
+            return _usage("remind", escape_mrkdwn(str(exc)))
+    with deps.sessions.begin() as s:
+        set_reminders(s, channel, offsets, deps.clock())
+    return remind_message(channel, offsets, changed=True)
+
+
 def feed_view(feed: Feed) -> FeedView:
     """A feed's health, detached from the session."""
     return FeedView(
@@ -382,7 +546,7 @@ def show_status(deps: Deps, request: Request, client: WebClient) -> Message:
             last_poll=last_poll(s),
             items_today=count_since(s, midnight),
             alerts=status_counts(s),
-            paused=[subscription_view(sub) for sub in paused(s)],
+            paused=[subscription_view(sub, reason) for sub, reason in paused(s)],
             failed=[FailedAlertView(*row) for row in failed_reasons(s, 5)],
         )
     return status_message(report)
@@ -574,6 +738,23 @@ COMMANDS: dict[str, Command] = {
     "feeds": Command(
         manage_feeds, "feeds [add|remove <url>]", "the feeds polled; admins can add or remove one"
     ),
+    "upcoming": Command(
+        show_upcoming,
+        "upcoming",
+        "planned contacts still ahead, soonest first (undated ones last)",
+    ),
+    "settings": Command(show_settings, "settings", "this channel's settings"),
+    "tz": Command(
+        set_channel_tz,
+        "tz [<Area/City>|default]",
+        "the time zone this channel's times are shown in (IANA name, e.g. Europe/London)",
+    ),
+    "remind": Command(
+        set_channel_reminders,
+        "remind <duration>…|off",
+        "reminders before contacts with an exact date, e.g. `24h 1h` (the default), `2d`, "
+        "`90m`; at most 3, up to 14d",
+    ),
     "help": Command(show_help, "help", "this message"),
 }
 
@@ -584,6 +765,8 @@ ALIASES = {
     "feed": "feeds",
     "find": "search",
     "news": "latest",
+    "reminders": "remind",
+    "timezone": "tz",
     "?": "help",
     "-h": "help",
     "--help": "help",

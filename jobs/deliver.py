@@ -35,9 +35,12 @@ from handlers.sender import (
     Sender,
     SlackFailed,
 )
+from jobs.reminders import render_reminder
 from jobs.story_delivery import RunStories, StoryAttempt, take_unit
 from models.outbox import (
+    KEYED_OPS,
     POST,
+    REMIND,
     UPDATE,
     AlertJob,
     claim_batch,
@@ -45,6 +48,7 @@ from models.outbox import (
     mark_failed,
     mark_retry,
     mark_sent,
+    mark_skipped,
     mark_update_sent,
     pending_count,
     release,
@@ -69,6 +73,11 @@ MAX_FOLLOW_UPS = 2
 # Tries an alert gets against an error code Slack gives that no list knows (see
 # handlers.sender.classify_error), with the usual backoff, before the text-only try.
 UNKNOWN_ATTEMPTS = 5
+
+# Keyed ops (a channel's reminder, digest, …): each renders at send time, from the data as it
+# is then; a str instead of a Message says why it is out of date (marked skipped, not posted).
+KeyedRenderer = Callable[["Deps", AlertJob], Message | str]
+KEYED_RENDERERS: dict[str, KeyedRenderer] = {REMIND: render_reminder}
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,7 @@ class _Outcome:
     recovered: bool = False  # found in the history instead of posted
     lookup: bool = False  # the failure came from the history lookup
     given_up: str | None = None  # Slack refused it, as built and as text only: why
+    skipped: str | None = None  # a keyed message out of date at send time: why (not posted)
 
 
 class _Pacer:
@@ -135,7 +145,11 @@ def _attempt(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
         found = _find(sender, job)
         if found is not None:
             return _Outcome(found, recovered=isinstance(found, Posted), lookup=True)
-    message = alert_message(job.item, watch_phrase=job.watch_phrase)
+    return _post(sender, job, alert_message(job.item, watch_phrase=job.watch_phrase), pacer)
+
+
+def _post(sender: Sender, job: AlertJob, message: Message, pacer: _Pacer) -> _Outcome:
+    """Post a top-level message carrying the alert's metadata (text only if Slack refuses it)."""
     metadata = alert_metadata(job.alert_id)
     result = pacer.post(job.channel, message, metadata)
     if _is(result, "channel") and result.error == "not_in_channel" and sender.join(job.channel):
@@ -181,10 +195,30 @@ def _attempt_safely(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
         return _Outcome(SlackFailed("unexpected_error", "transient"))
 
 
+def _attempt_keyed(deps: Deps, job: AlertJob, pacer: _Pacer) -> _Outcome:
+    """A keyed op: looked up first when unsure (like any alert), rendered now, posted top-level."""
+    if job.maybe_posted_since is not None:
+        found = _find(deps.sender, job)
+        if found is not None:
+            return _Outcome(found, recovered=isinstance(found, Posted), lookup=True)
+    render = KEYED_RENDERERS.get(job.op)
+    rendered = render(deps, job) if render is not None else f"no_renderer:{job.op}"
+    if isinstance(rendered, str):
+        return _Outcome(Posted(""), skipped=rendered)
+    return _post(deps.sender, job, rendered, pacer)
+
+
 def _attempt_unit(
-    sender: Sender, unit: list[AlertJob], pacer: _Pacer, stories: StoryAttempt
+    deps: Deps, unit: list[AlertJob], pacer: _Pacer, stories: StoryAttempt
 ) -> list[tuple[AlertJob, _Outcome]]:
-    """One item alert, or one unit of story ops; a bug becomes a retry (maybe posted)."""
+    """One item alert, keyed op or unit of story ops; a bug becomes a retry (maybe posted)."""
+    sender = deps.sender
+    if unit[0].op in KEYED_OPS:
+        try:
+            return [(unit[0], _attempt_keyed(deps, unit[0], pacer))]
+        except Exception:
+            logger.exception("%s %s: unexpected error; it will be retried", unit[0].op, unit[0])
+            return [(unit[0], _Outcome(SlackFailed("unexpected_error", "transient")))]
     if unit[0].story_id is None:
         return [(unit[0], _attempt_safely(sender, unit[0], pacer))]
     try:
@@ -238,6 +272,12 @@ class _Run:
         if job.channel in self.failed_channels:
             return  # failed with the rest of its channel already
         with self.deps.sessions.begin() as s:
+            if outcome.skipped is not None:
+                mark_skipped(s, job.alert_id, outcome.skipped, owner=owner)
+                logger.info(
+                    "%s %s for %s skipped: %s", job.op, job.key, job.channel, outcome.skipped
+                )
+                return
             if isinstance(result, Posted) and outcome.given_up is None:
                 if job.op == UPDATE:
                     mark_update_sent(s, job.alert_id, result.ts, now)
@@ -269,7 +309,7 @@ class _Run:
                 others = fail_channel(
                     s, job.channel, error, now, owner=owner, kind=self.deps.sender.kind
                 )
-                paused = pause_channel(s, job.channel, result.error)
+                paused = pause_channel(s, job.channel, result.error, now)
                 queues.pop(job.channel, None)
                 self.failed_channels.add(job.channel)
                 logger.warning(
@@ -365,7 +405,7 @@ def deliver_pending(
                 continue
             # every op of a unit shares its message's fate: each is recorded, even when an
             # earlier one stopped the run (a dropped post may have delivered all of them)
-            for job, outcome in _attempt_unit(deps.sender, unit, run.pacer, stories):
+            for job, outcome in _attempt_unit(deps, unit, run.pacer, stories):
                 run.record(job, outcome, queues)
     finally:
         # if recording failed (database down), that alert stays `sending`: looked up later

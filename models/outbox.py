@@ -47,6 +47,8 @@ DIGEST = "digest"  # the channel's daily or weekly summary
 CATCHUP = "catchup"  # what was held during quiet hours or while diplo was away
 MORE = "more"  # the rolling "more stories" message beyond the flood budget
 FOLDED = "folded"  # status of an alert a catch-up or "more stories" message stands for
+SKIPPED = "skipped"  # status of a keyed message out of date at send time (never posted)
+KEYED_OPS = (REMIND, DIGEST, CATCHUP, MORE)
 # Console mode's pseudo-channel: every relevant item, printed by the ConsoleSender.
 CONSOLE_CHANNEL = "console"
 NOTIFY_CHANNEL = "diplo_outbox"  # PostgreSQL LISTEN/NOTIFY channel: alerts were queued
@@ -278,6 +280,40 @@ def _insert_ignore(s: Session, row: Mapping[str, object]) -> int | None:
     return s.scalars(stmt).first()
 
 
+def enqueue_keyed(
+    s: Session,
+    channel: str,
+    op: str,
+    key: str,
+    now: datetime,
+    *,
+    payload: str | None = None,
+    story_id: int | None = None,
+) -> int | None:
+    """Queue a channel's keyed message (REMIND, DIGEST, …) once per (channel, op, key).
+
+    Due at once (`next_attempt_at = now`): keyed rows are inserted when due, never ahead.
+    Returns the new row's id, or None when that key was queued before (by anyone).
+    """
+    row = {
+        "story_id": story_id,
+        "item_id": None,
+        "channel_id": channel,
+        "op": op,
+        "key": key[:120],
+        "payload": payload,
+        "broadcast": False,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    new = _insert_ignore(s, row)
+    if new is not None:
+        notify_queued(s)
+    return new
+
+
 def drop_pending(s: Session, channel: str) -> int:
     """Delete the channel's alerts not sent yet; returns how many."""
     result = s.execute(
@@ -314,6 +350,8 @@ class AlertJob:
     parent_failed: bool = False
     threads: bool = True  # the channel's choice at claim time
     watch_phrase: str | None = None  # the channel's watch-word that matched, if any
+    key: str | None = None  # keyed ops (REMIND, DIGEST, …): the message's key
+    payload: str | None = None  # … and the JSON it renders from
 
 
 def _claimable(
@@ -452,6 +490,8 @@ def claim_batch(
                 parent_failed=parent is not None and parent.status == FAILED,
                 threads=threads.get(alert.channel_id, True),
                 watch_phrase=alert.watch_phrase,
+                key=alert.key,
+                payload=alert.payload,
             )
         )
     return jobs
@@ -550,6 +590,25 @@ def mark_retry(
         update(Alert)
         .where(*_held(alert_id, owner))
         .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(rowcount(result))
+
+
+def mark_skipped(s: Session, alert_id: int, reason: str, *, owner: str) -> bool:
+    """End a keyed message out of date at send time (SKIPPED, with why); never posted.
+
+    The row stays, so its key is never queued again.
+    """
+    result = s.execute(
+        update(Alert)
+        .where(*_held(alert_id, owner))
+        .values(
+            status=SKIPPED,
+            last_error=reason[:500],
+            lease_owner=None,
+            lease_until=None,
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(rowcount(result))

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from models.channel import paused_reasons
 from models.feed import Feed
 from models.item import Item, ItemView
 from models.outbox import Alert
@@ -96,7 +97,9 @@ def explain(s: Session, url: str, channel_id: str) -> Why | None:
         alert_sent_at=alert.sent_at if alert else None,
         alert_error=alert.last_error if alert else None,
         watch_phrase=alert.watch_phrase if alert else watch,
-        not_alerted=None if alert else _not_alerted(s, item, feed, subs, watch, watched_since),
+        not_alerted=None
+        if alert
+        else _not_alerted(s, item, feed, subs, watch, watched_since, channel_id),
         duplicate_of=ItemView.of(earlier) if earlier else None,
         channel_topics=tuple(sub.topic for sub in subs),
     )
@@ -109,6 +112,7 @@ def _not_alerted(
     subs: list[Subscription],
     watch: str | None,
     watched_since: datetime | None,
+    channel_id: str,
 ) -> str:
     """The most likely reason the item has no alert for this channel."""
     if item.label is None:
@@ -122,7 +126,7 @@ def _not_alerted(
         return RELATED_ONLY
     if item.label == "relevant" and not covering and watch is None:
         return NOT_SUBSCRIBED
-    if covering and all(sub.paused_reason for sub in covering) and watch is None:
+    if covering and watch is None and paused_reasons(s, [channel_id]):
         return PAUSED
     flooded = feed.too_active_since if feed is not None else None
     if flooded is not None and item.fetched_at >= flooded:
