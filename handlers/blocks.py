@@ -1393,7 +1393,7 @@ def settings_message(cs: ChannelSettings, now: datetime) -> Message:
     )
     lines = [
         f"*Settings of {channel_mention(cs.channel_id)}*",
-        f"• Time zone: `{zone}`{origin} — now {local_time(now, cs.zone)}",
+        f"• Time zone: `{zone}`{origin} — now {local_time(now, cs.zone, now=now)}",
         f"• Quiet hours: {_quiet_text(cs)}",
         f"• Digest: {_digest_text(cs)}",
         f"• Live alerts: {'on' if cs.alerts_on else 'off (digests only)'}",
@@ -1416,7 +1416,7 @@ def settings_message(cs: ChannelSettings, now: datetime) -> Message:
 def tz_message(channel_id: str, name: str, now: datetime, changed: bool) -> Message:
     """The reply to `/diplo tz`: the channel's zone and the time there now."""
     where = channel_mention(channel_id)
-    shown = local_time(now, ZoneInfo(name))
+    shown = local_time(now, ZoneInfo(name), now=now)
     if not changed:
         return notice(
             f"{where} shows times in `{escape_mrkdwn(name)}` (now {shown}). "
@@ -1433,7 +1433,9 @@ def tz_refused_message(raw: str, suggestions: Sequence[str], form: str) -> Messa
     """`/diplo tz` with a name the IANA database does not know."""
     text = f"{code(raw, 60)} is not a time zone in the IANA database."
     if suggestions:
-        text += " Did you mean " + " or ".join(f"`{escape_mrkdwn(z)}`" for z in suggestions) + "?"
+        names = [f"`{escape_mrkdwn(z)}`" for z in suggestions]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        text += f" Did you mean {listed}?"
     text += (
         f" Usage: {usage(form)}, e.g. `/diplo tz America/New_York` or `/diplo tz Asia/Singapore`."
     )
