@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 MAX_OFFSETS = 3
 MAX_OFFSET = 14 * 24 * 60  # minutes: 14 days
@@ -67,14 +67,19 @@ def offset_text(minutes: int) -> str:
 
 
 def duration_words(delta: timedelta) -> str:
-    """A time left in words, rounded: "2 days", "23 hours", "1 hour", "45 minutes"."""
+    """A time left in words, rounded: "2 days", "23 hours", "1 hour 30 minutes", "45 minutes"."""
     minutes = max(1, round(delta.total_seconds() / 60))
     if minutes >= 2850:  # 47.5 hours
-        n, unit = round(minutes / 1440), "day"
-    elif minutes >= 90:
-        n, unit = round(minutes / 60), "hour"
-    else:
-        n, unit = minutes, "minute"
+        return _count(round(minutes / 1440), "day")
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return _count(rest, "minute")
+    if rest and hours < 3:
+        return f"{_count(hours, 'hour')} {_count(rest, 'minute')}"
+    return _count(round(minutes / 60), "hour")
+
+
+def _count(n: int, unit: str) -> str:
     return f"{n} {unit}" + ("" if n == 1 else "s")
 
 
@@ -90,8 +95,12 @@ def exact_day(start: date | None, precision: str | None, text: str | None) -> da
 
 
 def contact_start(day: date, zone: tzinfo) -> datetime:
-    """When a contact on `day` starts for reminders: 00:00 that day in `zone` (aware)."""
-    return datetime.combine(day, time(0), tzinfo=zone)
+    """When a contact on `day` starts for reminders: 00:00 that day in `zone`, in UTC.
+
+    In UTC, so "24 hours before" is 24 real hours: Python subtracts wall-clock time
+    from datetimes in one zone, which is an hour off across a DST change.
+    """
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def due_offset(start: datetime, offsets: Sequence[int], now: datetime) -> int | None:
