@@ -258,3 +258,13 @@ def test_latest_shows_times_in_the_channels_zone(bot: Bot) -> None:
     assert "Mon 30 Nov, 18:00 JST" in shown and "<!date^" not in shown
     timeline = text_of(bot.command("story 1"))
     assert "Mon 30 Nov, 18:00 JST" in timeline
+
+
+def test_why_says_the_channel_is_paused(bot: Bot, clock: Clock) -> None:
+    from tests.slackbot import store_items
+
+    store_items(bot.deps, [("Trump and Xi agree on tariff truce", "relevant", "trade")])
+    with bot.deps.sessions.begin() as s:
+        subscribe(s, "C1", ["trade"], "U1", clock())
+        pause_channel(s, "C1", "is_archived", clock())
+    assert "is paused" in text_of(bot.command("why https://wire.example/0"))

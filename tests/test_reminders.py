@@ -318,3 +318,10 @@ def test_two_replicas_on_one_database_queue_and_post_each_reminder_once(
             e.dispose()
     assert [t.split(":")[0] for t in reminders(slack)] == ["In 24 hours", "In 1 hour"]
     assert len(remind_rows(live)) == 2
+
+
+def test_the_scheduler_queues_reminders(deps: Deps) -> None:
+    from jobs.scheduler import REMINDERS_SECONDS, build_scheduler
+
+    jobs = {j.id: j for j in build_scheduler(deps).get_jobs()}
+    assert "reminders" in jobs and REMINDERS_SECONDS <= 30
