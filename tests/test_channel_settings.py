@@ -268,3 +268,16 @@ def test_why_says_the_channel_is_paused(bot: Bot, clock: Clock) -> None:
         subscribe(s, "C1", ["trade"], "U1", clock())
         pause_channel(s, "C1", "is_archived", clock())
     assert "is paused" in text_of(bot.command("why https://wire.example/0"))
+
+
+def test_every_place_region_has_a_zone() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from news.zones import CHINA_REGIONS, REGION_ZONES
+
+    data = tomllib.loads((Path(__file__).parents[1] / "news" / "contact.toml").read_text())
+    regions = {place.get("region", key) for key, place in data["places"].items()}
+    assert regions <= set(REGION_ZONES), regions - set(REGION_ZONES)
+    assert all(zone_name(z) == z for z in REGION_ZONES.values())
+    assert {"beijing", "shanghai"} <= CHINA_REGIONS and "korea" not in CHINA_REGIONS
