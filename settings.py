@@ -52,6 +52,7 @@ class Settings:
     log_format: str = "text"  # or "json": one JSON object per line
     retention_days: int = 365  # irrelevant items older than this are pruned; 0: keep all
     lease_seconds: int = 60  # a claimed feed or alert is this process's for this long (renewed)
+    default_tz: str = "America/New_York"  # a channel's zone until it has one (IANA name)
 
     def __repr__(self) -> str:
         """Every setting, with tokens left out and passwords or URL secrets as ***."""
@@ -181,6 +182,16 @@ def _host(name: str, raw: str) -> str:
     return host
 
 
+def _zone(name: str, raw: str) -> str:
+    """An IANA time zone name the zone database knows ("Europe/London")."""
+    from news.zones import zone_name
+
+    found = zone_name(raw)
+    if found is None:
+        raise SettingsError(f"{name} must be an IANA time zone like America/New_York, got {raw!r}")
+    return found
+
+
 def _token(name: str, raw: str, prefix: str) -> str:
     value = raw.strip()
     if not value.startswith(prefix):
@@ -270,6 +281,8 @@ def load_settings(
         kwargs["retention_days"] = _int("DIPLO_RETENTION_DAYS", v, 0, 36500)
     if (v := get("DIPLO_LEASE_SECONDS")) is not None:
         kwargs["lease_seconds"] = _int("DIPLO_LEASE_SECONDS", v, 2, 3600)
+    if (v := get("DIPLO_DEFAULT_TZ")) is not None:
+        kwargs["default_tz"] = _zone("DIPLO_DEFAULT_TZ", v)
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     if settings.slack_app_token and not settings.slack_bot_token:
         raise SettingsError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is missing")

@@ -1,5 +1,5 @@
 """The command line: `python bot.py [run|demo|poll|feeds|db|classify|reclassify|stories|doctor]`,
-and the read-only `/diplo` sub-commands (`latest`, `search`, `status`, `story`, …; cli.reads)."""
+and the read-only `/diplo` sub-commands (`latest`, `search`, `status`, `story`, `upcoming`, …)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ def build_parser(run_bot: Command) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     run = sub.add_parser("run", help="run the bot (the default): scheduler + Slack or console")
     run.set_defaults(func=run_bot)
-    from cli import classify, db, demo, doctor, feeds, poll, reads, reclassify, stories
+    from cli import classify, db, demo, doctor, feeds, poll, reads, reclassify, stories, upcoming
 
-    for module in (demo, poll, feeds, db, classify, reclassify, stories, reads, doctor):
+    for module in (demo, poll, feeds, db, classify, reclassify, stories, reads, upcoming, doctor):
         module.register(sub)
     parser.set_defaults(func=run_bot)
     return parser

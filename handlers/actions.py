@@ -24,7 +24,10 @@ def register(app: App, deps: Deps) -> None:
         respond(text=reply.text, blocks=reply.blocks, replace_original=True)
 
     @app.action(STORY_ACTION)
-    def story_timeline(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
+    def story_timeline(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
         ack()
-        reply = story_reply(deps, str(action.get("value") or ""))
+        channel_id = str((body.get("channel") or {}).get("id") or "") or None
+        reply = story_reply(deps, str(action.get("value") or ""), channel_id)
         respond(text=reply.text, blocks=reply.blocks, replace_original=False)

@@ -13,16 +13,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from models.channel import ChannelSettings
 from models.digest import DigestStory, DigestView
 from models.item import ItemView
 from models.story_view import StoryEntry, StoryView
+from models.upcoming import UpcomingContact
 from models.why import Why
 from news.query import Term, match_spans
+from news.reminders import duration_words, offset_text
 from news.text import truncate
 from news.urls import is_http_url, redact_text, redact_url
+from news.zones import BEIJING
+
+BEIJING_ZONES = frozenset({BEIJING, "Asia/Chongqing", "Asia/Harbin", "PRC"})
 
 MAX_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -567,10 +574,13 @@ def subscribed_message(
     resumed: Sequence[str],
     already: Sequence[str],
     membership: str | None,
+    *,
+    tz_note: str | None = None,
 ) -> Message:
     """The reply to `/diplo subscribe`, shown in the channel when something changed.
 
-    `membership` (mrkdwn) says what to do when the bot cannot post there.
+    `membership` (mrkdwn) says what to do when the bot cannot post there; `tz_note`: the
+    zone the channel took from the subscriber's Slack profile (its first subscription).
     """
     where = channel_mention(channel_id)
     parts: list[str] = []
@@ -584,6 +594,11 @@ def subscribed_message(
         parts.append("New relevant items on these topics will be posted here.")
     if membership:
         parts.append(membership)
+    if tz_note:
+        parts.append(
+            f"Times here are shown in `{escape_mrkdwn(tz_note)}` (your Slack time zone); "
+            f"change it with {usage('tz <Area/City>')}."
+        )
     return notice(" ".join(parts), public=bool(added or resumed))
 
 
@@ -790,8 +805,10 @@ def home_view(
     feeds: Sequence[FeedView],
     channels_known: bool = True,
     stories: Sequence[StoryView] = (),
+    upcoming: Sequence[UpcomingContact] | None = None,
 ) -> dict[str, Any]:
-    """The App Home tab: current stories (else latest items), subscriptions, feed health.
+    """The App Home tab: current stories (else latest items), upcoming contacts (when
+    given), subscriptions, feed health.
 
     `channels_known` False: Slack would not say which channels the viewer is in, so no
     channel's subscriptions are listed, and a note says why.
@@ -803,6 +820,9 @@ def home_view(
         blocks += [section(_item_text(i, summary_chars=0)) for i in items]
     else:
         blocks.append(section("No relevant items yet."))
+    if upcoming is not None:
+        blocks += [{"type": "divider"}, header("Upcoming contacts")]
+        blocks += upcoming_blocks(upcoming[:10], {})
     blocks += [{"type": "divider"}, header("Channel subscriptions")]
     if not channels_known:
         blocks.append(section(HOME_CHANNELS_UNKNOWN))
@@ -982,24 +1002,32 @@ def stage_post(story: StoryView, entry: StoryEntry, story_link: str | None) -> M
     return Message(text=reply.text, blocks=blocks)
 
 
-def _story_line(story: StoryView) -> str:
-    """`Stage · headline · N sources · latest time`, for lists."""
+def _story_line(story: StoryView, tz: tzinfo | None = None, now: datetime | None = None) -> str:
+    """`Stage · headline · N sources · latest time`, for lists (`tz`: the channel's zone)."""
+    latest = _on(story, story.last_seen, tz, now)
     return (
         f"*{_badge(story.stage)}* · {_entry_link(story.headline, 150)}\n"
-        f"{_plural(len(story.outlets), 'source')} · latest {_date(story.last_seen)} · #{story.id}"
+        f"{_plural(len(story.outlets), 'source')} · latest {latest} · #{story.id}"
     )
 
 
 def story_list(
-    stories: Sequence[StoryView], heading: str, empty: str = "No stories yet."
+    stories: Sequence[StoryView],
+    heading: str,
+    empty: str = "No stories yet.",
+    tz: tzinfo | None = None,
+    now: datetime | None = None,
 ) -> Message:
-    """`/diplo latest`: one section per story, each with a button to its timeline."""
+    """`/diplo latest`: one section per story, each with a button to its timeline.
+
+    `tz`: the channel's zone, for the times (else Slack shows each reader's own).
+    """
     title = escape_mrkdwn(heading)
     if not stories:
         return notice(f"*{title}*\n{empty}")
     blocks = [section(f"*{title}*")]
     for story in stories:
-        block = section(_story_line(story))
+        block = section(_story_line(story, tz, now))
         block["accessory"] = button("Timeline", STORY_ACTION, str(story.id))
         blocks.append(block)
     lines = [
@@ -1011,11 +1039,16 @@ def story_list(
     return Message(text=_cut(title + "\n" + "\n".join(lines), TEXT_LIMIT), blocks=_fit(blocks))
 
 
-def story_timeline(story: StoryView) -> Message:
-    """`/diplo story <n>`: the story's items in order, with stage, outlet, time and link."""
+def story_timeline(
+    story: StoryView, tz: tzinfo | None = None, now: datetime | None = None
+) -> Message:
+    """`/diplo story <n>`: the story's items in order, with stage, outlet, time and link.
+
+    `tz`: the channel's zone, for the times (else Slack shows each reader's own).
+    """
     blocks = [section(f"*{_entry_link(story.headline, 250)}*\n{_contact_line(story)}")]
     lines = [
-        f"• {_date(e.item.published_at)} · *{_badge(e.stage) if e.stage else '—'}* · "
+        f"• {_on(story, e.item.published_at, tz, now)} · *{_badge(e.stage) if e.stage else '—'}* · "
         f"{_outlet(e)}: {_entry_link(e, 150)}"
         for e in story.entries
     ]
@@ -1437,3 +1470,248 @@ def alerts_message(channel_id: str, on: bool, changed: bool, digest: str) -> Mes
         )
         text += " Reminders of planned contacts still come (`/diplo remind off` stops them)."
     return notice(text, public=True)
+
+
+# --- times, channel settings, upcoming contacts, reminders -------------------------------------
+
+KIND_WORDS = {"call": "call", "meeting": "meeting", "visit": "visit", "talks": "talks"}
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MAX_UPCOMING = 15  # contacts listed by /diplo upcoming and App Home
+
+
+def zone_label(when: datetime, tz: tzinfo) -> str:
+    """The zone's name at that moment: "EDT", "KST", "GMT"; "Beijing" for China; "UTC+08"."""
+    if getattr(tz, "key", None) in BEIJING_ZONES:
+        return "Beijing"
+    name = when.astimezone(tz).tzname() or "UTC"
+    return f"UTC{name}" if name[:1] in "+-" else name
+
+
+def local_time(
+    when: datetime, tz: tzinfo, *, beijing: bool = False, now: datetime | None = None
+) -> str:
+    """A time in the channel's zone, zone named: "Thu 30 Oct, 11:00 EDT".
+
+    `beijing`: a contact in China, Beijing time beside it ("(23:00 Beijing)"). The year is
+    shown when it is not `now`'s (in that zone).
+    """
+    local = when.astimezone(tz)
+    text = f"{local_day(local.date(), now.astimezone(tz).date() if now else None)}, "
+    text += f"{local:%H:%M} {zone_label(when, tz)}"
+    if beijing and getattr(tz, "key", None) not in BEIJING_ZONES:
+        there = when.astimezone(ZoneInfo(BEIJING))
+        day = "" if there.date() == local.date() else f"{WEEKDAYS[there.weekday()]} "
+        text += f" ({day}{there:%H:%M} Beijing)"
+    return text
+
+
+def local_day(day: date, today: date | None = None) -> str:
+    """ "Fri 31 Oct" (with the year unless it is `today`'s year; always without `today`)."""
+    text = f"{WEEKDAYS[day.weekday()]} {day.day} {day:%b}"
+    return text if today is not None and day.year == today.year else f"{text} {day.year}"
+
+
+def _on(story: StoryView, when: datetime, tz: tzinfo | None, now: datetime | None) -> str:
+    """An item's time: in the channel's zone when known, else in each reader's (Slack)."""
+    if tz is None:
+        return _date(when)
+    return local_time(when, tz, beijing=story.in_china, now=now)
+
+
+def _offsets_text(offsets: Sequence[int]) -> str:
+    return " and ".join(offset_text(m) for m in offsets) + " before"
+
+
+def _quiet_text(cs: ChannelSettings) -> str:
+    if cs.quiet_start is None or cs.quiet_end is None:
+        return "off"
+    span = f"{cs.quiet_start // 60:02d}:{cs.quiet_start % 60:02d}–"
+    span += f"{cs.quiet_end // 60:02d}:{cs.quiet_end % 60:02d}"
+    return f"{span} (urgent alerts: {escape_mrkdwn(cs.quiet_urgent)})"
+
+
+def _digest_text(cs: ChannelSettings) -> str:
+    if not cs.digest_every:
+        return "off"
+    at = cs.digest_at if cs.digest_at is not None else 8 * 60
+    hour = f"{at // 60:02d}:{at % 60:02d}"
+    if cs.digest_every == "weekly" and cs.digest_weekday is not None:
+        return f"weekly, {WEEKDAYS[cs.digest_weekday % 7]} {hour}"
+    return f"{escape_mrkdwn(cs.digest_every)} {hour}"
+
+
+def settings_message(cs: ChannelSettings, now: datetime) -> Message:
+    """`/diplo settings`: every setting of the channel, defaults named."""
+    zone = escape_mrkdwn(getattr(cs.zone, "key", str(cs.zone)))
+    origin = "" if cs.tz else " (the default)"
+    budget = "the default" if cs.flood_budget is None else f"{cs.flood_budget} story messages/hour"
+    paused = (
+        f":double_vertical_bar: paused — {escape_mrkdwn(truncate(cs.paused_reason or '', 200))}"
+        f" (subscribe again to resume)"
+        if cs.paused
+        else "no"
+    )
+    lines = [
+        f"*Settings of {channel_mention(cs.channel_id)}*",
+        f"• Time zone: `{zone}`{origin} — now {local_time(now, cs.zone, now=now)}",
+        f"• Quiet hours: {_quiet_text(cs)}",
+        f"• Digest: {_digest_text(cs)}",
+        f"• Live alerts: {'on' if cs.alerts_on else 'off (digests only)'}",
+        "• Reminders: "
+        + (
+            _offsets_text(cs.reminders) + " a contact with an exact date" if cs.reminders else "off"
+        ),
+        f"• Threads: {'on' if cs.threads else 'off (story messages edited in place)'}",
+        f"• Flood budget: {budget}",
+        f"• Paused: {paused}",
+    ]
+    hint = (
+        f"Change with {usage('tz <Area/City>')}, {usage('remind 24h 1h')} or "
+        f"{usage('remind off')}, {usage('threads on|off')}; `/diplo help` lists the others."
+    )
+    blocks = [section("\n".join(lines)), context(hint)]
+    return Message(text=_cut("\n".join(lines), TEXT_LIMIT), blocks=blocks)
+
+
+def tz_message(channel_id: str, name: str, now: datetime, changed: bool) -> Message:
+    """The reply to `/diplo tz`: the channel's zone and the time there now."""
+    where = channel_mention(channel_id)
+    shown = local_time(now, ZoneInfo(name), now=now)
+    if not changed:
+        return notice(
+            f"{where} shows times in `{escape_mrkdwn(name)}` (now {shown}). "
+            f"Change it with {usage('tz <Area/City>')}, e.g. `/diplo tz Europe/London`."
+        )
+    return notice(
+        f"{where} now shows times in `{escape_mrkdwn(name)}` (now {shown}): alerts, "
+        "upcoming contacts, reminders and digests.",
+        public=True,
+    )
+
+
+def tz_refused_message(raw: str, suggestions: Sequence[str], form: str) -> Message:
+    """`/diplo tz` with a name the IANA database does not know."""
+    text = f"{code(raw, 60)} is not a time zone in the IANA database."
+    if suggestions:
+        names = [f"`{escape_mrkdwn(z)}`" for z in suggestions]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        text += f" Did you mean {listed}?"
+    text += (
+        f" Usage: {usage(form)}, e.g. `/diplo tz America/New_York` or `/diplo tz Asia/Singapore`."
+    )
+    return notice(text)
+
+
+def remind_message(channel_id: str, offsets: Sequence[int], changed: bool) -> Message:
+    """The reply to `/diplo remind`."""
+    where = channel_mention(channel_id)
+    if not offsets:
+        state = f"Reminders are {'now ' if changed else ''}*off* in {where}."
+        return notice(state + f" Turn them on with {usage('remind 24h 1h')}.", public=changed)
+    lead = "now gets" if changed else "gets"
+    return notice(
+        f"{where} {lead} a reminder {_offsets_text(offsets)} each upcoming contact with an "
+        "exact date (for the topics it subscribes to).",
+        public=changed,
+    )
+
+
+def contact_date(contact: UpcomingContact, today: date | None = None) -> str:
+    """The contact's date: its day ("Fri 31 Oct"), or as the source said it, or not announced."""
+    when = contact.when
+    if when is None:
+        return "date not announced"
+    if contact.exact_day is not None and when.start == when.end:
+        return local_day(when.start, today)
+    shown = escape_mrkdwn(truncate(when.display(), 80))
+    said = escape_mrkdwn(truncate(contact.said or "", 60))
+    if said and said.casefold() not in shown.casefold():
+        shown += f" (“{said}”)"
+    return shown
+
+
+def contact_name(contact: UpcomingContact) -> str:
+    """ "Trump–Xi meeting in Gyeongju (APEC)" (plain text, unescaped)."""
+    parties = "–".join(contact.parties[:4]) or "US–China"
+    text = f"{parties} {KIND_WORDS.get(contact.kind, contact.kind or 'contact')}"
+    if contact.place:
+        text += f" in {contact.place}"
+    if contact.forum:
+        text += f" ({contact.forum.upper() if len(contact.forum) <= 5 else contact.forum})"
+    return truncate(text, 200)
+
+
+def _contact_lines(contact: UpcomingContact, link: str | None, today: date | None) -> str:
+    what = escape_mrkdwn(contact_name(contact))
+    parts = [f"*{contact_date(contact, today)}* · {what} · {escape_mrkdwn(contact.kind)}"]
+    meta = [_story_link(link or contact.url, truncate(contact.title or "the story", 150))]
+    meta.append(_plural(max(contact.source_count, 1), "source"))
+    if contact.confirmed_by:
+        meta.append(f"confirmed by {escape_mrkdwn(truncate(contact.confirmed_by, 80))}")
+    return parts[0] + "\n" + " · ".join(meta)
+
+
+def upcoming_blocks(
+    contacts: Sequence[UpcomingContact],
+    links: Mapping[int, str],
+    today: date | None = None,
+) -> list[Block]:
+    """The upcoming contacts as sections (shared by the command and App Home)."""
+    if not contacts:
+        return [section("No planned contact ahead. `/diplo latest` shows the current stories.")]
+    lines = [_contact_lines(c, links.get(c.story_id), today) for c in contacts[:MAX_UPCOMING]]
+    return _lines_to_sections(lines)
+
+
+def upcoming_message(
+    contacts: Sequence[UpcomingContact],
+    links: Mapping[int, str],
+    tz: tzinfo,
+    now: datetime,
+) -> Message:
+    """`/diplo upcoming`: planned contacts soonest first, undated last."""
+    zone = escape_mrkdwn(getattr(tz, "key", str(tz)))
+    today = now.astimezone(tz).date()
+    blocks = [section("*Upcoming contacts*"), *upcoming_blocks(contacts, links, today)]
+    blocks.append(
+        context(
+            f"Dates are the contact's own day where it happens; this channel's zone is `{zone}`."
+            " Planned contacts only: one that was held or postponed leaves the list."
+        )
+    )
+    lines = [
+        f"• {contact_date(c, today)}: {escape_mrkdwn(contact_name(c))}"
+        for c in contacts[:MAX_UPCOMING]
+    ]
+    text = "Upcoming contacts\n" + ("\n".join(lines) or "none")
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def reminder_message(
+    contact: UpcomingContact,
+    start: datetime,
+    now: datetime,
+    tz: tzinfo,
+    link: str | None,
+) -> Message:
+    """A reminder: "In 1 hour: Trump–Xi meeting in Gyeongju (APEC), Fri 31 Oct …" + link.
+
+    `start`: when the contact's day begins where it happens (no source gives the hour).
+    """
+    left = duration_words(start - now)
+    what = escape_mrkdwn(contact_name(contact))
+    place_zone = contact.local_zone(tz)
+    day = local_day(start.astimezone(place_zone).date(), now.astimezone(place_zone).date())
+    there = f"{day} (from 00:00 {zone_label(start, place_zone)}; time of day not announced)"
+    here = local_time(start, tz, beijing=contact.in_china, now=now)
+    same = getattr(place_zone, "key", None) == getattr(tz, "key", None)
+    lead = f":alarm_clock: *In {left}:* {what}, {there}"
+    if not same:
+        lead += f" — {here} here"
+    meta = [_story_link(link or contact.url, truncate(contact.title or "the story", 150))]
+    meta.append(_plural(max(contact.source_count, 1), "source"))
+    if contact.confirmed_by:
+        meta.append(f"confirmed by {escape_mrkdwn(truncate(contact.confirmed_by, 80))}")
+    blocks = [section(lead), context(" · ".join(meta) + f" · Story #{contact.story_id}")]
+    text = f"In {left}: {what}, {day}" + ("" if same else f" ({here} here)")
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=blocks)

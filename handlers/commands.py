@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from deps import Deps
 from handlers.blocks import (
+    MAX_UPCOMING,
     Message,
     SubscriptionView,
     alerts_message,
@@ -27,6 +28,7 @@ from handlers.blocks import (
     digest_settings_message,
     dm_refused_message,
     error_message,
+    escape_mrkdwn,
     feed_added_message,
     feed_rejected_message,
     feed_removed_message,
@@ -37,8 +39,10 @@ from handlers.blocks import (
     not_admin_message,
     not_seen_message,
     notice,
+    remind_message,
     search_refused_message,
     search_results_message,
+    settings_message,
     sources_message,
     status_message,
     story_list,
@@ -48,8 +52,11 @@ from handlers.blocks import (
     subscriptions_message,
     threads_message,
     topics_message,
+    tz_message,
+    tz_refused_message,
     unknown_topics_message,
     unsubscribed_message,
+    upcoming_message,
     usage,
     watch_added_message,
     watch_limit_message,
@@ -78,29 +85,39 @@ from handlers.reads import (
 from handlers.reads import (
     topics as _topics,
 )
+from handlers.sender import make_web_client
 from jobs.digests import default_zone_name, queue_digest_now
 from jobs.feeds import FeedAdded, add_feed_checked
 from models.channel import (
     alerts_on,
     channel_zone,
     digest_schedule,
+    paused_reasons,
     set_alerts,
     set_digest,
+    set_reminders,
     set_threads,
+    set_tz,
+    set_tz_if_unset,
+    settings_of,
     threads_on,
 )
 from models.feed import remove_feed
 from models.subscription import ALL_TOPICS, for_channel, subscribe, unsubscribe
+from models.upcoming import UpcomingContact, upcoming
 from models.watch import add_watches, remove_watches
 from models.watch import for_channel as watches_for
 from models.why import explain
+from news.reminders import BadOffsets, parse_offsets
 from news.schedule import DEFAULT_AT, Every, next_due, parse_clock, parse_weekday
 from news.urls import redact_url
 from news.watch import MAX_PER_CHANNEL, InvalidPhrase, parse_phrases, validate
+from news.zones import suggest_zones, zone_name
 
 logger = logging.getLogger(__name__)
 
 MAX_TOPICS_PER_COMMAND = 20
+USERS_INFO_TIMEOUT = 2.0  # seconds: the subscriber's zone must not hold the reply up
 
 # Slack wraps links and mentions in command text: <https://x|x>, <https://x>, <#C1|general>,
 # and escapes a literal &, < and > as &amp; &lt; &gt;.
@@ -193,8 +210,10 @@ def show_latest(deps: Deps, request: Request, client: WebClient) -> Message:
     if isinstance(found, UnknownTopic):
         return unknown_topics_message([found.topic], list(found.known))
     if found.stories:  # items stored before stories existed are listed as items
+        with deps.sessions() as s:
+            zone = settings_of(s, request.channel_id, deps.settings.default_tz).zone
         heading = f"Latest stories on {found.topic}" if found.topic else "Latest stories"
-        return story_list(found.stories, heading)
+        return story_list(found.stories, heading, tz=zone, now=deps.clock())
     heading = f"Latest relevant items on {found.topic}" if found.topic else "Latest relevant items"
     return item_list(found.items, heading, empty="No relevant items stored yet.")
 
@@ -203,15 +222,24 @@ def show_story(deps: Deps, request: Request, client: WebClient) -> Message:
     """`story <n>`: one story's timeline."""
     if len(request.args) != 1:
         return _usage("story", "Give the story's number (`/diplo latest` shows them).")
-    return story_reply(deps, request.args[0].removeprefix("#"))
+    return story_reply(deps, request.args[0].removeprefix("#"), request.channel_id)
 
 
-def story_reply(deps: Deps, number: str) -> Message:
-    """The timeline of story `number` (from a command or the Timeline button)."""
+def story_reply(deps: Deps, number: str, channel_id: str | None = None) -> Message:
+    """The timeline of story `number` (from a command or the Timeline button).
+
+    Times are in `channel_id`'s zone when it is given.
+    """
     if not _COUNT.fullmatch(number):
         return story_not_found_message(number)
     found = story(deps, int(number))
-    return story_timeline(found) if found else story_not_found_message(number)
+    if found is None:
+        return story_not_found_message(number)
+    zone = None
+    if channel_id:
+        with deps.sessions() as s:
+            zone = settings_of(s, channel_id, deps.settings.default_tz).zone
+    return story_timeline(found, tz=zone, now=deps.clock())
 
 
 def show_topics(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -228,7 +256,8 @@ def show_sources(deps: Deps, request: Request, client: WebClient) -> Message:
 def channel_subscriptions(deps: Deps, channel_id: str) -> list[SubscriptionView]:
     """The channel's subscriptions, detached from the session."""
     with deps.sessions() as s:
-        return [subscription_view(sub) for sub in for_channel(s, channel_id)]
+        reason = paused_reasons(s, [channel_id]).get(channel_id)
+        return [subscription_view(sub, reason) for sub in for_channel(s, channel_id)]
 
 
 def add_subscriptions(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -246,12 +275,57 @@ def add_subscriptions(deps: Deps, request: Request, client: WebClient) -> Messag
     if unknown:
         return unknown_topics_message(unknown, list(topics))
     with deps.sessions.begin() as s:
-        before = {sub.topic: sub.paused_reason for sub in for_channel(s, channel)}
+        before = [sub.topic for sub in for_channel(s, channel)]
+        was_paused = paused_reasons(s, [channel]).get(channel) is not None
+        first_zone = not before and settings_of(s, channel).tz is None
         added = subscribe(s, channel, wanted, request.user_id or None, deps.clock())
-    resumed = [t for t in wanted if before.get(t)]
+    # the whole channel resumes: every topic it had
+    resumed = before if was_paused else []
     already = [t for t in wanted if t in before and t not in resumed]
     membership = ensure_member(client, channel)
-    return subscribed_message(channel, request.user_id, added, resumed, already, membership)
+    tz_note = None
+    if first_zone and added:
+        tz_note = adopt_subscriber_zone(deps, client, channel, request.user_id)
+    return subscribed_message(
+        channel, request.user_id, added, resumed, already, membership, tz_note=tz_note
+    )
+
+
+def adopt_subscriber_zone(deps: Deps, client: WebClient, channel: str, user_id: str) -> str | None:
+    """A channel's first subscription: its zone becomes the subscriber's own (users.info).
+
+    Returns the zone adopted, or None (Slack did not say, or `/diplo tz` set one meanwhile).
+    """
+    found = user_zone(client, user_id)
+    if found is None:
+        return None
+    with deps.sessions.begin() as s:
+        adopted = set_tz_if_unset(s, channel, found, deps.clock())
+    return found if adopted else None
+
+
+def user_zone(client: WebClient, user_id: str) -> str | None:
+    """The user's time zone from their Slack profile (users.info `tz`), or None.
+
+    A short timeout and no retries: the command's reply waits for it. Any failure (the
+    `users:read` scope missing, Slack slow or down, a bot user without a zone) is None.
+    """
+    token = client.token
+    if not user_id or not token:
+        return None
+    quick = make_web_client(token, client.base_url, timeout=USERS_INFO_TIMEOUT)
+    try:
+        user = quick.users_info(user=user_id).get("user") or {}
+    except SlackApiError as exc:
+        logger.info(
+            "users.info for %s failed (%s): default zone", user_id, exc.response.get("error")
+        )
+        return None
+    except (SlackClientError, OSError) as exc:
+        logger.info("users.info for %s failed (%s): default zone", user_id, exc)
+        return None
+    tz = user.get("tz") if isinstance(user, dict) else None
+    return zone_name(tz) if isinstance(tz, str) else None
 
 
 def ensure_member(client: WebClient, channel_id: str) -> str | None:
@@ -299,7 +373,8 @@ def unsubscribe_button(deps: Deps, channel_id: str, topic: str) -> Message:
         return notice("That button has expired. Run `/diplo subscriptions` again.")
     with deps.sessions.begin() as s:
         dropped = unsubscribe(s, channel_id, [topic])
-        subs = [subscription_view(sub) for sub in for_channel(s, channel_id)]
+        reason = paused_reasons(s, [channel_id]).get(channel_id)
+        subs = [subscription_view(sub, reason) for sub in for_channel(s, channel_id)]
     if dropped:
         note = f"Unsubscribed from {code(topic, 40)}."
     else:
@@ -344,6 +419,96 @@ def _channel_only(request: Request) -> Message | None:
     if request.channel_id.startswith("D") or not request.channel_id:
         return notice("Digests and alerts are channel settings: run this in the channel.")
     return None
+
+
+def _in_channel(request: Request) -> bool:
+    return bool(request.channel_id) and not request.channel_id.startswith("D")
+
+
+def show_settings(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`settings`: every setting of this channel (ephemeral)."""
+    if not _in_channel(request):
+        return notice("Settings belong to a channel: run this in the channel.")
+    with deps.sessions() as s:
+        cs = settings_of(s, request.channel_id, deps.settings.default_tz)
+    return settings_message(cs, deps.clock())
+
+
+def set_channel_tz(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`tz [<Area/City>|default]`: the zone this channel's times are shown in."""
+    channel = request.channel_id
+    if not _in_channel(request):
+        return notice("The time zone is a channel setting: run this in the channel.")
+    if len(request.args) > 1:
+        return _usage("tz", "Give one zone name, like `America/New_York`.")
+    if not request.args:
+        with deps.sessions() as s:
+            cs = settings_of(s, channel, deps.settings.default_tz)
+        return tz_message(channel, getattr(cs.zone, "key", "UTC"), deps.clock(), changed=False)
+    raw = request.args[0]
+    if raw.lower() == "default":
+        name: str | None = None
+    else:
+        name = zone_name(raw)
+        if name is None:
+            return tz_refused_message(raw, suggest_zones(raw), COMMANDS["tz"].usage)
+    with deps.sessions.begin() as s:
+        set_tz(s, channel, name, deps.clock())
+    return tz_message(channel, name or deps.settings.default_tz, deps.clock(), changed=True)
+
+
+def contact_links(
+    client: WebClient, channel: str, contacts: Sequence[UpcomingContact]
+) -> dict[int, str]:
+    """The permalinks of the contacts' story messages posted in the channel."""
+    links: dict[int, str] = {}
+    for contact in contacts:
+        if contact.story_ts is None:
+            continue
+        try:
+            reply = client.chat_getPermalink(channel=channel, message_ts=contact.story_ts)
+        except (SlackClientError, OSError) as exc:
+            logger.info("no permalink for story %s in %s: %s", contact.story_id, channel, exc)
+            continue
+        link = reply.get("permalink")
+        if isinstance(link, str):
+            links[contact.story_id] = link
+    return links
+
+
+def show_upcoming(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`upcoming`: planned contacts whose date has not passed, soonest first."""
+    if request.args:
+        return _usage("upcoming", "It takes no arguments.")
+    now = deps.clock()
+    with deps.sessions() as s:
+        zone = settings_of(s, request.channel_id, deps.settings.default_tz).zone
+        channel = request.channel_id if _in_channel(request) else None
+        contacts = upcoming(s, now, zone, channel, MAX_UPCOMING)
+    links = contact_links(client, request.channel_id, contacts) if channel else {}
+    return upcoming_message(contacts, links, zone, now)
+
+
+def set_channel_reminders(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`remind <duration>… | off`: reminders before exact-dated contacts (default 24h 1h)."""
+    channel = request.channel_id
+    if not _in_channel(request):
+        return notice("Reminders are a channel setting: run this in the channel.")
+    words = _words(request.args)
+    if not words:
+        with deps.sessions() as s:
+            cs = settings_of(s, channel, deps.settings.default_tz)
+        return remind_message(channel, cs.reminders, changed=False)
+    if words == ["off"]:
+        offsets: tuple[int, ...] = ()
+    else:
+        try:
+            offsets = parse_offsets(words)
+        except BadOffsets as exc:
+            return _usage("remind", escape_mrkdwn(str(exc)))
+    with deps.sessions.begin() as s:
+        set_reminders(s, channel, offsets, deps.clock())
+    return remind_message(channel, offsets, changed=True)
 
 
 def set_channel_digest(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -616,6 +781,23 @@ COMMANDS: dict[str, Command] = {
     "feeds": Command(
         manage_feeds, "feeds [add|remove <url>]", "the feeds polled; admins can add or remove one"
     ),
+    "upcoming": Command(
+        show_upcoming,
+        "upcoming",
+        "planned contacts still ahead, soonest first (undated ones last)",
+    ),
+    "settings": Command(show_settings, "settings", "this channel's settings"),
+    "tz": Command(
+        set_channel_tz,
+        "tz [<Area/City>|default]",
+        "the time zone this channel's times are shown in (IANA name, e.g. Europe/London)",
+    ),
+    "remind": Command(
+        set_channel_reminders,
+        "remind <duration>…|off",
+        "reminders before contacts with an exact date, e.g. `24h 1h` (the default), `2d`, "
+        "`90m`; at most 3, up to 14d",
+    ),
     "help": Command(show_help, "help", "this message"),
 }
 
@@ -626,6 +808,8 @@ ALIASES = {
     "feed": "feeds",
     "find": "search",
     "news": "latest",
+    "reminders": "remind",
+    "timezone": "tz",
     "?": "help",
     "-h": "help",
     "--help": "help",

@@ -13,16 +13,20 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from deps import Deps
 from handlers.blocks import home_view
 from handlers.reads import feed_view, subscription_view
+from models.channel import paused_reasons
 from models.feed import all_feeds
 from models.item import ItemView, latest
 from models.story_view import recent_stories
 from models.subscription import listing
+from models.upcoming import upcoming
+from news.zones import zone
 
 logger = logging.getLogger(__name__)
 
 HOME_ITEMS = 10
 HOME_STORIES = 10
 HOME_SUBSCRIPTIONS = 300
+HOME_UPCOMING = 10
 
 
 def build_home(deps: Deps, channels: Collection[str] | None) -> dict[str, Any]:
@@ -30,17 +34,28 @@ def build_home(deps: Deps, channels: Collection[str] | None) -> dict[str, Any]:
 
     None (Slack would not say which channels the viewer is in) shows no channel's
     subscriptions, with a note why: never every channel's, which may include private ones.
+    Upcoming contacts are the same list as `/diplo upcoming` (no channel: DIPLO_DEFAULT_TZ,
+    and the sources' links).
     """
+    now = deps.clock()
     with deps.sessions() as s:
         stories = recent_stories(s, HOME_STORIES)
         items = [] if stories else [ItemView.of(i) for i in latest(s, HOME_ITEMS)]
-        subs = (
-            []
-            if channels is None
-            else [subscription_view(sub) for sub in listing(s, channels, HOME_SUBSCRIPTIONS)]
-        )
+        subs = []
+        if channels is not None:
+            rows = listing(s, channels, HOME_SUBSCRIPTIONS)
+            reasons = paused_reasons(s, {sub.channel_id for sub in rows})
+            subs = [subscription_view(sub, reasons.get(sub.channel_id)) for sub in rows]
         feeds = [feed_view(f) for f in all_feeds(s)]
-    return home_view(items, subs, feeds, channels_known=channels is not None, stories=stories)
+        ahead = upcoming(s, now, zone(None, deps.settings.default_tz), None, HOME_UPCOMING)
+    return home_view(
+        items,
+        subs,
+        feeds,
+        channels_known=channels is not None,
+        stories=stories,
+        upcoming=ahead,
+    )
 
 
 def user_channels(client: WebClient, user_id: str) -> set[str] | None:

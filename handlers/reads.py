@@ -110,9 +110,9 @@ def story(deps: Deps, number: int) -> StoryView | None:
         return load_story(s, number)
 
 
-def subscription_view(sub: Subscription) -> SubscriptionView:
-    """A subscription, detached from the session."""
-    return SubscriptionView(sub.channel_id, sub.topic, sub.paused_reason)
+def subscription_view(sub: Subscription, paused_reason: str | None = None) -> SubscriptionView:
+    """A subscription, detached from the session (`paused_reason`: its channel's pause)."""
+    return SubscriptionView(sub.channel_id, sub.topic, paused_reason)
 
 
 def feed_view(feed: Feed) -> FeedView:
@@ -143,7 +143,7 @@ def status_report(deps: Deps) -> StatusReport:
             last_poll=last_poll(s),
             items_today=count_since(s, midnight),
             alerts=status_counts(s),
-            paused=[subscription_view(sub) for sub in paused(s)],
+            paused=[subscription_view(sub, reason) for sub, reason in paused(s)],
             failed=[FailedAlertView(*row) for row in failed_reasons(s, FAILED_SHOWN)],
         )
 

@@ -40,11 +40,14 @@ from handlers.sender import (
 )
 from jobs.digest_delivery import DigestAttempt
 from jobs.digests import default_zone_name
+from jobs.reminders import render_reminder
 from jobs.story_delivery import RunStories, StoryAttempt, take_unit
 from models.lease import DEFAULT_TTL
 from models.outbox import (
     DIGEST,
+    KEYED_OPS,
     POST,
+    REMIND,
     UPDATE,
     AlertJob,
     claim_batch,
@@ -52,6 +55,7 @@ from models.outbox import (
     mark_failed,
     mark_retry,
     mark_sent,
+    mark_skipped,
     mark_update_sent,
     pending_count,
     release,
@@ -77,6 +81,11 @@ MAX_FOLLOW_UPS = 2
 # Tries an alert gets against an error code Slack gives that no list knows (see
 # handlers.sender.classify_error), with the usual backoff, before the text-only try.
 UNKNOWN_ATTEMPTS = 5
+
+# Keyed ops (a channel's reminder, digest, …): each renders at send time, from the data as it
+# is then; a str instead of a Message says why it is out of date (marked skipped, not posted).
+KeyedRenderer = Callable[["Deps", AlertJob], Message | str]
+KEYED_RENDERERS: dict[str, KeyedRenderer] = {REMIND: render_reminder}
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,7 @@ class _Outcome:
     recovered: bool = False  # found in the history instead of posted
     lookup: bool = False  # the failure came from the history lookup
     given_up: str | None = None  # Slack refused it, as built and as text only: why
+    skipped: str | None = None  # a keyed message out of date at send time: why (not posted)
 
 
 class _Pacer:
@@ -143,7 +153,11 @@ def _attempt(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
         found = _find(sender, job)
         if found is not None:
             return _Outcome(found, recovered=isinstance(found, Posted), lookup=True)
-    message = alert_message(job.item, watch_phrase=job.watch_phrase)
+    return _post(sender, job, alert_message(job.item, watch_phrase=job.watch_phrase), pacer)
+
+
+def _post(sender: Sender, job: AlertJob, message: Message, pacer: _Pacer) -> _Outcome:
+    """Post a top-level message carrying the alert's metadata (text only if Slack refuses it)."""
     metadata = alert_metadata(job.alert_id)
     result = pacer.post(job.channel, message, metadata)
     if _is(result, "channel") and result.error == "not_in_channel" and sender.join(job.channel):
@@ -199,16 +213,36 @@ def _attempt_digest(digests: DigestAttempt, job: AlertJob) -> _Outcome:
     return _Outcome(o.result, recovered=o.recovered, lookup=o.lookup, given_up=o.given_up)
 
 
+def _attempt_keyed(deps: Deps, job: AlertJob, pacer: _Pacer) -> _Outcome:
+    """A keyed op: looked up first when unsure (like any alert), rendered now, posted top-level."""
+    if job.maybe_posted_since is not None:
+        found = _find(deps.sender, job)
+        if found is not None:
+            return _Outcome(found, recovered=isinstance(found, Posted), lookup=True)
+    render = KEYED_RENDERERS.get(job.op)
+    rendered = render(deps, job) if render is not None else f"no_renderer:{job.op}"
+    if isinstance(rendered, str):
+        return _Outcome(Posted(""), skipped=rendered)
+    return _post(deps.sender, job, rendered, pacer)
+
+
 def _attempt_unit(
-    sender: Sender,
+    deps: Deps,
     unit: list[AlertJob],
     pacer: _Pacer,
     stories: StoryAttempt,
     digests: DigestAttempt,
 ) -> list[tuple[AlertJob, _Outcome]]:
-    """One item alert, one digest, or one unit of story ops; a bug becomes a retry."""
+    """One item alert, digest, keyed op or unit of story ops; a bug becomes a retry."""
+    sender = deps.sender
     if unit[0].op == DIGEST:
         return [(unit[0], _attempt_digest(digests, unit[0]))]
+    if unit[0].op in KEYED_OPS:
+        try:
+            return [(unit[0], _attempt_keyed(deps, unit[0], pacer))]
+        except Exception:
+            logger.exception("%s %s: unexpected error; it will be retried", unit[0].op, unit[0])
+            return [(unit[0], _Outcome(SlackFailed("unexpected_error", "transient")))]
     if unit[0].story_id is None:
         return [(unit[0], _attempt_safely(sender, unit[0], pacer))]
     try:
@@ -262,6 +296,12 @@ class _Run:
         if job.channel in self.failed_channels:
             return  # failed with the rest of its channel already
         with self.deps.sessions.begin() as s:
+            if outcome.skipped is not None:
+                mark_skipped(s, job.alert_id, outcome.skipped, owner=owner)
+                logger.info(
+                    "%s %s for %s skipped: %s", job.op, job.key, job.channel, outcome.skipped
+                )
+                return
             if isinstance(result, Posted) and outcome.given_up is None:
                 if job.op == UPDATE:
                     mark_update_sent(s, job.alert_id, result.ts, now)
@@ -293,7 +333,7 @@ class _Run:
                 others = fail_channel(
                     s, job.channel, error, now, owner=owner, kind=self.deps.sender.kind
                 )
-                paused = pause_channel(s, job.channel, result.error)
+                paused = pause_channel(s, job.channel, result.error, now)
                 queues.pop(job.channel, None)
                 self.failed_channels.add(job.channel)
                 logger.warning(
@@ -403,7 +443,7 @@ def deliver_pending(
                 continue
             # every op of a unit shares its message's fate: each is recorded, even when an
             # earlier one stopped the run (a dropped post may have delivered all of them)
-            for job, outcome in _attempt_unit(deps.sender, unit, run.pacer, stories, digests):
+            for job, outcome in _attempt_unit(deps, unit, run.pacer, stories, digests):
                 run.record(job, outcome, queues)
     finally:
         # if recording failed (database down), that alert stays `sending`: looked up later

@@ -90,7 +90,7 @@ def queue_due_digests(deps: Deps, now: datetime | None = None) -> int:
             if due is None:
                 continue
             key = due.start.isoformat()
-            if enqueue_keyed(s, schedule.channel_id, DIGEST, key, due.to_json(), now):
+            if enqueue_keyed(s, schedule.channel_id, DIGEST, key, now, payload=due.to_json()):
                 queued += 1
                 logger.info(
                     "digest for %s queued (period from %s%s)",
@@ -111,7 +111,7 @@ def queue_digest_now(deps: Deps, channel_id: str, every: str | None) -> bool:
     payload = DigestPayload("now", start, now)
     key = "now:" + now.replace(second=0, microsecond=0).isoformat()
     with deps.sessions.begin() as s:
-        return enqueue_keyed(s, channel_id, DIGEST, key, payload.to_json(), now) is not None
+        return enqueue_keyed(s, channel_id, DIGEST, key, now, payload=payload.to_json()) is not None
 
 
 def default_zone_name(deps: Deps) -> str:

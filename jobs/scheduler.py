@@ -20,9 +20,12 @@ from deps import Deps
 from jobs.deliver import deliver_pending
 from jobs.digests import DIGEST_TICK, queue_due_digests
 from jobs.poll import poll_due_feeds
+from jobs.reminders import queue_reminders
 from jobs.retention import prune_old_items
 
 logger = logging.getLogger(__name__)
+
+REMINDERS_SECONDS = 30  # how often due reminders are queued (each is due once, by its key)
 
 
 def guarded(name: str, job: Callable[[Deps], Any], deps: Deps) -> Callable[[], None]:
@@ -114,6 +117,12 @@ def build_scheduler(deps: Deps, *, deliver: bool = True) -> BackgroundScheduler:
         id="digests",
         replace_existing=True,
         next_run_time=deps.clock() + timedelta(seconds=10),
+    )
+    scheduler.add_job(
+        guarded("reminders", queue_reminders, deps),
+        IntervalTrigger(seconds=REMINDERS_SECONDS, jitter=5),
+        id="reminders",
+        replace_existing=True,
     )
     if settings.retention_days > 0:  # hourly, first a few minutes after start (rolling deploys)
         scheduler.add_job(

@@ -1,8 +1,12 @@
-"""Per-channel settings (threads on or off today; time zone, quiet hours, digests later)."""
+"""Per-channel settings: threads, time zone, quiet hours, digests, reminders, budget, pause.
+
+`settings_of` / `settings_by_channel` resolve every column to what applies (defaults for a
+channel without a row, the zone as a ZoneInfo); one setter per command. Queries never commit.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,9 +14,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Boolean, Integer, Select, String, Text, false, select, true, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.db import Base, UTCDateTime, insert_ignore
+from models.db import Base, UTCDateTime, insert_ignore, rowcount, utcnow
+from news.reminders import offsets_column, stored_offsets
+from news.zones import zone
 
 THREADS_DEFAULT = True
+DEFAULT_TZ = "America/New_York"  # settings.DIPLO_DEFAULT_TZ's default
 
 
 class Channel(Base):
@@ -81,9 +88,7 @@ def threads_by_channel(s: Session, channel_ids: Iterable[str]) -> dict[str, bool
     return {c: bool(found.get(c, THREADS_DEFAULT)) for c in wanted}
 
 
-# --- digests and alerts on/off (issue 11; `settings_of` will bundle these) -------------------
-
-DEFAULT_TZ = "America/New_York"  # DIPLO_DEFAULT_TZ's default
+# --- digests and alerts on/off (`settings_of` bundles these for display) ---------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,3 +205,139 @@ def alerts_off_among(s: Session, channel_ids: Iterable[str]) -> set[str]:
     if not wanted:
         return set()
     return set(s.scalars(alerts_off_ids().where(Channel.channel_id.in_(wanted))))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    """A channel's settings with every default resolved (detached: safe across threads).
+
+    `tz` is the stored IANA name (None: the default applies, `zone` is DIPLO_DEFAULT_TZ).
+    `reminders`: minutes before an exact-dated contact, largest first; () = off.
+    `flood_budget` None: the configured default. `paused_reason` set: Slack refuses posts.
+    """
+
+    channel_id: str
+    zone: ZoneInfo
+    tz: str | None = None
+    threads: bool = THREADS_DEFAULT
+    quiet_start: int | None = None
+    quiet_end: int | None = None
+    quiet_urgent: str = "all"
+    digest_every: str | None = None
+    digest_weekday: int | None = None
+    digest_at: int | None = None
+    alerts_on: bool = True
+    reminders: tuple[int, ...] = stored_offsets(None)
+    flood_budget: int | None = None
+    paused_reason: str | None = None
+
+    @property
+    def paused(self) -> bool:
+        """Slack refused posts here; subscribing again resumes."""
+        return self.paused_reason is not None
+
+
+def _resolved(channel_id: str, row: Channel | None, default_tz: str) -> ChannelSettings:
+    if row is None:
+        return ChannelSettings(channel_id, zone(None, default_tz))
+    return ChannelSettings(
+        channel_id=channel_id,
+        zone=zone(row.tz, default_tz),
+        tz=row.tz,
+        threads=THREADS_DEFAULT if row.threads is None else bool(row.threads),
+        quiet_start=row.quiet_start,
+        quiet_end=row.quiet_end,
+        quiet_urgent=row.quiet_urgent or "all",
+        digest_every=row.digest_every,
+        digest_weekday=row.digest_weekday,
+        digest_at=row.digest_at,
+        alerts_on=True if row.alerts_on is None else bool(row.alerts_on),
+        reminders=stored_offsets(row.reminders),
+        flood_budget=row.flood_budget,
+        paused_reason=row.paused_reason,
+    )
+
+
+def settings_of(s: Session, channel_id: str, default_tz: str = DEFAULT_TZ) -> ChannelSettings:
+    """The channel's settings, defaults resolved (`default_tz`: DIPLO_DEFAULT_TZ)."""
+    return _resolved(channel_id, s.get(Channel, channel_id), default_tz)
+
+
+def settings_by_channel(
+    s: Session, channel_ids: Iterable[str], default_tz: str = DEFAULT_TZ
+) -> dict[str, ChannelSettings]:
+    """`settings_of` for many channels in one query."""
+    wanted = list(dict.fromkeys(channel_ids))
+    rows = {
+        row.channel_id: row
+        for row in s.scalars(select(Channel).where(Channel.channel_id.in_(wanted)))
+    }
+    return {c: _resolved(c, rows.get(c), default_tz) for c in wanted}
+
+
+def _set(s: Session, channel_id: str, now: datetime, **values: object) -> None:
+    ensure(s, channel_id, now)
+    s.execute(
+        update(Channel)
+        .where(Channel.channel_id == channel_id)
+        .values(updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def set_tz(s: Session, channel_id: str, tz: str | None, now: datetime) -> None:
+    """Set the channel's IANA zone (validated by the caller); None: back to the default."""
+    _set(s, channel_id, now, tz=tz)
+
+
+def set_tz_if_unset(s: Session, channel_id: str, tz: str, now: datetime) -> bool:
+    """Give the channel this zone unless it has one (a race with `/diplo tz` keeps that)."""
+    ensure(s, channel_id, now)
+    result = s.execute(
+        update(Channel)
+        .where(Channel.channel_id == channel_id, Channel.tz.is_(None))
+        .values(tz=tz, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(rowcount(result))
+
+
+def set_reminders(s: Session, channel_id: str, offsets: Sequence[int], now: datetime) -> None:
+    """Remind this many minutes before exact-dated contacts; () turns reminders off."""
+    _set(s, channel_id, now, reminders=offsets_column(offsets))
+
+
+def pause(s: Session, channel_id: str, reason: str, now: datetime | None = None) -> bool:
+    """Pause a channel Slack refuses to post to; False when it was paused already."""
+    when = now or utcnow()
+    ensure(s, channel_id, when)
+    result = s.execute(
+        update(Channel)
+        .where(Channel.channel_id == channel_id, Channel.paused_reason.is_(None))
+        .values(paused_reason=reason[:500], updated_at=when)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(rowcount(result))
+
+
+def resume(s: Session, channel_id: str, now: datetime) -> str | None:
+    """Resume a paused channel; returns why it was paused (None: it was not)."""
+    reason = s.scalar(select(Channel.paused_reason).where(Channel.channel_id == channel_id))
+    if reason is not None:
+        _set(s, channel_id, now, paused_reason=None)
+    return reason
+
+
+def paused_reasons(s: Session, channel_ids: Iterable[str] | None = None) -> dict[str, str]:
+    """Why each paused channel (of `channel_ids`, or every one) is paused."""
+    query = select(Channel.channel_id, Channel.paused_reason).where(
+        Channel.paused_reason.is_not(None)
+    )
+    if channel_ids is not None:
+        query = query.where(Channel.channel_id.in_(list(channel_ids)))
+    return {c: r for c, r in s.execute(query.order_by(Channel.channel_id)).tuples() if r}
+
+
+def paused_ids() -> Select[str]:
+    """A subquery of the paused channels' ids (for `NOT IN` filters)."""
+    return select(Channel.channel_id).where(Channel.paused_reason.is_not(None))

@@ -53,6 +53,8 @@ DIGEST = "digest"  # the channel's daily or weekly summary
 CATCHUP = "catchup"  # what was held during quiet hours or while diplo was away
 MORE = "more"  # the rolling "more stories" message beyond the flood budget
 FOLDED = "folded"  # status of an alert a catch-up or "more stories" message stands for
+SKIPPED = "skipped"  # status of a keyed message out of date at send time (never posted)
+KEYED_OPS = (REMIND, DIGEST, CATCHUP, MORE)
 # Console mode's pseudo-channel: every relevant item, printed by the ConsoleSender.
 CONSOLE_CHANNEL = "console"
 NOTIFY_CHANNEL = "diplo_outbox"  # PostgreSQL LISTEN/NOTIFY channel: alerts were queued
@@ -276,21 +278,35 @@ def enqueue_update(s: Session, story_id: int, channel: str, now: datetime) -> in
     return 0
 
 
-def enqueue_keyed(
-    s: Session, channel: str, op: str, key: str, payload: str | None, now: datetime
-) -> int | None:
-    """Queue one message of the channel (a digest, …) due now, once per (channel, op, key).
+def _insert_ignore(s: Session, row: Mapping[str, object]) -> int | None:
+    """Insert one outbox row unless any unique index refuses it; its id, or None."""
+    stmt = insert_ignore(s, Alert).values(row).on_conflict_do_nothing().returning(Alert.id)
+    return s.scalars(stmt).first()
 
-    Returns the new row's id, or None when that key was queued before (by this process or
-    another replica, now or before a restart).
+
+def enqueue_keyed(
+    s: Session,
+    channel: str,
+    op: str,
+    key: str,
+    now: datetime,
+    *,
+    payload: str | None = None,
+    story_id: int | None = None,
+) -> int | None:
+    """Queue a channel's keyed message (REMIND, DIGEST, …) once per (channel, op, key).
+
+    Due at once (`next_attempt_at = now`): keyed rows are inserted when due, never ahead.
+    Returns the new row's id, or None when that key was queued before (by anyone).
     """
     row = {
+        "story_id": story_id,
         "item_id": None,
-        "story_id": None,
         "channel_id": channel,
         "op": op,
         "key": key[:120],
         "payload": payload,
+        "broadcast": False,
         "status": PENDING,
         "attempts": 0,
         "next_attempt_at": now,
@@ -300,12 +316,6 @@ def enqueue_keyed(
     if new is not None:
         notify_queued(s)
     return new
-
-
-def _insert_ignore(s: Session, row: Mapping[str, object]) -> int | None:
-    """Insert one outbox row unless any unique index refuses it; its id, or None."""
-    stmt = insert_ignore(s, Alert).values(row).on_conflict_do_nothing().returning(Alert.id)
-    return s.scalars(stmt).first()
 
 
 def drop_pending(s: Session, channel: str) -> int:
@@ -583,6 +593,25 @@ def mark_retry(
         update(Alert)
         .where(*_held(alert_id, owner))
         .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(rowcount(result))
+
+
+def mark_skipped(s: Session, alert_id: int, reason: str, *, owner: str) -> bool:
+    """End a keyed message out of date at send time (SKIPPED, with why); never posted.
+
+    The row stays, so its key is never queued again.
+    """
+    result = s.execute(
+        update(Alert)
+        .where(*_held(alert_id, owner))
+        .values(
+            status=SKIPPED,
+            last_error=reason[:500],
+            lease_owner=None,
+            lease_until=None,
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(rowcount(result))

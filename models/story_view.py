@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from models.item import Item, ItemView
 from models.story import Contact, Story, StoryTopic
+from news.zones import in_china
 
 STAGES = ("planned", "held", "readout", "outcome", "postponed")
 SIDES = ("us", "china")
@@ -40,6 +41,12 @@ class StoryView:
     parties: tuple[str, ...] = ()
     where: str | None = None
     when: date | None = None
+    region: str | None = None  # the place's region (news/contact.toml)
+
+    @property
+    def in_china(self) -> bool:
+        """The contact is in mainland China (times get Beijing time beside them)."""
+        return in_china(self.region)
 
     @property
     def headline(self) -> StoryEntry:
@@ -81,9 +88,12 @@ def entries_of(story: StoryView, item_ids: Sequence[int]) -> list[StoryEntry]:
     return [e for e in story.entries if e.item.id in wanted]
 
 
-def _people(keys: str) -> tuple[str, ...]:
+def people_names(keys: str) -> tuple[str, ...]:
     """`trump,xi` → ("Trump", "Xi"); `wang-yi` → "Wang Yi"."""
     return tuple(k.replace("-", " ").title() for k in keys.split(",") if k)
+
+
+_people = people_names
 
 
 def view_of(story: Story, rows: Sequence[tuple[Contact, Item]]) -> StoryView | None:
@@ -107,6 +117,7 @@ def view_of(story: Story, rows: Sequence[tuple[Contact, Item]]) -> StoryView | N
         parties=(*_people(story.parties_us), *_people(story.parties_china)),
         where=story.place_name,
         when=story.scheduled_start,
+        region=story.region,
     )
 
 

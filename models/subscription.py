@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint, delete, select, update
+from sqlalchemy import String, Text, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.channel import alerts_off_ids
-from models.db import Base, UTCDateTime, insert_ignore, rowcount
+from models.channel import alerts_off_ids, pause, paused_ids, paused_reasons, resume
+from models.db import Base, UTCDateTime, insert_ignore
 
 ALL_TOPICS = "all"
 
@@ -25,13 +25,18 @@ class Subscription(Base):
     topic: Mapped[str] = mapped_column(String(50))
     created_by: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    paused_reason: Mapped[str | None] = mapped_column(Text)
+    # Before migration 0008 the pause state lived here; it is `channels.paused_reason` now
+    # (0008 copied it). The column stays for downgrades; nothing reads or writes it.
+    legacy_paused_reason: Mapped[str | None] = mapped_column("paused_reason", Text)
 
 
 def subscribe(
     s: Session, channel_id: str, topics: Iterable[str], user_id: str | None, now: datetime
 ) -> list[str]:
-    """Subscribe the channel to `topics`; returns the topics that were new."""
+    """Subscribe the channel to `topics`; returns the topics that were new.
+
+    Subscribing again resumes a paused channel (models.channel.resume).
+    """
     wanted = list(dict.fromkeys(topics))
     if not wanted:
         return []
@@ -46,12 +51,7 @@ def subscribe(
         .returning(Subscription.topic)
     )
     added = set(s.scalars(stmt))
-    # subscribing again resumes a paused subscription
-    s.execute(
-        update(Subscription)
-        .where(Subscription.channel_id == channel_id, Subscription.topic.in_(wanted))
-        .values(paused_reason=None)
-    )
+    resume(s, channel_id, now)
     return [t for t in wanted if t in added]
 
 
@@ -90,7 +90,7 @@ def listing(
 
 
 def channels_for(s: Session, topics: Iterable[str]) -> list[str]:
-    """Channels with an active subscription to any of `topics` or to `all`, sorted.
+    """Channels not paused with a subscription to any of `topics` or to `all`, sorted.
 
     Channels with live alerts off (`/diplo alerts off`: digests only) are left out.
     """
@@ -100,7 +100,7 @@ def channels_for(s: Session, topics: Iterable[str]) -> list[str]:
             s.scalars(
                 select(Subscription.channel_id).where(
                     Subscription.topic.in_(wanted),
-                    Subscription.paused_reason.is_(None),
+                    Subscription.channel_id.not_in(paused_ids()),
                     Subscription.channel_id.not_in(alerts_off_ids()),
                 )
             )
@@ -108,20 +108,19 @@ def channels_for(s: Session, topics: Iterable[str]) -> list[str]:
     )
 
 
-def pause_channel(s: Session, channel_id: str, reason: str) -> int:
-    """Pause every subscription of a channel Slack refuses to post to; returns how many."""
-    result = s.execute(
-        update(Subscription)
-        .where(Subscription.channel_id == channel_id, Subscription.paused_reason.is_(None))
-        .values(paused_reason=reason)
-    )
-    return rowcount(result)
+def pause_channel(s: Session, channel_id: str, reason: str, now: datetime | None = None) -> int:
+    """Pause a channel Slack refuses to post to (models.channel.pause).
+
+    Returns how many of its subscriptions that stops (0 when it was paused already).
+    """
+    if not pause(s, channel_id, reason, now):
+        return 0
+    return len(for_channel(s, channel_id))
 
 
-def paused(s: Session) -> Sequence[Subscription]:
-    """Every paused subscription."""
-    return s.scalars(
-        select(Subscription)
-        .where(Subscription.paused_reason.is_not(None))
-        .order_by(Subscription.channel_id, Subscription.topic)
-    ).all()
+def paused(s: Session) -> list[tuple[Subscription, str]]:
+    """Every subscription of a paused channel, with why the channel is paused."""
+    reasons = paused_reasons(s)
+    if not reasons:
+        return []
+    return [(sub, reasons[sub.channel_id]) for sub in listing(s, reasons)]

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from models.channel import alerts_on
+from models.channel import alerts_on, paused_reasons
 from models.feed import Feed
 from models.item import Item, ItemView
 from models.outbox import Alert
@@ -113,7 +113,7 @@ def _not_alerted(
     subs: list[Subscription],
     watch: str | None,
     watched_since: datetime | None,
-    channel_id: str = "",
+    channel_id: str,
 ) -> str:
     """The most likely reason the item has no alert for this channel."""
     if item.label is None:
@@ -127,7 +127,7 @@ def _not_alerted(
         return RELATED_ONLY
     if item.label == "relevant" and not covering and watch is None:
         return NOT_SUBSCRIBED
-    if covering and all(sub.paused_reason for sub in covering) and watch is None:
+    if covering and watch is None and paused_reasons(s, [channel_id]):
         return PAUSED
     if channel_id and not alerts_on(s, channel_id):
         return ALERTS_OFF

@@ -16,6 +16,7 @@ from deps import Deps
 from handlers.blocks import UNSUBSCRIBE_ACTION, Message, escape_mrkdwn
 from handlers.commands import COMMANDS, Request, parse_command, run_command
 from jobs.fetch import FetchConfig, Fetcher
+from models.channel import paused_reasons
 from models.feed import add_feed, all_feeds
 from models.item import save_new
 from models.outbox import enqueue
@@ -232,7 +233,8 @@ def test_search_words_are_literal_not_sql_patterns(bot: Bot) -> None:
 
 def channel_topics(deps: Deps, channel: str) -> dict[str, str | None]:
     with deps.sessions() as s:
-        return {sub.topic: sub.paused_reason for sub in for_channel(s, channel)}
+        reason = paused_reasons(s, [channel]).get(channel)
+        return {sub.topic: reason for sub in for_channel(s, channel)}
 
 
 def test_subscribe_stores_joins_and_tells_the_channel(bot: Bot) -> None:

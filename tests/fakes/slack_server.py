@@ -34,10 +34,12 @@ import uuid
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 import yaml
@@ -118,6 +120,7 @@ class FakeSlack:
         self._ephemeral: list[Json] = []
         self.views: dict[str, Json] = {}
         self.admins: set[str] = set()
+        self.user_zones: dict[str, str] = {}  # users.info `tz` (absent: like a bot user)
         self.memberships: dict[str, set[str]] = {}
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
@@ -193,6 +196,11 @@ class FakeSlack:
         """Make `users.info` report the user as a workspace admin (or not)."""
         with self._lock:
             (self.admins.add if is_admin else self.admins.discard)(user_id)
+
+    def set_user_tz(self, user_id: str, tz: str) -> None:
+        """Make `users.info` give the user this time zone (`tz`, `tz_label`, `tz_offset`)."""
+        with self._lock:
+            self.user_zones[user_id] = tz
 
     def fail_next(
         self,
@@ -705,7 +713,11 @@ class FakeSlack:
     def _api_users_info(self, body: Json) -> Json:
         user = str(body.get("user"))
         is_admin = user in self.admins
-        return {"ok": True, "user": {"id": user, "name": user.lower(), "is_admin": is_admin}}
+        found: Json = {"id": user, "name": user.lower(), "is_admin": is_admin}
+        if user in self.user_zones:  # Slack gives the zone of people (not of bots)
+            tz = self.user_zones[user]
+            found |= {"tz": tz, "tz_label": tz, "tz_offset": _utc_offset(tz)}
+        return {"ok": True, "user": found}
 
     def _api_users_conversations(self, body: Json) -> Json:
         user = str(body.get("user"))
@@ -800,6 +812,15 @@ class _QuietServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # dropped connections are scripted, not failures
+
+
+def _utc_offset(tz: str) -> int:
+    """Seconds east of UTC now in `tz` (0 for a name the zone database does not know)."""
+    try:
+        offset = datetime.now(ZoneInfo(tz)).utcoffset()
+    except (ZoneInfoNotFoundError, ValueError):
+        return 0
+    return int(offset.total_seconds()) if offset else 0
 
 
 def _flag(value: Any) -> bool:
