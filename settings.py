@@ -50,6 +50,9 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     log_format: str = "text"  # or "json": one JSON object per line
     retention_days: int = 365  # irrelevant items older than this are pruned; 0: keep all
+    default_tz: str = "America/New_York"  # a channel's zone unless it set one (IANA name)
+    catchup_after: int = 3600  # seconds: a longer backlog comes as one catch-up message
+    flood_budget: int = 20  # story messages per channel per hour; beyond: "more stories"
 
     def __repr__(self) -> str:
         """Every setting, with tokens left out and passwords or URL secrets as ***."""
@@ -95,6 +98,34 @@ def _float(name: str, raw: str, low: float, high: float) -> float:
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _zone(name: str, raw: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"{name} must be an IANA time zone like Europe/London, got {raw!r}"
+        ) from None
+    return raw.strip()
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(name: str, raw: str, low: int, high: int) -> int:
+    """Seconds from `3600`, `90m`, `1h` or `2d`, within [low, high]."""
+    text = raw.strip().lower()
+    unit = _UNITS.get(text[-1:], 0)
+    number = text[:-1] if unit else text
+    if not number.isdigit():
+        raise SettingsError(f"{name} must be seconds or a duration like 90m or 1h, got {raw!r}")
+    seconds = int(number) * (unit or 1)
+    if not low <= seconds <= high:
+        raise SettingsError(f"{name} must be between {low} s and {high} s, got {raw!r}")
+    return seconds
 
 
 def _list(raw: str) -> tuple[str, ...]:
@@ -261,6 +292,12 @@ def load_settings(
         kwargs["log_format"] = log_format
     if (v := get("DIPLO_RETENTION_DAYS")) is not None:
         kwargs["retention_days"] = _int("DIPLO_RETENTION_DAYS", v, 0, 36500)
+    if (v := get("DIPLO_DEFAULT_TZ")) is not None:
+        kwargs["default_tz"] = _zone("DIPLO_DEFAULT_TZ", v)
+    if (v := get("DIPLO_CATCHUP_AFTER")) is not None:
+        kwargs["catchup_after"] = _duration("DIPLO_CATCHUP_AFTER", v, 60, 7 * 86400)
+    if (v := get("DIPLO_FLOOD_BUDGET")) is not None:
+        kwargs["flood_budget"] = _int("DIPLO_FLOOD_BUDGET", v, 0, 10000)
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     if settings.slack_app_token and not settings.slack_bot_token:
         raise SettingsError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is missing")

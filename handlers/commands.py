@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 
 from slack_bolt import Ack, App, Respond
@@ -37,6 +37,7 @@ from handlers.blocks import (
     not_admin_message,
     not_seen_message,
     notice,
+    quiet_message,
     search_refused_message,
     search_results_message,
     sources_message,
@@ -58,10 +59,12 @@ from handlers.blocks import (
     watching_message,
     why_message,
 )
+from jobs.catchup import fold_policy
 from jobs.feeds import FeedAdded, add_feed_checked
-from models.channel import set_threads, threads_on
+from models.channel import set_quiet, set_threads, threads_on
 from models.feed import Feed, all_feeds, last_poll, remove_feed
 from models.feed import count_by_source_kind as feeds_by_kind
+from models.fold import fold_now
 from models.item import ItemView, count_since, latest
 from models.item import count_by_source_kind as items_by_kind
 from models.outbox import failed_reasons, status_counts
@@ -79,6 +82,7 @@ from models.watch import add_watches, remove_watches
 from models.watch import for_channel as watches_for
 from models.why import explain
 from news.query import QueryError, parse_query
+from news.quiet import URGENT_POLICIES, QuietWindowError, clock_text, parse_window
 from news.sources import KINDS
 from news.urls import redact_url
 from news.watch import MAX_PER_CHANNEL, InvalidPhrase, parse_phrases, validate
@@ -354,6 +358,56 @@ def set_channel_threads(deps: Deps, request: Request, client: WebClient) -> Mess
     return threads_message(channel, on, changed=before != on)
 
 
+def set_quiet_hours(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`quiet [START-END [urgent none|held|all] | urgent … | off]`: hold alerts at night."""
+    channel, args = request.channel_id, list(request.args)
+    if channel.startswith("D") or not channel:
+        return notice("Quiet hours are a channel setting: run this in the channel.")
+    policy = fold_policy(deps.settings)
+    now = deps.clock()
+    with deps.sessions() as s:
+        before = policy.channels(s, [channel])[channel]
+    window: tuple[int, int] | None = (
+        (before.quiet_start, before.quiet_end)
+        if before.quiet_start is not None and before.quiet_end is not None
+        else None
+    )
+    urgent = before.quiet_urgent
+    if not args:
+        return _quiet_reply(channel, window, urgent, before.tz.key, changed=False)
+    lowered = [a.lower() for a in args]
+    if lowered == ["off"]:
+        window = None
+    else:
+        cut = lowered.index("urgent") if "urgent" in lowered else len(args)
+        if cut < len(args):
+            rest = lowered[cut + 1 :]
+            if len(rest) != 1 or rest[0] not in URGENT_POLICIES:
+                return _usage("quiet", "After `urgent` say `none`, `held` or `all`.")
+            urgent = rest[0]
+        if cut > 0:
+            try:
+                window = parse_window(" ".join(args[:cut]))
+            except QuietWindowError as e:
+                return _usage("quiet", f"{e}")
+        elif window is None:
+            return _usage("quiet", "Give the quiet hours first, like `22:00-07:00`.")
+    with deps.sessions.begin() as s:
+        after = replace(before, quiet_start=window[0] if window else None)
+        after = replace(after, quiet_end=window[1] if window else None)
+        if before.window(now) is not None and after.window(now) is None:
+            fold_now(s, channel, now, policy, deps.sender.kind)  # what it held comes now
+        set_quiet(s, channel, *(window or (None, None)), urgent, now)
+    return _quiet_reply(channel, window, urgent, before.tz.key, changed=True)
+
+
+def _quiet_reply(
+    channel: str, window: tuple[int, int] | None, urgent: str, tz: str, changed: bool
+) -> Message:
+    shown = (clock_text(window[0]), clock_text(window[1])) if window else None
+    return quiet_message(channel, shown, urgent, tz, changed)
+
+
 def feed_view(feed: Feed) -> FeedView:
     """A feed's health, detached from the session."""
     return FeedView(
@@ -552,6 +606,12 @@ COMMANDS: dict[str, Command] = {
         "threads [on|off]",
         "new reports of a story as replies in its thread (on, the default), or the story "
         "message edited in place (off)",
+    ),
+    "quiet": Command(
+        set_quiet_hours,
+        "quiet [HH:MM-HH:MM [urgent none|held|all] | off]",
+        "quiet hours in the channel's time zone: alerts wait and come as one catch-up "
+        "message; urgent contacts (took place, officially confirmed: `all`) still post",
     ),
     "watch": Command(
         add_watch_words,

@@ -35,8 +35,11 @@ from handlers.sender import (
     Sender,
     SlackFailed,
 )
+from jobs.catchup import fold_policy, render_folded
 from jobs.story_delivery import RunStories, StoryAttempt, take_unit
 from models.outbox import (
+    CATCHUP,
+    MORE,
     POST,
     UPDATE,
     AlertJob,
@@ -181,10 +184,53 @@ def _attempt_safely(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
         return _Outcome(SlackFailed("unexpected_error", "transient"))
 
 
+def _attempt_folded(
+    sender: Sender, job: AlertJob, pacer: _Pacer, stories: StoryAttempt
+) -> _Outcome:
+    """A catch-up or "more stories" message: posted once, then edited (MORE) in place.
+
+    Rendered now from its payload; one that may have landed is looked up first and, found,
+    edited to the current list (its payload may have grown since).
+    """
+    message = render_folded(stories.sessions, job)
+    ts, recovered = job.parent_ts, False
+    if ts is None and job.maybe_posted_since is not None:
+        found = _find(sender, job)
+        if found is not None and not isinstance(found, Posted):
+            return _Outcome(found, lookup=True)
+        if isinstance(found, Posted):
+            ts, recovered = found.ts, True
+    if ts is not None:
+        edit_ts = ts
+        result = pacer.call(job.channel, lambda: sender.update(job.channel, edit_ts, message))
+        if not _is(result, "gone"):  # deleted: post it again below
+            if _is(result, "content"):
+                result = pacer.call(
+                    job.channel, lambda: sender.update(job.channel, edit_ts, text_only(message))
+                )
+            return _Outcome(result, recovered=recovered)
+    metadata = alert_metadata(job.alert_id)
+    result = pacer.post(job.channel, message, metadata)
+    if _is(result, "channel") and result.error == "not_in_channel" and sender.join(job.channel):
+        result = pacer.post(job.channel, message, metadata)
+    if _is(result, "content") or (_is(result, "unknown") and job.attempt >= UNKNOWN_ATTEMPTS):
+        first = result.error
+        result = pacer.post(job.channel, text_only(message), metadata)
+        if _is(result, "content") or _is(result, "unknown"):
+            return _Outcome(result, given_up=f"{first}; as text only: {result.error}")
+    return _Outcome(result)
+
+
 def _attempt_unit(
     sender: Sender, unit: list[AlertJob], pacer: _Pacer, stories: StoryAttempt
 ) -> list[tuple[AlertJob, _Outcome]]:
     """One item alert, or one unit of story ops; a bug becomes a retry (maybe posted)."""
+    if unit[0].op in (CATCHUP, MORE):
+        try:
+            return [(unit[0], _attempt_folded(sender, unit[0], pacer, stories))]
+        except Exception:
+            logger.exception("alert %s: unexpected error; it will be retried", unit[0].alert_id)
+            return [(unit[0], _Outcome(SlackFailed("unexpected_error", "transient")))]
     if unit[0].story_id is None:
         return [(unit[0], _attempt_safely(sender, unit[0], pacer))]
     try:
@@ -239,7 +285,7 @@ class _Run:
             return  # failed with the rest of its channel already
         with self.deps.sessions.begin() as s:
             if isinstance(result, Posted) and outcome.given_up is None:
-                if job.op == UPDATE:
+                if job.op in (UPDATE, MORE):
                     mark_update_sent(s, job.alert_id, result.ts, now)
                 else:
                     mark_sent(s, job.alert_id, result.ts, now)
@@ -334,7 +380,14 @@ def deliver_pending(
     started = deps.clock()
     with deps.sessions.begin() as s:
         jobs = claim_batch(
-            s, started, owner, limit, LEASE, per_channel=per_channel, kind=deps.sender.kind
+            s,
+            started,
+            owner,
+            limit,
+            LEASE,
+            per_channel=per_channel,
+            kind=deps.sender.kind,
+            hold=fold_policy(deps.settings),
         )
     if not jobs:
         return DeliverySummary()

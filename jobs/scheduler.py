@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from deps import Deps
+from jobs.catchup import CATCHUP_SECONDS, catch_up
 from jobs.deliver import deliver_pending
 from jobs.poll import poll_due_feeds
 from jobs.retention import prune_old_items
@@ -106,6 +107,14 @@ def build_scheduler(deps: Deps, *, deliver: bool = True) -> BackgroundScheduler:
             id="deliver",
             replace_existing=True,
         )
+    # catch-ups after quiet hours or an outage: folded in the outbox, then delivered
+    scheduler.add_job(
+        guarded("catchup", catch_up, deps),
+        IntervalTrigger(seconds=CATCHUP_SECONDS),
+        id="catchup",
+        replace_existing=True,
+        next_run_time=deps.clock(),
+    )
     if settings.retention_days > 0:  # hourly, first a few minutes after start (rolling deploys)
         scheduler.add_job(
             guarded("retention", prune_old_items, deps),

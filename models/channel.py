@@ -77,3 +77,21 @@ def threads_by_channel(s: Session, channel_ids: Iterable[str]) -> dict[str, bool
         .all()
     )
     return {c: bool(found.get(c, THREADS_DEFAULT)) for c in wanted}
+
+
+def set_quiet(
+    s: Session,
+    channel_id: str,
+    start: int | None,
+    end: int | None,
+    urgent: str,
+    now: datetime,
+) -> None:
+    """Set the channel's quiet hours (minutes after local midnight; None: off) and bypass."""
+    ensure(s, channel_id, now)
+    s.execute(
+        update(Channel)
+        .where(Channel.channel_id == channel_id)
+        .values(quiet_start=start, quiet_end=end, quiet_urgent=urgent, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
