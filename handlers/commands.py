@@ -67,7 +67,7 @@ from models.feed import count_by_source_kind as feeds_by_kind
 from models.fold import fold_now
 from models.item import ItemView, count_since, latest
 from models.item import count_by_source_kind as items_by_kind
-from models.outbox import failed_reasons, status_counts
+from models.outbox import SLACK, failed_reasons, status_counts
 from models.search import RECENT_WINDOW, search
 from models.story_view import load_story, recent_stories
 from models.subscription import (
@@ -396,8 +396,9 @@ def set_quiet_hours(deps: Deps, request: Request, client: WebClient) -> Message:
         after = replace(before, quiet_start=window[0] if window else None)
         after = replace(after, quiet_end=window[1] if window else None)
         if before.window(now) is not None and after.window(now) is None:
-            fold_now(s, channel, now, policy, deps.sender.kind)  # what it held comes now
-        set_quiet(s, channel, *(window or (None, None)), urgent, now)
+            fold_now(s, channel, now, policy, SLACK)  # what it held comes now
+        start, end = window if window else (None, None)
+        set_quiet(s, channel, start, end, urgent, now)
     return _quiet_reply(channel, window, urgent, before.tz.key, changed=True)
 
 
