@@ -196,6 +196,18 @@ class FoldPolicy:
             .all()
         )
         quiet = [c for c in self._quiet_channels(s) if kind.owns(c)]
+        catching_up = set(  # a catch-up not sent yet takes in the rest of the backlog too
+            s.scalars(
+                select(Alert.channel_id)
+                .where(
+                    Alert.op == CATCHUP,
+                    Alert.status == PENDING,
+                    Alert.slack_ts.is_(None),
+                    kind.where(),
+                )
+                .distinct()
+            )
+        )
         settings = self.channels(s, {*oldest, *quiet})
         cutoff = now - self.catchup_after
         plans: dict[str, Plan] = {}
@@ -205,7 +217,7 @@ class FoldPolicy:
             if window is not None:
                 plans[channel] = Plan(f, QUIET, window, hold_all=True)
                 in_window.append(channel)
-            elif channel in oldest and oldest[channel] < cutoff:
+            elif channel in oldest and (oldest[channel] < cutoff or channel in catching_up):
                 plans[channel] = Plan(f, AWAY, Window(oldest[channel], now))
             elif channel in oldest and (last := f.last(now)) is not None:
                 plans[channel] = Plan(f, QUIET, last)
