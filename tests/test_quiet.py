@@ -287,3 +287,48 @@ def test_quiet_command(deps: Deps, slack: FakeSlack, clock: Clock) -> None:
     assert len(catchups(slack, "C1")) == 1 and story_posts(slack, "C1") == []
     assert [r.status for r in rows(bot.deps) if r.op == POST] == [FOLDED, FOLDED]
     assert PENDING not in {r.status for r in rows(bot.deps)}
+
+
+# --- what counts as urgent (jobs/stories.py, through the real classifier and clustering) ------
+
+
+def test_urgent_is_a_planned_contact_taking_place_or_an_official_confirming_it(
+    deps: Deps,
+) -> None:
+    from jobs.classify import classify_new_items
+    from jobs.stories import StoryChange
+    from news.relevance import default_classifier
+    from tests.test_story_storage import store
+
+    day = datetime(2026, 12, 1, 14, tzinfo=UTC)
+    planned = [
+        (
+            "Trump and Xi to speak by phone on Thursday, officials say",
+            "Reuters",
+            "https://www.reuters.com/p1",
+        ),
+        (
+            "President Trump will hold a call with President Xi Jinping on Thursday",
+            "White House",
+            "https://www.whitehouse.gov/briefings/p2",
+        ),
+        ("Trump and Xi to talk by phone this week", "AP", "https://apnews.com/p3"),
+    ]
+    held = [
+        ("Trump and Xi hold phone call on trade and Taiwan", "CNN", "https://edition.cnn.com/h1")
+    ]
+    changes: list[StoryChange] = []
+    with deps.sessions.begin() as s:
+        items = store(s, planned, day)
+        classify_new_items(s, items, default_classifier(), day, alert=False, story_changes=changes)
+        later = store(s, held, day + timedelta(days=2), start=10)
+        classify_new_items(
+            s,
+            later,
+            default_classifier(),
+            day + timedelta(days=2),
+            alert=False,
+            story_changes=changes,
+        )
+    assert len({c.story_id for c in changes}) == 1, changes
+    assert [c.urgent for c in changes] == [None, "confirmed", None, "held"]
