@@ -177,7 +177,13 @@ class FoldPolicy:
     # --- the claim's gate
 
     def held(self, s: Session, now: datetime, kind: SenderKind) -> set[int]:
-        """The ids of pending ops of `kind`'s channels that claim must not hand out at `now`."""
+        """The ids of pending ops of `kind`'s channels that claim must not hand out at `now`.
+
+        Quiet hours only: during the window, and after it what it held until the catch-up
+        job folds it. An outage's backlog is not held here (a long Slack outage with no
+        catch-up job running must still deliver everything): the job folds it as it ages,
+        and start-up runs the job once before delivery begins.
+        """
         plan = self._plan(s, now, kind, claim=True)
         return {r.id for p in plan.values() for r in (*p.fold, *p.demote)} | {
             i for p in plan.values() for i in p.keyed
@@ -186,29 +192,30 @@ class FoldPolicy:
     # --- what to fold, shared by the gate and the job
 
     def _plan(self, s: Session, now: datetime, kind: SenderKind, claim: bool) -> dict[str, Plan]:
-        oldest = dict(
-            s.execute(
-                select(Alert.channel_id, func.min(Alert.created_at))
-                .where(_waiting_filter(), kind.where())
-                .group_by(Alert.channel_id)
-            )
-            .tuples()
-            .all()
-        )
         quiet = [c for c in self._quiet_channels(s) if kind.owns(c)]
-        catching_up = set(  # a catch-up not sent yet takes in the rest of the backlog too
-            s.scalars(
-                select(Alert.channel_id)
-                .where(
-                    Alert.op == CATCHUP,
-                    Alert.status == PENDING,
-                    Alert.slack_ts.is_(None),
-                    kind.where(),
-                )
-                .distinct()
-            )
+        if claim and not quiet:
+            return {}  # the usual case: one small query per claim
+        waiting = select(Alert.channel_id, func.min(Alert.created_at)).where(
+            _waiting_filter(), kind.where()
         )
-        settings = self.channels(s, {*oldest, *quiet})
+        if claim:
+            waiting = waiting.where(Alert.channel_id.in_(quiet))
+        oldest = dict(s.execute(waiting.group_by(Alert.channel_id)).tuples().all())
+        catching_up: set[str] = set()  # a catch-up not sent yet takes in the rest too
+        if not claim:
+            catching_up = set(
+                s.scalars(
+                    select(Alert.channel_id)
+                    .where(
+                        Alert.op == CATCHUP,
+                        Alert.status == PENDING,
+                        Alert.slack_ts.is_(None),
+                        kind.where(),
+                    )
+                    .distinct()
+                )
+            )
+        settings = self.channels(s, quiet if claim else {*oldest, *quiet})
         cutoff = now - self.catchup_after
         plans: dict[str, Plan] = {}
         in_window: list[str] = []
@@ -217,6 +224,9 @@ class FoldPolicy:
             if window is not None:
                 plans[channel] = Plan(f, QUIET, window, hold_all=True)
                 in_window.append(channel)
+            elif claim:  # an outage's backlog is folded by the job (and at start-up), not held
+                if channel in oldest and (last := f.last(now)) is not None:
+                    plans[channel] = Plan(f, QUIET, last)
             elif channel in oldest and (oldest[channel] < cutoff or channel in catching_up):
                 plans[channel] = Plan(f, AWAY, Window(oldest[channel], now))
             elif channel in oldest and (last := f.last(now)) is not None:
