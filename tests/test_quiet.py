@@ -332,3 +332,21 @@ def test_urgent_is_a_planned_contact_taking_place_or_an_official_confirming_it(
         )
     assert len({c.story_id for c in changes}) == 1, changes
     assert [c.urgent for c in changes] == [None, "confirmed", None, "held"]
+
+
+def test_settings_of_folding() -> None:
+    from settings import SettingsError, load_settings
+
+    s = load_settings({}, env_file=None)
+    assert (s.default_tz, s.catchup_after, s.flood_budget) == ("America/New_York", 3600, 20)
+    env = {"DIPLO_DEFAULT_TZ": "Asia/Singapore", "DIPLO_CATCHUP_AFTER": "90m"}
+    s = load_settings({**env, "DIPLO_FLOOD_BUDGET": "0"}, env_file=None)
+    assert (s.default_tz, s.catchup_after, s.flood_budget) == ("Asia/Singapore", 5400, 0)
+    for name, bad in [
+        ("DIPLO_DEFAULT_TZ", "Mars/Olympus"),
+        ("DIPLO_CATCHUP_AFTER", "soon"),
+        ("DIPLO_CATCHUP_AFTER", "10s"),
+        ("DIPLO_FLOOD_BUDGET", "-1"),
+    ]:
+        with pytest.raises(SettingsError, match=name):
+            load_settings({name: bad}, env_file=None)
