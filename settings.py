@@ -53,6 +53,8 @@ class Settings:
     retention_days: int = 365  # irrelevant items older than this are pruned; 0: keep all
     lease_seconds: int = 60  # a claimed feed or alert is this process's for this long (renewed)
     default_tz: str = "America/New_York"  # a channel's zone until it has one (IANA name)
+    catchup_after: int = 3600  # seconds: a longer backlog comes as one catch-up message
+    flood_budget: int = 20  # story messages per channel per hour; beyond: "more stories"
 
     def __repr__(self) -> str:
         """Every setting, with tokens left out and passwords or URL secrets as ***."""
@@ -103,6 +105,22 @@ def _float(name: str, raw: str, low: float, high: float) -> float:
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(name: str, raw: str, low: int, high: int) -> int:
+    """Seconds from `3600`, `90m`, `1h` or `2d`, within [low, high]."""
+    text = raw.strip().lower()
+    unit = _UNITS.get(text[-1:], 0)
+    number = text[:-1] if unit else text
+    if not number.isdigit():
+        raise SettingsError(f"{name} must be seconds or a duration like 90m or 1h, got {raw!r}")
+    seconds = int(number) * (unit or 1)
+    if not low <= seconds <= high:
+        raise SettingsError(f"{name} must be between {low} s and {high} s, got {raw!r}")
+    return seconds
 
 
 def _list(raw: str) -> tuple[str, ...]:
@@ -283,6 +301,10 @@ def load_settings(
         kwargs["lease_seconds"] = _int("DIPLO_LEASE_SECONDS", v, 2, 3600)
     if (v := get("DIPLO_DEFAULT_TZ")) is not None:
         kwargs["default_tz"] = _zone("DIPLO_DEFAULT_TZ", v)
+    if (v := get("DIPLO_CATCHUP_AFTER")) is not None:
+        kwargs["catchup_after"] = _duration("DIPLO_CATCHUP_AFTER", v, 60, 7 * 86400)
+    if (v := get("DIPLO_FLOOD_BUDGET")) is not None:
+        kwargs["flood_budget"] = _int("DIPLO_FLOOD_BUDGET", v, 0, 10000)
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     if settings.slack_app_token and not settings.slack_bot_token:
         raise SettingsError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is missing")

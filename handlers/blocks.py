@@ -1715,3 +1715,94 @@ def reminder_message(
     blocks = [section(lead), context(" · ".join(meta) + f" · Story #{contact.story_id}")]
     text = f"In {left}: {what}, {day}" + ("" if same else f" ({here} here)")
     return Message(text=_cut(text, TEXT_LIMIT), blocks=blocks)
+
+
+# --- quiet hours, catch-ups and the flood budget ----------------------------------------------
+
+CATCHUP_HEADINGS = {
+    "quiet": ":crescent_moon: While this channel was quiet",
+    "away": ":electric_plug: While diplo was away",
+}
+
+
+def _folded_story_line(story: StoryView) -> str:
+    """`• Stage · linked headline · N sources · #id`: one story of a catch-up or "more"."""
+    return (
+        f"• *{_badge(story.stage)}* · {_entry_link(story.headline, 150)} · "
+        f"{_plural(len(story.outlets), 'source')} · #{story.id}"
+    )
+
+
+def _folded_text(stories: Sequence[StoryView]) -> list[str]:
+    return [
+        f"• [{_stage_name(s.stage)}] {escape_mrkdwn(truncate(s.headline.item.title, 120))}"
+        for s in stories
+    ]
+
+
+def catchup_message(
+    reason: str,
+    since: datetime | None,
+    until: datetime | None,
+    stories: Sequence[StoryView],
+    items: Sequence[ItemView],
+) -> Message:
+    """The one message standing for what was held: each story once, at its current stage."""
+    heading = CATCHUP_HEADINGS.get(reason, CATCHUP_HEADINGS["quiet"])
+    span = ""
+    if since is not None and until is not None:
+        span = f" ({_date(since)} – {_date(until)})"
+    counts = [_plural(len(stories), "story", "stories")]
+    if items:
+        counts.append(_plural(len(items), "alert"))
+    lead = f"*{heading}*{span}: {' and '.join(counts)}, each at its current stage."
+    lines = [_folded_story_line(s) for s in stories]
+    lines += [f"• {_source_of(i)}: {_story_link(i.url, truncate(i.title, 150))}" for i in items]
+    if not lines:
+        lines = ["Nothing left to show: the stories were removed."]
+    blocks = [section(lead), *_lines_to_sections(_listed(lines))]
+    blocks.append(context("Live alerts resume now. `/diplo latest` lists the current stories."))
+    plain = [*_folded_text(stories), *(f"• {escape_mrkdwn(truncate(i.title, 120))}" for i in items)]
+    text = f"{heading.split(' ', 1)[1]}: {', '.join(counts)}\n" + "\n".join(plain)
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def more_stories_message(stories: Sequence[StoryView], since: datetime | None) -> Message:
+    """The rolling "more stories" message past the flood budget; edited as more fold in."""
+    count = _plural(len(stories), "more story", "more stories")
+    when = f" since {_date(since)}" if since is not None else ""
+    lead = (
+        f"*+{count}*{when}: this channel reached its limit of story messages for the hour, "
+        "so further new stories are listed here (this message is updated)."
+    )
+    lines = _listed([_folded_story_line(s) for s in stories]) or ["(none yet)"]
+    blocks = [section(lead), *_lines_to_sections(lines)]
+    text = f"+{count}:\n" + "\n".join(_folded_text(stories))
+    return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def quiet_message(
+    channel_id: str,
+    window: tuple[str, str] | None,
+    urgent: str,
+    tz_name: str,
+    changed: bool,
+) -> Message:
+    """The reply to `/diplo quiet …`: the channel's quiet hours and what bypasses them."""
+    where = channel_mention(channel_id)
+    if window is None:
+        lead = "Quiet hours are now *off*" if changed else "No quiet hours"
+        return notice(f"{lead} in {where}: alerts are posted as they come.", public=changed)
+    start, end = window
+    bypass = {
+        "all": "a planned contact that took place, or one an official source confirmed, "
+        "is still posted at once",
+        "held": "a planned contact that took place is still posted at once",
+        "none": "nothing is posted during them, however urgent",
+    }.get(urgent, "")
+    lead = "Quiet hours are now" if changed else "Quiet hours are"
+    text = (
+        f"{lead} *{start}–{end}* ({escape_mrkdwn(tz_name)}) in {where}: alerts wait and come "
+        f"as one catch-up message at {end}; {bypass} (`urgent {urgent}`)."
+    )
+    return notice(text, public=changed)

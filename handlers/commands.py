@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -39,6 +39,7 @@ from handlers.blocks import (
     not_admin_message,
     not_seen_message,
     notice,
+    quiet_message,
     remind_message,
     search_refused_message,
     search_results_message,
@@ -86,6 +87,7 @@ from handlers.reads import (
     topics as _topics,
 )
 from handlers.sender import make_web_client
+from jobs.catchup import fold_policy
 from jobs.digests import default_zone_name, queue_digest_now
 from jobs.feeds import FeedAdded, add_feed_checked
 from models.channel import (
@@ -95,6 +97,7 @@ from models.channel import (
     paused_reasons,
     set_alerts,
     set_digest,
+    set_quiet,
     set_reminders,
     set_threads,
     set_tz,
@@ -103,11 +106,14 @@ from models.channel import (
     threads_on,
 )
 from models.feed import remove_feed
+from models.fold import fold_now
+from models.outbox import SLACK
 from models.subscription import ALL_TOPICS, for_channel, subscribe, unsubscribe
 from models.upcoming import UpcomingContact, upcoming
 from models.watch import add_watches, remove_watches
 from models.watch import for_channel as watches_for
 from models.why import explain
+from news.quiet import URGENT_POLICIES, QuietWindowError, clock_text, parse_window
 from news.reminders import BadOffsets, parse_offsets
 from news.schedule import DEFAULT_AT, Every, next_due, parse_clock, parse_weekday
 from news.urls import redact_url
@@ -419,6 +425,57 @@ def _channel_only(request: Request) -> Message | None:
     if request.channel_id.startswith("D") or not request.channel_id:
         return notice("Digests and alerts are channel settings: run this in the channel.")
     return None
+
+
+def set_quiet_hours(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`quiet [START-END [urgent none|held|all] | urgent … | off]`: hold alerts at night."""
+    channel, args = request.channel_id, list(request.args)
+    if channel.startswith("D") or not channel:
+        return notice("Quiet hours are a channel setting: run this in the channel.")
+    policy = fold_policy(deps.settings)
+    now = deps.clock()
+    with deps.sessions() as s:
+        before = policy.channels(s, [channel])[channel]
+    window: tuple[int, int] | None = (
+        (before.quiet_start, before.quiet_end)
+        if before.quiet_start is not None and before.quiet_end is not None
+        else None
+    )
+    urgent = before.quiet_urgent
+    if not args:
+        return _quiet_reply(channel, window, urgent, before.tz.key, changed=False)
+    lowered = [a.lower() for a in args]
+    if lowered == ["off"]:
+        window = None
+    else:
+        cut = lowered.index("urgent") if "urgent" in lowered else len(args)
+        if cut < len(args):
+            rest = lowered[cut + 1 :]
+            if len(rest) != 1 or rest[0] not in URGENT_POLICIES:
+                return _usage("quiet", "After `urgent` say `none`, `held` or `all`.")
+            urgent = rest[0]
+        if cut > 0:
+            try:
+                window = parse_window(" ".join(args[:cut]))
+            except QuietWindowError as e:
+                return _usage("quiet", f"{e}")
+        elif window is None:
+            return _usage("quiet", "Give the quiet hours first, like `22:00-07:00`.")
+    with deps.sessions.begin() as s:
+        after = replace(before, quiet_start=window[0] if window else None)
+        after = replace(after, quiet_end=window[1] if window else None)
+        if before.window(now) is not None and after.window(now) is None:
+            fold_now(s, channel, now, policy, SLACK)  # what it held comes now
+        start, end = window if window else (None, None)
+        set_quiet(s, channel, start, end, urgent, now)
+    return _quiet_reply(channel, window, urgent, before.tz.key, changed=True)
+
+
+def _quiet_reply(
+    channel: str, window: tuple[int, int] | None, urgent: str, tz: str, changed: bool
+) -> Message:
+    shown = (clock_text(window[0]), clock_text(window[1])) if window else None
+    return quiet_message(channel, shown, urgent, tz, changed)
 
 
 def _in_channel(request: Request) -> bool:
@@ -748,6 +805,12 @@ COMMANDS: dict[str, Command] = {
         "threads [on|off]",
         "new reports of a story as replies in its thread (on, the default), or the story "
         "message edited in place (off)",
+    ),
+    "quiet": Command(
+        set_quiet_hours,
+        "quiet [HH:MM-HH:MM [urgent none|held|all] | off]",
+        "quiet hours in the channel's time zone: alerts wait and come as one catch-up "
+        "message; urgent contacts (took place, officially confirmed: `all`) still post",
     ),
     "watch": Command(
         add_watch_words,

@@ -15,6 +15,7 @@ from jobs.stories import StoryChange, assign_stories
 from models.attribution import backfill_items
 from models.channel import alerts_off_among
 from models.db import serialize
+from models.fold import FoldPolicy, before_story_ops
 from models.item import Item
 from models.outbox import enqueue, enqueue_story
 from models.subscription import channels_for
@@ -30,6 +31,7 @@ DUPLICATE_WINDOW = timedelta(days=3)
 # headline, or items of one story, at once take turns, so the second sees the first's rows.
 CLASSIFY_LOCK = "diplo:classify"
 ALERTED_LABELS = ("relevant",)
+NO_BUDGET = FoldPolicy(flood_budget=0)  # no `folding` given: only a channel's own budget
 WATCHED_LABELS = ("relevant", "related")  # a watch-word alerts these even without a subscription
 
 
@@ -85,6 +87,7 @@ def classify_and_alert(
     alert_limit: int | None = None,
     story_changes: list[StoryChange] | None = None,
     sources: SourceBook | None = None,
+    folding: FoldPolicy | None = None,
 ) -> Classified:
     """Classify freshly stored items; when `alert`, queue the first `alert_limit` relevant ones.
 
@@ -97,9 +100,11 @@ def classify_and_alert(
     already sends them there.
 
     The same headline already alerted from another feed in the last days is marked a
-    duplicate of it and not alerted again.
+    duplicate of it and not alerted again. With `folding`, story posts past a channel's
+    flood budget are folded into its "more stories" message (models.fold).
     """
     queued = fresh = held = 0
+    policy = folding or NO_BUDGET
     index = watch_index(s) if alert and items else None
     locked = False
     relevant: list[tuple[Item, Verdict]] = []
@@ -153,8 +158,18 @@ def classify_and_alert(
         wanted = to_alert.pop(change.item_id, None)
         if wanted:
             advanced = change.advanced and not change.new
+            # the flood budget, and a folded story's next item (re-opens its message)
+            wanted = before_story_ops(
+                s, change.story_id, change.item_id, wanted, now, policy, urgent=change.urgent
+            )
             queued += enqueue_story(
-                s, change.story_id, change.item_id, wanted, now, advanced=advanced
+                s,
+                change.story_id,
+                change.item_id,
+                wanted,
+                now,
+                advanced=advanced,
+                urgent=change.urgent,
             )
     for item_id, wanted in to_alert.items():  # in no story (not expected): an item alert
         queued += enqueue(s, item_id, wanted, now)

@@ -38,14 +38,17 @@ from handlers.sender import (
     Sender,
     SlackFailed,
 )
+from jobs.catchup import fold_policy, render_folded
 from jobs.digest_delivery import DigestAttempt
 from jobs.digests import default_zone_name
 from jobs.reminders import render_reminder
 from jobs.story_delivery import RunStories, StoryAttempt, take_unit
 from models.lease import DEFAULT_TTL
 from models.outbox import (
+    CATCHUP,
     DIGEST,
     KEYED_OPS,
+    MORE,
     POST,
     REMIND,
     UPDATE,
@@ -226,6 +229,43 @@ def _attempt_keyed(deps: Deps, job: AlertJob, pacer: _Pacer) -> _Outcome:
     return _post(deps.sender, job, rendered, pacer)
 
 
+def _attempt_folded(
+    sender: Sender, job: AlertJob, pacer: _Pacer, stories: StoryAttempt
+) -> _Outcome:
+    """A catch-up or "more stories" message: posted once, then edited (MORE) in place.
+
+    Rendered now from its payload; one that may have landed is looked up first and, found,
+    edited to the current list (its payload may have grown since).
+    """
+    message = render_folded(stories.sessions, job)
+    ts, recovered = job.parent_ts, False
+    if ts is None and job.maybe_posted_since is not None:
+        found = _find(sender, job)
+        if found is not None and not isinstance(found, Posted):
+            return _Outcome(found, lookup=True)
+        if isinstance(found, Posted):
+            ts, recovered = found.ts, True
+    if ts is not None:
+        edit_ts = ts
+        result = pacer.call(job.channel, lambda: sender.update(job.channel, edit_ts, message))
+        if not _is(result, "gone"):  # deleted: post it again below
+            if _is(result, "content"):
+                result = pacer.call(
+                    job.channel, lambda: sender.update(job.channel, edit_ts, text_only(message))
+                )
+            return _Outcome(result, recovered=recovered)
+    metadata = alert_metadata(job.alert_id)
+    result = pacer.post(job.channel, message, metadata)
+    if _is(result, "channel") and result.error == "not_in_channel" and sender.join(job.channel):
+        result = pacer.post(job.channel, message, metadata)
+    if _is(result, "content") or (_is(result, "unknown") and job.attempt >= UNKNOWN_ATTEMPTS):
+        first = result.error
+        result = pacer.post(job.channel, text_only(message), metadata)
+        if _is(result, "content") or _is(result, "unknown"):
+            return _Outcome(result, given_up=f"{first}; as text only: {result.error}")
+    return _Outcome(result)
+
+
 def _attempt_unit(
     deps: Deps,
     unit: list[AlertJob],
@@ -237,6 +277,12 @@ def _attempt_unit(
     sender = deps.sender
     if unit[0].op == DIGEST:
         return [(unit[0], _attempt_digest(digests, unit[0]))]
+    if unit[0].op in (CATCHUP, MORE):
+        try:
+            return [(unit[0], _attempt_folded(sender, unit[0], pacer, stories))]
+        except Exception:
+            logger.exception("alert %s: unexpected error; it will be retried", unit[0].alert_id)
+            return [(unit[0], _Outcome(SlackFailed("unexpected_error", "transient")))]
     if unit[0].op in KEYED_OPS:
         try:
             return [(unit[0], _attempt_keyed(deps, unit[0], pacer))]
@@ -303,7 +349,7 @@ class _Run:
                 )
                 return
             if isinstance(result, Posted) and outcome.given_up is None:
-                if job.op == UPDATE:
+                if job.op in (UPDATE, MORE):
                     mark_update_sent(s, job.alert_id, result.ts, now)
                 else:
                     mark_sent(s, job.alert_id, result.ts, now)
@@ -405,6 +451,7 @@ def deliver_pending(
             deps.settings.lease,
             per_channel=per_channel,
             kind=deps.sender.kind,
+            hold=fold_policy(deps.settings),
         )
     if not jobs:
         return DeliverySummary()

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deps import Deps
+from jobs.catchup import fold_policy
 from jobs.classify import classify_and_alert
 from jobs.fetch import Fetched, FetchFailed, FetchRequest, FetchResult, NotModified
 from models.feed import Feed, claim_due_feeds, credit_feed, get_by_url
@@ -303,6 +304,7 @@ def _record_body(s: Session, deps: Deps, feed: Feed, result: Fetched, now: datet
         also_to=also_to,
         alert_limit=limit,
         sources=deps.sources,
+        folding=fold_policy(deps.settings),
     )
     feed.primed = True
     feed.body_hash = digest

@@ -13,6 +13,7 @@ import logging
 from sqlalchemy.exc import SQLAlchemyError
 
 from deps import Deps, owner_is_gone
+from jobs.catchup import catch_up
 from jobs.feeds import seed_feeds
 from models.feed import lease_owners, release_leases
 from models.feed import release_owned as release_feeds
@@ -51,7 +52,8 @@ def release_dead_leases(deps: Deps) -> tuple[int, int]:
 
 
 def start_up(deps: Deps) -> None:
-    """Seed the configured feeds, take back dead leases, drop stale console alerts.
+    """Seed the configured feeds, take back dead leases, fold a downtime's backlog into
+    catch-ups (jobs/catchup.py), drop stale console alerts.
 
     Console-mode alerts still queued when Slack is configured would never be printed: a
     Slack process drops them (the one change a sender makes to another kind's alerts). A
@@ -60,6 +62,7 @@ def start_up(deps: Deps) -> None:
     """
     seed_feeds(deps)
     release_dead_leases(deps)
+    catch_up(deps)  # before delivery starts: a backlog from downtime comes as one message
     if not deps.console_alerts and deps.sender.kind is not CONSOLE:
         with deps.sessions.begin() as s:
             dropped = drop_pending(s, CONSOLE_CHANNEL)

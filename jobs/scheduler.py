@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from deps import Deps
+from jobs.catchup import CATCHUP_SECONDS, catch_up
 from jobs.deliver import deliver_pending
 from jobs.digests import DIGEST_TICK, queue_due_digests
 from jobs.poll import poll_due_feeds
@@ -123,6 +124,14 @@ def build_scheduler(deps: Deps, *, deliver: bool = True) -> BackgroundScheduler:
         IntervalTrigger(seconds=REMINDERS_SECONDS, jitter=5),
         id="reminders",
         replace_existing=True,
+    )
+    # catch-ups after quiet hours or an outage: folded in the outbox, then delivered
+    scheduler.add_job(
+        guarded("catchup", catch_up, deps),
+        IntervalTrigger(seconds=CATCHUP_SECONDS),
+        id="catchup",
+        replace_existing=True,
+        next_run_time=deps.clock(),
     )
     if settings.retention_days > 0:  # hourly, first a few minutes after start (rolling deploys)
         scheduler.add_job(

@@ -50,6 +50,9 @@ class StoryChange:
     `new`: the item opened the story (post a story message). `advanced`: the story's stage
     moved on (broadcast the reply). `stage`: the story's stage now; `item_stage`: this
     item's stage in it. `new_source`: the item is the story's first from its outlet.
+    `urgent` (may bypass quiet hours): "held" when the item took a planned (or postponed)
+    contact to held or beyond, "confirmed" when it is the first official source's word on a
+    contact that is still planned; else None.
     """
 
     story_id: int
@@ -60,6 +63,10 @@ class StoryChange:
     stage: Stage
     item_stage: Stage
     new_source: bool
+    urgent: str | None = None
+
+
+TOOK_PLACE = ("held", "readout", "outcome")
 
 
 def assign_stories(
@@ -108,10 +115,11 @@ def _assign_one(
         s.flush()
         new, advanced = True, True
         before_people: set[str] = set()
+        before_stage: str | None = None
     else:
         row, state = rows[key], states[key]
         stage = item_stage(f, state)
-        before = state.stage
+        before = before_stage = state.stage
         before_people = _people(state.us, state.china)
         add_item(state, f, stage)
         row.take(state)
@@ -119,6 +127,7 @@ def _assign_one(
         new, advanced = False, state.stage != before
     for person in sorted(_people(state.us, state.china) - before_people):
         s.add(StoryPerson(story_id=row.id, person=person))
+    urgent = _urgency(s, row.id, before_stage, state.stage, contact.side)
     new_source = not has_source(s, row.id, source.name)
     row.source_count += new_source
     if contact.side == "us" and stage == "readout":
@@ -153,7 +162,22 @@ def _assign_one(
     s.flush()
     logger.debug("item %s -> story %s (%s, %s)", item.id, row.key, stage, row.stage)
     story_stage: Stage = state.stage
-    return StoryChange(row.id, row.key, item.id, new, advanced, story_stage, stage, new_source)
+    return StoryChange(
+        row.id, row.key, item.id, new, advanced, story_stage, stage, new_source, urgent
+    )
+
+
+def _urgency(
+    s: Session, story_id: int, before: str | None, after: str, side: str | None
+) -> str | None:
+    """Why this item may bypass quiet hours (see StoryChange), before its contact row is added."""
+    if before in ("planned", "postponed") and after in TOOK_PLACE:
+        return "held"
+    if after == "planned" and side is not None:
+        earlier = select(Contact.id).where(Contact.story_id == story_id, Contact.side.is_not(None))
+        if s.scalar(earlier.limit(1)) is None:
+            return "confirmed"
+    return None
 
 
 def _item_source(book: SourceBook, item: Item) -> Source:

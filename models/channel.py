@@ -341,3 +341,21 @@ def paused_reasons(s: Session, channel_ids: Iterable[str] | None = None) -> dict
 def paused_ids() -> Select[str]:
     """A subquery of the paused channels' ids (for `NOT IN` filters)."""
     return select(Channel.channel_id).where(Channel.paused_reason.is_not(None))
+
+
+def set_quiet(
+    s: Session,
+    channel_id: str,
+    start: int | None,
+    end: int | None,
+    urgent: str,
+    now: datetime,
+) -> None:
+    """Set the channel's quiet hours (minutes after local midnight; None: off) and bypass."""
+    ensure(s, channel_id, now)
+    s.execute(
+        update(Channel)
+        .where(Channel.channel_id == channel_id)
+        .values(quiet_start=start, quiet_end=end, quiet_urgent=urgent, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )

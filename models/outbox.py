@@ -6,10 +6,11 @@ queued here (alerts, story messages, replies, edits, and the reminders and diges
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Boolean,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -55,6 +57,9 @@ MORE = "more"  # the rolling "more stories" message beyond the flood budget
 FOLDED = "folded"  # status of an alert a catch-up or "more stories" message stands for
 SKIPPED = "skipped"  # status of a keyed message out of date at send time (never posted)
 KEYED_OPS = (REMIND, DIGEST, CATCHUP, MORE)
+# Top-level messages of the channel: a channel's story messages, catch-ups and "more stories"
+# messages go before its replies and edits (claim_batch's ranking).
+TOP_LEVEL = (POST, CATCHUP, MORE)
 # Console mode's pseudo-channel: every relevant item, printed by the ConsoleSender.
 CONSOLE_CHANNEL = "console"
 NOTIFY_CHANNEL = "diplo_outbox"  # PostgreSQL LISTEN/NOTIFY channel: alerts were queued
@@ -213,6 +218,7 @@ def enqueue_story(
     now: datetime,
     *,
     advanced: bool = False,
+    urgent: str | None = None,
 ) -> int:
     """Queue a story's new item for each channel; returns for how many channels (like `enqueue`).
 
@@ -220,8 +226,13 @@ def enqueue_story(
     other gets a `reply` (`broadcast` when the item `advanced` the story's stage) and the
     story message one coalesced `update`. Insert-ignore on the partial unique index makes
     two racing transactions post one story message: the loser falls through to a reply.
+
+    `urgent` ("held": a planned contact took place; "confirmed": an official source
+    announced it) lets the ops bypass quiet hours (models.fold); a story message still
+    waiting becomes urgent too, so the reply never waits behind a held message.
     """
     queued = 0
+    marks = {"urgent": True, "payload": json.dumps({"urgent": urgent})} if urgent else {}
     for channel in dict.fromkeys(channels):
         base = {
             "story_id": story_id,
@@ -232,11 +243,25 @@ def enqueue_story(
             "next_attempt_at": now,
             "created_at": now,
         }
-        post = _insert_ignore(s, {**base, "op": POST, "broadcast": False})
+        post = _insert_ignore(s, {**base, "op": POST, "broadcast": False, **marks})
         if post is not None:
             queued += 1
             continue
-        if _insert_ignore(s, {**base, "op": REPLY, "broadcast": advanced}) is not None:
+        if marks:
+            s.execute(
+                update(Alert)
+                .where(
+                    Alert.op == POST,
+                    Alert.story_id == story_id,
+                    Alert.channel_id == channel,
+                    Alert.status == PENDING,
+                    Alert.urgent == false(),
+                )
+                .values(marks)
+                .execution_options(synchronize_session=False)
+            )
+        reply = {**base, "op": REPLY, "broadcast": advanced, **marks}
+        if _insert_ignore(s, reply) is not None:
             queued += 1
             enqueue_update(s, story_id, channel, now)
     if queued:
@@ -349,13 +374,22 @@ class AlertJob:
     story_id: int | None = None
     broadcast: bool = False
     # for a reply or update: the story message in this channel, if posted (else its post
-    # was claimed in this same batch and goes first), or whether it failed for good
+    # was claimed in this same batch and goes first), or whether it failed for good;
+    # for a CATCHUP or MORE op: its own message once posted (MORE is then edited)
     parent_ts: str | None = None
     parent_failed: bool = False
     threads: bool = True  # the channel's choice at claim time
     watch_phrase: str | None = None  # the channel's watch-word that matched, if any
-    key: str | None = None  # a keyed op's key (REMIND, DIGEST, CATCHUP, MORE)
-    payload: str | None = None  # its JSON rendering data
+    key: str | None = None  # keyed ops (REMIND … MORE): the row's key
+    payload: str | None = None  # keyed ops: the JSON they render from
+
+
+class HeldOps(Protocol):
+    """What claim_batch asks before ranking: which pending ops to leave alone for now."""
+
+    def held(self, s: Session, now: datetime, kind: SenderKind) -> set[int]:
+        """Ids of `kind`'s pending ops held back at `now` (quiet hours, an outage backlog)."""
+        ...
 
 
 def _claimable(
@@ -400,6 +434,7 @@ def claim_batch(
     per_channel: int = 10,
     *,
     kind: SenderKind,
+    hold: HeldOps | None = None,
 ) -> list[AlertJob]:
     """Lease the due alerts of `kind`'s channels, oldest first, keeping each channel's order.
 
@@ -411,10 +446,16 @@ def claim_batch(
     is searched before posting again. PostgreSQL: FOR UPDATE SKIP LOCKED keeps concurrent
     claimers apart, and a channel whose oldest alert is locked by another is skipped.
     SQLite: the transaction holds the write lock (BEGIN IMMEDIATE).
+
+    `hold` (models.fold.FoldPolicy) names ops held back (quiet hours, an outage's backlog
+    waiting for its catch-up): they are left out before ranking, as if not queued yet.
     """
+    # --- held back: a separate step, before ranking (models.fold decides what)
+    held = hold.held(s, now, kind) if hold is not None else set()
+    not_held = Alert.id.not_in(sorted(held)) if held else true()
     # story messages first: a new story is never stuck behind other stories' replies; edits
     # last: rendered at send time, one edit then shows every reply sent before it
-    priority = case((Alert.op == POST, 0), (Alert.op == UPDATE, 2), else_=1)
+    priority = case((Alert.op.in_(TOP_LEVEL), 0), (Alert.op == UPDATE, 2), else_=1)
     rank = (
         func.row_number()
         .over(partition_by=Alert.channel_id, order_by=(priority, Alert.id))
@@ -422,7 +463,7 @@ def claim_batch(
     )
     ranked = (
         select(Alert.id, Alert.channel_id, priority.label("priority"), rank)
-        .where(Alert.status.in_(UNFINISHED), kind.where())
+        .where(Alert.status.in_(UNFINISHED), kind.where(), not_held)
         .subquery()
     )
     heads = s.execute(
@@ -477,6 +518,7 @@ def claim_batch(
     jobs = []
     for alert, item in rows:
         parent = parents.get((alert.story_id, alert.channel_id))
+        own_ts = alert.slack_ts if alert.op in (CATCHUP, MORE) else None  # MORE: edit it
         jobs.append(
             AlertJob(
                 alert_id=alert.id,
@@ -489,7 +531,7 @@ def claim_batch(
                 op=alert.op,
                 story_id=alert.story_id,
                 broadcast=alert.broadcast,
-                parent_ts=parent.slack_ts if parent is not None else None,
+                parent_ts=parent.slack_ts if parent is not None else own_ts,
                 parent_failed=parent is not None and parent.status == FAILED,
                 threads=threads.get(alert.channel_id, True),
                 watch_phrase=alert.watch_phrase,
