@@ -55,6 +55,7 @@ class Settings:
     default_tz: str = "America/New_York"  # a channel's zone until it has one (IANA name)
     catchup_after: int = 3600  # seconds: a longer backlog comes as one catch-up message
     flood_budget: int = 20  # story messages per channel per hour; beyond: "more stories"
+    schedule_seconds: int = 30  # how often due reminders and digests are looked for
 
     def __repr__(self) -> str:
         """Every setting, with tokens left out and passwords or URL secrets as ***."""
@@ -305,6 +306,8 @@ def load_settings(
         kwargs["catchup_after"] = _duration("DIPLO_CATCHUP_AFTER", v, 60, 7 * 86400)
     if (v := get("DIPLO_FLOOD_BUDGET")) is not None:
         kwargs["flood_budget"] = _int("DIPLO_FLOOD_BUDGET", v, 0, 10000)
+    if (v := get("DIPLO_SCHEDULE_SECONDS")) is not None:
+        kwargs["schedule_seconds"] = _int("DIPLO_SCHEDULE_SECONDS", v, 1, 3600)
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     if settings.slack_app_token and not settings.slack_bot_token:
         raise SettingsError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is missing")

@@ -1,6 +1,6 @@
 """Queue each channel's digest when it is due: once per period, across replicas and restarts.
 
-Scheduled every DIGEST_TICK seconds (jobs/scheduler.py), and run once from tests with an
+Scheduled every DIPLO_SCHEDULE_SECONDS (jobs/scheduler.py), and run once from tests with an
 explicit `now`. For every channel with a schedule, the latest due time at or before `now`
 (its local wall-clock time, news/schedule.py) closes a period; one DIGEST row keyed by the
 period's start is inserted with insert-ignore, so however many processes run this, and
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DIGEST_TICK = 30  # seconds between runs of the job
 LATE_AFTER = timedelta(minutes=10)  # inserted later than this after its time: "posted late"
 NOW_DAYS = {"daily": 1, "weekly": 7}  # `digest now` covers the channel's period length
 

@@ -1,9 +1,9 @@
 """Reminders before planned contacts: queued when due, checked again when sent.
 
-`queue_reminders` runs every ~30 s (jobs/scheduler.py; tests call it with an explicit
-`now`). For each planned contact with an exact date (news.reminders) in the next 15 days
-and each channel subscribed to one of its topics (not paused, reminders on), it queues the
-reminder whose time has come as a REMIND row of the outbox, keyed
+`queue_reminders` runs every DIPLO_SCHEDULE_SECONDS (30 s; jobs/scheduler.py; tests call it
+with an explicit `now`). For each planned contact with an exact date (news.reminders) in the
+next 15 days and each channel subscribed to one of its topics (not paused, reminders on), it
+queues the reminder whose time has come as a REMIND row of the outbox, keyed
 `{story}:{offset}:{start}`: insert-ignore on `ux_alerts_keyed` makes it once per channel
 across replicas and restarts, and a contact whose date moves gets a new key (the reminder
 moves). Postponed or held contacts are not planned any more, so nothing is queued.

@@ -19,14 +19,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from deps import Deps
 from jobs.catchup import CATCHUP_SECONDS, catch_up
 from jobs.deliver import deliver_pending
-from jobs.digests import DIGEST_TICK, queue_due_digests
+from jobs.digests import queue_due_digests
 from jobs.poll import poll_due_feeds
 from jobs.reminders import queue_reminders
 from jobs.retention import prune_old_items
+from settings import Settings
 
 logger = logging.getLogger(__name__)
 
-REMINDERS_SECONDS = 30  # how often due reminders are queued (each is due once, by its key)
+# how often due reminders and digests are queued by default (DIPLO_SCHEDULE_SECONDS); each
+# is queued once by its key, however often and by however many replicas
+REMINDERS_SECONDS = Settings.schedule_seconds
 
 
 def guarded(name: str, job: Callable[[Deps], Any], deps: Deps) -> Callable[[], None]:
@@ -111,17 +114,19 @@ def build_scheduler(deps: Deps, *, deliver: bool = True) -> BackgroundScheduler:
             id="deliver",
             replace_existing=True,
         )
-    # Digests are inserted when due (jobs/digests.py): a short tick, one insert-ignore each.
+    # Digests and reminders are inserted when due (jobs/digests.py, jobs/reminders.py): a
+    # short tick, one insert-ignore each.
+    schedule = settings.schedule_seconds
     scheduler.add_job(
         guarded("digests", queue_due_digests, deps),
-        IntervalTrigger(seconds=DIGEST_TICK, jitter=5),
+        IntervalTrigger(seconds=schedule, jitter=min(5, schedule // 5) or None),
         id="digests",
         replace_existing=True,
-        next_run_time=deps.clock() + timedelta(seconds=10),
+        next_run_time=deps.clock() + timedelta(seconds=min(10, schedule)),
     )
     scheduler.add_job(
         guarded("reminders", queue_reminders, deps),
-        IntervalTrigger(seconds=REMINDERS_SECONDS, jitter=5),
+        IntervalTrigger(seconds=schedule, jitter=min(5, schedule // 5) or None),
         id="reminders",
         replace_existing=True,
     )

@@ -48,6 +48,11 @@ def test_the_lease_is_a_minute_unless_set() -> None:
     assert load_settings({"DIPLO_LEASE_SECONDS": "3"}, env_file=None).lease == timedelta(seconds=3)
 
 
+def test_reminders_and_digests_are_looked_for_every_30_seconds_unless_set() -> None:
+    assert load_settings({}, env_file=None).schedule_seconds == 30
+    assert load_settings({"DIPLO_SCHEDULE_SECONDS": "1"}, env_file=None).schedule_seconds == 1
+
+
 def test_postgres_urls_get_the_psycopg_driver() -> None:
     for raw in ("postgres://u@h/db", "postgresql://u@h/db"):
         assert load_settings({"DATABASE_URL": raw}, env_file=None).database_url == (
@@ -72,6 +77,8 @@ def test_postgres_urls_get_the_psycopg_driver() -> None:
         ({"DIPLO_RETENTION_DAYS": "-1"}, "DIPLO_RETENTION_DAYS"),
         ({"DIPLO_LEASE_SECONDS": "1"}, "DIPLO_LEASE_SECONDS"),
         ({"DIPLO_LEASE_SECONDS": "a minute"}, "DIPLO_LEASE_SECONDS"),
+        ({"DIPLO_SCHEDULE_SECONDS": "0"}, "DIPLO_SCHEDULE_SECONDS"),
+        ({"DIPLO_SCHEDULE_SECONDS": "30s"}, "DIPLO_SCHEDULE_SECONDS"),
         ({"DIPLO_HTTP_HOST": "localhost"}, "DIPLO_HTTP_HOST"),
         ({"DIPLO_RULES": "/nonexistent/topics.toml"}, "DIPLO_RULES"),
         ({"DIPLO_FEEDS_FILE": "/nonexistent/feeds.opml"}, "DIPLO_FEEDS_FILE"),
