@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from models.channel import DigestSchedule, digest_schedules, zone_of
-from models.outbox import DIGEST, enqueue_keyed
+from models.db import serialize
+from models.outbox import DIGEST, enqueue_keyed, keyed_since
 from news.schedule import EVERY, Every, Period, due_period
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 LATE_AFTER = timedelta(minutes=10)  # inserted later than this after its time: "posted late"
 NOW_DAYS = {"daily": 1, "weekly": 7}  # `digest now` covers the channel's period length
+NOW_AGAIN = timedelta(minutes=1)  # a second `digest now` sooner than this is the same click
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +105,19 @@ def queue_due_digests(deps: Deps, now: datetime | None = None) -> int:
 def queue_digest_now(deps: Deps, channel_id: str, every: str | None) -> bool:
     """`/diplo digest now`: one digest of the last day (a week if weekly) at once.
 
-    Keyed by the minute, so a double click posts one; False when this minute's was queued.
+    A double click posts one, at any replica: False when the channel's last `digest now`
+    was queued less than NOW_AGAIN ago. The check and the insert hold the channel's lock
+    (two clicks either side of a minute would otherwise get two keys); the key, by the
+    minute, is the last guard.
     """
     now = deps.clock()
     start = now - timedelta(days=NOW_DAYS.get(every or "daily", 1))
     payload = DigestPayload("now", start, now)
     key = "now:" + now.replace(second=0, microsecond=0).isoformat()
     with deps.sessions.begin() as s:
+        serialize(s, f"digest-now:{channel_id}")
+        if keyed_since(s, channel_id, DIGEST, "now:", now - NOW_AGAIN):
+            return False
         return enqueue_keyed(s, channel_id, DIGEST, key, now, payload=payload.to_json()) is not None
 
 

@@ -343,6 +343,17 @@ def enqueue_keyed(
     return new
 
 
+def keyed_since(s: Session, channel: str, op: str, key_prefix: str, since: datetime) -> bool:
+    """Whether the channel has a keyed `op` row whose key starts `key_prefix`, queued since."""
+    query = select(Alert.id).where(
+        Alert.channel_id == channel,
+        Alert.op == op,
+        Alert.key.startswith(key_prefix, autoescape=True),
+        Alert.created_at >= since,
+    )
+    return s.scalars(query.limit(1)).first() is not None
+
+
 def drop_pending(s: Session, channel: str) -> int:
     """Delete the channel's alerts not sent yet; returns how many."""
     result = s.execute(

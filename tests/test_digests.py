@@ -192,6 +192,20 @@ def test_a_post_that_landed_unrecorded_is_found_not_repeated(
     assert digests(deps)[0].status == SENT
 
 
+def test_a_double_click_either_side_of_a_minute_queues_one_digest_now(
+    deps: Deps, clock: Clock
+) -> None:
+    clock.now = utc("2026-11-30T09:00") - timedelta(milliseconds=100)
+    assert bot_free_digest_now(deps)
+    clock.advance(milliseconds=200)  # 09:00:00.1: another minute, the same click
+    assert not bot_free_digest_now(deps)
+    clock.advance(seconds=59)  # 09:00:59.1: still within a minute of the first
+    assert not bot_free_digest_now(deps)
+    clock.advance(seconds=1)  # a minute after the first: a new digest
+    assert bot_free_digest_now(deps)
+    assert len(digests(deps)) == 2
+
+
 def bot_free_digest_now(deps: Deps) -> bool:
     from jobs.digests import queue_digest_now
 
