@@ -1451,7 +1451,7 @@ def digest_now_message(queued: bool) -> Message:
     """The reply to `/diplo digest now`."""
     if queued:
         return notice("A digest of this channel's topics is on its way.")
-    return notice("A digest was already asked for this minute; it is on its way.")
+    return notice("A digest was already asked for in the last minute; it is on its way.")
 
 
 def alerts_message(channel_id: str, on: bool, changed: bool, digest: str) -> Message:
