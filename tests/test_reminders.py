@@ -326,6 +326,7 @@ def test_the_scheduler_queues_reminders(deps: Deps) -> None:
     jobs = {j.id: j for j in build_scheduler(deps).get_jobs()}
     assert "reminders" in jobs and REMINDERS_SECONDS <= 30
     assert jobs["reminders"].trigger.interval == timedelta(seconds=REMINDERS_SECONDS)
-    fast = dataclasses.replace(deps, settings=dataclasses.replace(deps.settings, schedule_seconds=1))
+    settings = dataclasses.replace(deps.settings, schedule_seconds=1)
+    fast = dataclasses.replace(deps, settings=settings)
     jobs = {j.id: j for j in build_scheduler(fast).get_jobs()}
     assert {jobs[j].trigger.interval for j in ("reminders", "digests")} == {timedelta(seconds=1)}

@@ -41,12 +41,12 @@ from settings import Settings
 from tests.contacts import ingest
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import FakeSlack, Json
-from tests.faults import LOCAL
+from tests.faults import LOCAL, bot_process
 from tests.feedgen import Story, rss, wire
 from tests.slackbot import slash_form
 from tests.slackbot import wait_for as until
-from tests.test_fleet import stop
-from tests.test_replicas import LEASE, clean, owner, replica, replica_env, set_due
+from tests.test_fleet import stop, wait_for
+from tests.test_replicas import LEASE, clean, owner, replica_env, set_due
 
 pytestmark = [
     pytest.mark.usefixtures("bot_runs"),
@@ -86,12 +86,21 @@ def replicas(
     }
     logs = [tmp_path / f"replica{n}.log" for n in range(2)]
     with contextlib.ExitStack() as stack:
-        procs = [
-            stack.enter_context(replica(replica_env(database_url, feeds, slack, **env), log))
+        procs = [  # started together: migrations and seeding race safely (tests/test_fleet.py)
+            stack.enter_context(bot_process(replica_env(database_url, feeds, slack, **env), log))
             for log in logs
         ]
+        for proc, log in zip(procs, logs, strict=True):
+            assert wait_for(log, "diplo running", proc, timeout=90), log.read_text()
         slack.wait_connections(2, timeout=20)
         yield procs, logs
+
+
+def stop_all(procs: list[Popen[bytes]]) -> list[int]:
+    """SIGTERM every replica at once; their exit codes."""
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    return [proc.wait(timeout=15) for proc in procs]
 
 
 def command(slack: FakeSlack, text: str) -> str:
@@ -207,7 +216,7 @@ def test_two_replicas_post_a_due_reminder_once(
         until(lambda: [r.status for r in rows(db, REMIND)] == [SENT], timeout=15)
         posted = time.monotonic() - published
         time.sleep(3.0)  # three more reminder ticks at each replica: room for a second one
-        assert [stop(p)[0] for p in procs] == [0, 0]
+        assert stop_all(procs) == [0, 0]
     for log in logs:
         clean(log)
     [row] = rows(db, REMIND)
@@ -249,7 +258,7 @@ def test_digest_now_at_both_replicas_at_once_posts_one_digest(
         assert set(slack.envelopes_by_connection()) == {1, 2}  # one at each replica
         until(lambda: [r.status for r in rows(db, DIGEST)] == [SENT], timeout=30)
         time.sleep(2.0)  # room for a second digest
-        assert [stop(p)[0] for p in procs] == [0, 0]
+        assert stop_all(procs) == [0, 0]
     for log in logs:
         clean(log)
     assert sorted("already" in a for a in answers) == [False, True], answers  # one was queued
