@@ -29,16 +29,18 @@ from sqlalchemy import select
 
 from deps import Deps
 from handlers.sender import ConsoleSender
+from jobs.classify import classify_new_items
 from jobs.fetch import FetchConfig, Fetcher
 from jobs.poll import poll_due_feeds
 from models.db import make_engine, make_sessionmaker
 from models.feed import add_feed
+from models.item import save_new
 from models.migrate import upgrade
 from models.outbox import DIGEST, REMIND, SENT, UNFINISHED, Alert
 from models.subscription import subscribe
+from news.entry import Entry
 from news.relevance import default_classifier
 from settings import Settings
-from tests.contacts import ingest
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import FakeSlack, Json
 from tests.faults import LOCAL, bot_process
@@ -232,17 +234,24 @@ def test_two_replicas_post_a_due_reminder_once(
 # --- digest now, at both replicas at once --------------------------------------------------------
 
 
-def seed_stories(db: Deps, slack: FakeSlack) -> None:
-    """CHANNEL on `all`, three reports of two stories, posted by the replicas."""
+def seed_stories(db: Deps, slack: FakeSlack, feed_url: str) -> None:
+    """CHANNEL on `all`, and three reports of two stories in the (local) feed, as a poll
+    stores them (jobs.classify); wait until the replicas have posted them."""
     now = db.clock()
-    with db.sessions.begin() as s:
-        subscribe(s, CHANNEL, ["all"], "U1", now)
     reports = [
         ("Trump and Xi speak by phone about trade and Taiwan", "https://www.reuters.com/c1"),
         ("Trump and Xi hold phone call on tariffs", "https://apnews.com/c2"),
         ("US and China trade talks resume in Geneva", "https://www.bloomberg.com/t1"),
     ]
-    assert ingest(db, reports, now)
+    entries = [
+        Entry(dedup_key=uuid.uuid4().hex * 2, title=title, url=url, summary="", published=now)
+        for title, url in reports
+    ]
+    with db.sessions.begin() as s:
+        subscribe(s, CHANNEL, ["all"], "U1", now)
+        feed, _ = add_feed(s, feed_url, now)
+        items = save_new(s, feed.id, "Wire", entries, now)
+        assert classify_new_items(s, items, db.classifier, now, alert=True, sources=db.sources)
     until(lambda: all_sent(db) and slack.top_level(CHANNEL), timeout=20)
 
 
@@ -251,7 +260,7 @@ def test_digest_now_at_both_replicas_at_once_posts_one_digest(
 ) -> None:
     url = feed_server.serve("/quiet.xml", rss(wire(2)))
     with replicas(database_url, [url], slack, tmp_path) as (procs, logs):
-        seed_stories(db, slack)
+        seed_stories(db, slack, url)
         before = len(slack.top_level(CHANNEL))
         keys = [command(slack, "digest now"), command(slack, "digest now")]  # a double click
         answers = [reply(slack, k) for k in keys]
@@ -316,7 +325,9 @@ def test_a_replica_killed_with_9_while_posting_a_reminder_is_taken_over_without_
             assert stop(survivor)[0] == 0
     finally:
         gate.set()
-    clean(logs[1 - killed])
+    searched = f"alert {row.id} was left unrecorded by a stopped sender; searching"
+    assert searched in clean(logs[1 - killed])
+    assert slack.requests("conversations.history")
     [row] = rows(db, REMIND)
     assert len(carrying(slack, row.id)) == 1 and posts_carrying(slack, row.id) == 1
     assert row.slack_ts == carrying(slack, row.id)[0]["ts"]
@@ -331,7 +342,7 @@ def test_a_replica_killed_with_9_while_posting_a_digest_is_taken_over_without_a_
     gate = Event()
     try:
         with replicas(database_url, [url], slack, tmp_path) as (procs, logs):
-            seed_stories(db, slack)
+            seed_stories(db, slack, url)
             before = len(slack.top_level(CHANNEL))
             slack.hold_next("chat.postMessage", gate)
             assert "on its way" in reply(slack, command(slack, "digest now"))
@@ -345,6 +356,7 @@ def test_a_replica_killed_with_9_while_posting_a_digest_is_taken_over_without_a_
     finally:
         gate.set()
     clean(logs[1 - killed])
+    assert slack.requests("conversations.history")  # it looked before posting
     [row] = rows(db, DIGEST)
     assert len(carrying(slack, row.id)) == 1 and posts_carrying(slack, row.id) == 1
     assert len(slack.top_level(CHANNEL)) == before + 1
