@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -186,6 +186,13 @@ class FakeSlack:
         """Declare a channel's state (undeclared channels are public, joined and live)."""
         with self._lock:
             self._channels[channel] = Channel(channel, exists, archived, member, private)
+
+    def add_history(self, channel: str, messages: Iterable[tuple[str, str]]) -> None:
+        """Top-level messages the bot posted before the fake started: (ts, text), oldest first."""
+        with self._lock:
+            for ts, text in messages:
+                msg = {"type": "message", "ts": ts, "user": "U_BOT", "bot_id": "B1", "text": text}
+                self._messages[channel].append({**msg, "blocks": []})
 
     def set_member_of(self, user_id: str, *channels: str) -> None:
         """Make `users.conversations` list these channels for the user (else: missing_scope)."""
