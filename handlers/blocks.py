@@ -276,14 +276,19 @@ def _titled(url: str | None, title: str, rest: str) -> list[Block]:
     return blocks + ([section(own)] if own else [])
 
 
-def _date(when: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
-    """A date Slack shows in each reader's time zone, with a UTC fallback."""
+def _date(when: datetime, tz: tzinfo | None = None, *, beijing: bool = False) -> str:
+    """A time in the channel's zone `tz`, zone named (Beijing time beside when `beijing`).
+
+    Without a channel (App Home, a DM) Slack shows it in each reader's own zone.
+    """
+    if tz is not None:
+        return local_time(when, tz, beijing=beijing)
     fallback = when.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(when.timestamp())}^{fmt}|{fallback}>"
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def _when(item: ItemView) -> str:
-    return _date(item.published_at)
+def _when(item: ItemView, tz: tzinfo | None = None, *, beijing: bool = False) -> str:
+    return _date(item.published_at, tz, beijing=beijing)
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -320,15 +325,18 @@ def _source_of(item: ItemView, limit: int = 120) -> str:
     return escape_mrkdwn(truncate(source_label(item.source, item.source_kind), limit))
 
 
-def alert_message(item: ItemView, watch_phrase: str | None = None) -> Message:
+def alert_message(
+    item: ItemView, watch_phrase: str | None = None, tz: tzinfo | None = None
+) -> Message:
     """The alert posted to a subscribed channel for one relevant (or watched) item.
 
-    `watch_phrase`: the channel's watch-word the item matched (shown in its own context line).
+    `watch_phrase`: the channel's watch-word the item matched (shown in its own context line);
+    `tz`: the channel's zone, for the time.
     """
     title = truncate(item.title, 250) or "Untitled"
     source = _source_of(item)
     topics = ", ".join(item.topics) or "—"
-    blocks = _titled(item.url, title, f"\n{source} · {_when(item)}")
+    blocks = _titled(item.url, title, f"\n{source} · {_when(item, tz)}")
     if item.summary.strip():
         blocks.append(section(escape_mrkdwn(truncate(item.summary, 500))))
     why = escape_mrkdwn(truncate("; ".join(item.reasons[:6]), 300)) if item.reasons else ""
@@ -346,10 +354,12 @@ def _quoted(phrase: str) -> str:
     return f'"{escape_mrkdwn(truncate(" ".join(phrase.split()), 80))}"'
 
 
-def _item_text(item: ItemView, summary_chars: int = 200, show_label: bool = False) -> str:
+def _item_text(
+    item: ItemView, summary_chars: int = 200, show_label: bool = False, tz: tzinfo | None = None
+) -> str:
     """One item as mrkdwn: linked title, source, date, topics, a short summary."""
     source = _source_of(item)
-    meta = [source, _when(item)]
+    meta = [source, _when(item, tz)]
     if item.topics:
         meta.append(escape_mrkdwn(truncate(", ".join(item.topics), 200)))
     if show_label and item.label and item.label != "relevant":
@@ -364,14 +374,21 @@ def _item_text(item: ItemView, summary_chars: int = 200, show_label: bool = Fals
 
 
 def item_list(
-    items: Sequence[ItemView], heading: str, empty: str = "Nothing yet.", show_label: bool = False
+    items: Sequence[ItemView],
+    heading: str,
+    empty: str = "Nothing yet.",
+    show_label: bool = False,
+    tz: tzinfo | None = None,
 ) -> Message:
-    """A heading (plain text) and one section per item; `empty` (mrkdwn) when there are none."""
+    """A heading (plain text) and one section per item; `empty` (mrkdwn) when there are none.
+
+    `tz`: the channel's zone, for the times.
+    """
     title = escape_mrkdwn(heading)
     if not items:
         return notice(f"*{title}*\n{empty}")
     blocks = [section(f"*{title}*")]
-    blocks += [section(_item_text(item, show_label=show_label)) for item in items]
+    blocks += [section(_item_text(item, show_label=show_label, tz=tz)) for item in items]
     lines = [
         "• "
         + escape_mrkdwn(
@@ -444,9 +461,9 @@ def _snippet(text: str, terms: Sequence[Term], chars: int) -> str:
     return "…" + truncate(text[start:], chars - 1)
 
 
-def _search_item_text(item: ItemView, terms: Sequence[Term]) -> str:
+def _search_item_text(item: ItemView, terms: Sequence[Term], tz: tzinfo | None) -> str:
     """One search result: the linked title and a summary snippet, matched words in bold."""
-    meta = [_source_of(item, 80), _when(item)]
+    meta = [_source_of(item, 80), _when(item, tz)]
     if item.topics:
         meta.append(escape_mrkdwn(truncate(", ".join(item.topics), 200)))
     if item.label and item.label != "relevant":
@@ -463,9 +480,16 @@ def _search_item_text(item: ItemView, terms: Sequence[Term]) -> str:
 
 
 def search_results_message(
-    items: Sequence[ItemView], shown: str, terms: Sequence[Term], recent_window: int | None
+    items: Sequence[ItemView],
+    shown: str,
+    terms: Sequence[Term],
+    recent_window: int | None,
+    tz: tzinfo | None = None,
 ) -> Message:
-    """Search results, newest first; `recent_window`: only that many newest items were searched."""
+    """Search results, newest first; `recent_window`: only that many newest items were searched.
+
+    `tz`: the channel's zone, for the times.
+    """
     title = f"*Stored items matching {code(shown, 200)}*"
     note = None
     if recent_window:
@@ -477,7 +501,7 @@ def search_results_message(
         empty = "Nothing stored matches all of that."
         return notice(f"{title}\n{empty}" + (f"\n{note}" if note else ""))
     blocks = [section(title)]
-    blocks += [section(_search_item_text(item, terms)) for item in items]
+    blocks += [section(_search_item_text(item, terms, tz)) for item in items]
     if note:
         blocks.append(context(note))
     lines = [
@@ -735,10 +759,13 @@ def not_admin_message(can_check: bool = True) -> Message:
     return notice("Only admins can change the feed list. `/diplo feeds` shows it to everyone.")
 
 
-def status_message(report: StatusReport) -> Message:
-    """Feed health, last poll, items today, the alert queue and paused subscriptions."""
+def status_message(report: StatusReport, tz: tzinfo | None = None) -> Message:
+    """Feed health, last poll, items today, the alert queue and paused subscriptions.
+
+    `tz`: the channel's zone, for the times.
+    """
     feeds = report.feeds
-    last = _date(report.last_poll) if report.last_poll else "never"
+    last = _date(report.last_poll, tz) if report.last_poll else "never"
     queued = report.alerts.get("pending", 0) + report.alerts.get("sending", 0)
     failed_alerts = report.alerts.get("failed", 0)
     overview = (
@@ -893,9 +920,13 @@ def _entry_link(entry: StoryEntry, chars: int = 200) -> str:
     return _story_link(entry.item.url, truncate(entry.item.title, chars) or "untitled")
 
 
-def _entry_line(entry: StoryEntry, chars: int = 200) -> str:
-    """`Outlet: linked title · date`."""
-    return f"{_outlet(entry)}: {_entry_link(entry, chars)} · {_when(entry.item)}"
+def _entry_line(
+    entry: StoryEntry, chars: int = 200, tz: tzinfo | None = None, beijing: bool = False
+) -> str:
+    """`Outlet: linked title · date` (`tz`: the channel's zone; `beijing`: Beijing time too)."""
+    return (
+        f"{_outlet(entry)}: {_entry_link(entry, chars)} · {_when(entry.item, tz, beijing=beijing)}"
+    )
 
 
 def _contact_line(story: StoryView) -> str:
@@ -937,18 +968,22 @@ def story_text(story: StoryView) -> str:
     return _cut(f"[{stage}] {title} ({_plural(len(story.outlets), 'source')})", TEXT_LIMIT)
 
 
-def story_message(story: StoryView, *, list_sources: bool = False) -> Message:
+def story_message(
+    story: StoryView, *, list_sources: bool = False, tz: tzinfo | None = None
+) -> Message:
     """The story message of a channel: what the contact is, how far it got, who reports it.
 
-    `list_sources` (threads off) lists every item in the message itself.
+    `list_sources` (threads off) lists every item in the message itself; `tz`: the channel's
+    zone, for the times (Beijing time beside them for a contact in China).
     """
+    in_china = story.in_china
     head = story.headline
     blocks: list[Block] = [
         section(f"*{_entry_link(head, 250)}*\n{_outlet(head)} · {_contact_line(story)}"),
     ]
     sources = _plural(len(story.outlets), "source")
     latest = story.latest
-    development = f"*{sources}* · latest: {_entry_line(latest)}"
+    development = f"*{sources}* · latest: {_entry_line(latest, tz=tz, beijing=in_china)}"
     blocks.append(section(development))
     paired = story.paired
     if paired:
@@ -956,7 +991,7 @@ def story_message(story: StoryView, *, list_sources: bool = False) -> Message:
         fields = [_field(_account("us", us)), _field(_account("china", china))]
         blocks.append({**section("*Both sides' accounts*"), "fields": fields})
     if list_sources and len(story.entries) > 1:
-        lines = _listed([f"• {_entry_line(e, 150)}" for e in story.entries])
+        lines = _listed([f"• {_entry_line(e, 150, tz, in_china)}" for e in story.entries])
         blocks += _lines_to_sections(lines)[: MAX_BLOCKS - 6]
     reasons = head.item.reasons
     topics = ", ".join(head.item.topics) or "—"
@@ -968,19 +1003,24 @@ def story_message(story: StoryView, *, list_sources: bool = False) -> Message:
     return Message(text=story_text(story), blocks=_fit(blocks))
 
 
-def story_reply(entries: Sequence[StoryEntry]) -> Message:
-    """A thread reply: one item (`Outlet: title`), or a burst as one `+N outlets` message."""
+def story_reply(
+    entries: Sequence[StoryEntry], tz: tzinfo | None = None, beijing: bool = False
+) -> Message:
+    """A thread reply: one item (`Outlet: title`), or a burst as one `+N outlets` message.
+
+    `tz`: the channel's zone, for the times; `beijing`: a contact in China (Beijing time too).
+    """
     if not entries:
         return notice("No new reports.")
     if len(entries) == 1:
-        line = _entry_line(entries[0], 250)
+        line = _entry_line(entries[0], 250, tz, beijing)
         return Message(text=_cut(line, TEXT_LIMIT), blocks=[section(line)])
     outlets = list(dict.fromkeys(_outlet(e) for e in entries))
     count = _plural(len(outlets), "outlet")
     if len(entries) > len(outlets):
         count += f" ({len(entries)} reports)"
     names = ", ".join(outlets[:12]) + (", …" if len(outlets) > 12 else "")
-    lines = _listed([f"• {_entry_line(e, 150)}" for e in entries])
+    lines = _listed([f"• {_entry_line(e, 150, tz, beijing)}" for e in entries])
     blocks = [section(f"*+{count}:* {names}"), *_lines_to_sections(lines)]
     return Message(text=_cut(f"+{count}: {names}", TEXT_LIMIT), blocks=_fit(blocks))
 
@@ -1265,8 +1305,11 @@ def _not_alerted_text(code_: str | None, why: Why) -> str:
     return "no alert was queued for it here."
 
 
-def why_message(why: Why) -> Message:
-    """`/diplo why`: the stored verdict of an item, its reasons, and whether it was alerted here."""
+def why_message(why: Why, tz: tzinfo | None = None) -> Message:
+    """`/diplo why`: the stored verdict of an item, its reasons, and whether it was alerted here.
+
+    `tz`: the channel's zone, for the times.
+    """
     item = why.item
     label = _LABELS.get(item.label or "", escape_mrkdwn(item.label or "not classified yet"))
     score = f"{item.score:.2f}" if item.score is not None else "—"
@@ -1282,13 +1325,13 @@ def why_message(why: Why) -> Message:
         f"• Verdict: {label} · score {score}",
         f"• Topics: {topics}",
         f"• Source: {source} · feed {feed}",
-        f"• Published {_date(item.published_at)} · seen {_date(why.fetched_at)}",
+        f"• Published {_date(item.published_at, tz)} · seen {_date(why.fetched_at, tz)}",
     ]
     reasons = [f"  ◦ {escape_mrkdwn(truncate(reason_text(r), 200))}" for r in item.reasons[:12]]
     status = why.alert_status
     via = f" (watch-word {_quoted(why.watch_phrase)})" if why.watch_phrase and status else ""
     if status == "sent":
-        sent = f" {_date(why.alert_sent_at)}" if why.alert_sent_at else ""
+        sent = f" {_date(why.alert_sent_at, tz)}" if why.alert_sent_at else ""
         here = f":white_check_mark: Alerted to this channel{sent}{via}."
     elif status in ("pending", "sending"):
         here = f":hourglass_flowing_sand: Queued for this channel{via}; it will be posted shortly."
@@ -1323,12 +1366,8 @@ CHART_MISSING = "No chart this time (it could not be made or uploaded)."
 
 
 def digest_time(when: datetime, zone: tzinfo) -> str:
-    """`Sun 1 Nov, 08:00 EST` in the channel's zone.
-
-    Coordinator: switch to the shared `local_time(dt, tz)` helper once merged.
-    """
-    local = when.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M} {local.tzname() or ''}".rstrip()
+    """`Sun 1 Nov, 08:00 EST` in the channel's zone (the year only when not this one's)."""
+    return local_time(when, zone, now=when)
 
 
 def _digest_story_line(entry: DigestStory) -> str:
@@ -1746,12 +1785,16 @@ def catchup_message(
     until: datetime | None,
     stories: Sequence[StoryView],
     items: Sequence[ItemView],
+    tz: tzinfo | None = None,
 ) -> Message:
-    """The one message standing for what was held: each story once, at its current stage."""
+    """The one message standing for what was held: each story once, at its current stage.
+
+    `tz`: the channel's zone, for the times.
+    """
     heading = CATCHUP_HEADINGS.get(reason, CATCHUP_HEADINGS["quiet"])
     span = ""
     if since is not None and until is not None:
-        span = f" ({_date(since)} – {_date(until)})"
+        span = f" ({_date(since, tz)} – {_date(until, tz)})"
     counts = [_plural(len(stories), "story", "stories")]
     if items:
         counts.append(_plural(len(items), "alert"))
@@ -1767,10 +1810,15 @@ def catchup_message(
     return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
 
 
-def more_stories_message(stories: Sequence[StoryView], since: datetime | None) -> Message:
-    """The rolling "more stories" message past the flood budget; edited as more fold in."""
+def more_stories_message(
+    stories: Sequence[StoryView], since: datetime | None, tz: tzinfo | None = None
+) -> Message:
+    """The rolling "more stories" message past the flood budget; edited as more fold in.
+
+    `tz`: the channel's zone, for the time.
+    """
     count = _plural(len(stories), "more story", "more stories")
-    when = f" since {_date(since)}" if since is not None else ""
+    when = f" since {_date(since, tz)}" if since is not None else ""
     lead = (
         f"*+{count}*{when}: this channel reached its limit of story messages for the hour, "
         "so further new stories are listed here (this message is updated)."

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -88,11 +89,10 @@ from handlers.reads import (
 )
 from handlers.sender import make_web_client
 from jobs.catchup import fold_policy
-from jobs.digests import default_zone_name, queue_digest_now
+from jobs.digests import queue_digest_now
 from jobs.feeds import FeedAdded, add_feed_checked
 from models.channel import (
     alerts_on,
-    channel_zone,
     digest_schedule,
     paused_reasons,
     set_alerts,
@@ -179,6 +179,12 @@ def help_reply(reason: str | None = None) -> Message:
     return help_message([(c.usage, c.summary) for c in COMMANDS.values()], reason)
 
 
+def channel_zone(deps: Deps, channel_id: str) -> ZoneInfo:
+    """The zone this channel's times are shown in (its own, else DIPLO_DEFAULT_TZ)."""
+    with deps.sessions() as s:
+        return settings_of(s, channel_id, deps.settings.default_tz).zone
+
+
 def _usage(name: str, problem: str) -> Message:
     return notice(f"{problem} Usage: {usage(COMMANDS[name].usage)}")
 
@@ -215,13 +221,12 @@ def show_latest(deps: Deps, request: Request, client: WebClient) -> Message:
     found = latest_news(deps, count or DEFAULT_LATEST, topic)
     if isinstance(found, UnknownTopic):
         return unknown_topics_message([found.topic], list(found.known))
+    zone = channel_zone(deps, request.channel_id)
     if found.stories:  # items stored before stories existed are listed as items
-        with deps.sessions() as s:
-            zone = settings_of(s, request.channel_id, deps.settings.default_tz).zone
         heading = f"Latest stories on {found.topic}" if found.topic else "Latest stories"
         return story_list(found.stories, heading, tz=zone, now=deps.clock())
     heading = f"Latest relevant items on {found.topic}" if found.topic else "Latest relevant items"
-    return item_list(found.items, heading, empty="No relevant items stored yet.")
+    return item_list(found.items, heading, empty="No relevant items stored yet.", tz=zone)
 
 
 def show_story(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -241,10 +246,7 @@ def story_reply(deps: Deps, number: str, channel_id: str | None = None) -> Messa
     found = story(deps, int(number))
     if found is None:
         return story_not_found_message(number)
-    zone = None
-    if channel_id:
-        with deps.sessions() as s:
-            zone = settings_of(s, channel_id, deps.settings.default_tz).zone
+    zone = channel_zone(deps, channel_id) if channel_id else None
     return story_timeline(found, tz=zone, now=deps.clock())
 
 
@@ -400,7 +402,10 @@ def search_items(deps: Deps, request: Request, client: WebClient) -> Message:
     if isinstance(found, SearchRefused):
         return search_refused_message(found.reason, COMMANDS["search"].usage)
     query = found.query
-    return search_results_message(found.items, query.shown, query.terms, found.recent_window)
+    zone = channel_zone(deps, request.channel_id)
+    return search_results_message(
+        found.items, query.shown, query.terms, found.recent_window, tz=zone
+    )
 
 
 def set_channel_threads(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -573,10 +578,9 @@ def set_channel_digest(deps: Deps, request: Request, client: WebClient) -> Messa
     if refused := _channel_only(request):
         return refused
     channel, words = request.channel_id, [w.lower() for w in request.args]
-    default_tz = default_zone_name(deps)
     with deps.sessions() as s:
         current = digest_schedule(s, channel)
-        zone = channel_zone(s, channel, default_tz)
+    zone = channel_zone(deps, channel)
     tz = zone.key
     shown = digest_setting_text(current.every, current.weekday, current.at, tz)
     if not words:
@@ -623,7 +627,7 @@ def set_channel_alerts(deps: Deps, request: Request, client: WebClient) -> Messa
     words, channel = _words(request.args), request.channel_id
     with deps.sessions() as s:
         schedule = digest_schedule(s, channel)
-        tz = channel_zone(s, channel, default_zone_name(deps)).key
+        tz = settings_of(s, channel, deps.settings.default_tz).zone.key
         on = alerts_on(s, channel)
     digest = digest_setting_text(schedule.every, schedule.weekday, schedule.at, tz)
     if not words:
@@ -638,7 +642,7 @@ def set_channel_alerts(deps: Deps, request: Request, client: WebClient) -> Messa
 
 def show_status(deps: Deps, request: Request, client: WebClient) -> Message:
     """`status`: feeds, last poll, items today, the alert queue, paused subscriptions."""
-    return status_message(status_report(deps))
+    return status_message(status_report(deps), tz=channel_zone(deps, request.channel_id))
 
 
 def manage_feeds(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -751,7 +755,9 @@ def explain_item(deps: Deps, request: Request, client: WebClient) -> Message:
     url = request.args[0]
     with deps.sessions() as s:
         why = explain(s, url, request.channel_id)
-    return not_seen_message(url) if why is None else why_message(why)
+    if why is None:
+        return not_seen_message(url)
+    return why_message(why, tz=channel_zone(deps, request.channel_id))
 
 
 # --- the table ------------------------------------------------------------------------------

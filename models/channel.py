@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, Integer, Select, String, Text, false, select, true, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -102,26 +102,6 @@ class DigestSchedule:
     tz: str | None
     updated_at: datetime | None
     paused: bool = False
-
-
-def zone_of(tz: str | None, default: str = DEFAULT_TZ) -> ZoneInfo:
-    """The channel's zone (`channels.tz`), else `default`; an unknown name falls back too.
-
-    One place for the coordinator to swap for `settings_of(...).zone`.
-    """
-    for name in (tz, default, DEFAULT_TZ):
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
-
-
-def channel_zone(s: Session, channel_id: str, default: str = DEFAULT_TZ) -> ZoneInfo:
-    """The channel's time zone as a ZoneInfo (see `zone_of`)."""
-    tz = s.scalar(select(Channel.tz).where(Channel.channel_id == channel_id))
-    return zone_of(tz, default)
 
 
 def digest_schedule(s: Session, channel_id: str) -> DigestSchedule:

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models import lease as leases
-from models.channel import threads_by_channel
+from models.channel import settings_by_channel
 from models.db import Base, UTCDateTime, insert_ignore, rowcount
 from models.item import Item, ItemView
 from models.lease import Leased
@@ -390,6 +390,7 @@ class AlertJob:
     parent_ts: str | None = None
     parent_failed: bool = False
     threads: bool = True  # the channel's choice at claim time
+    tz: str | None = None  # the channel's zone at claim time (None: DIPLO_DEFAULT_TZ)
     watch_phrase: str | None = None  # the channel's watch-word that matched, if any
     key: str | None = None  # keyed ops (REMIND … MORE): the row's key
     payload: str | None = None  # keyed ops: the JSON they render from
@@ -525,7 +526,7 @@ def claim_batch(
     ).all()
     rows = sorted(rows, key=lambda row: order[row[0].id])
     parents = _story_messages(s, [a for a, _ in rows if a.op != POST and a.story_id is not None])
-    threads = threads_by_channel(s, {a.channel_id for a, _ in rows if a.story_id is not None})
+    channels = settings_by_channel(s, {a.channel_id for a, _ in rows})
     jobs = []
     for alert, item in rows:
         parent = parents.get((alert.story_id, alert.channel_id))
@@ -544,7 +545,8 @@ def claim_batch(
                 broadcast=alert.broadcast,
                 parent_ts=parent.slack_ts if parent is not None else own_ts,
                 parent_failed=parent is not None and parent.status == FAILED,
-                threads=threads.get(alert.channel_id, True),
+                threads=channels[alert.channel_id].threads,
+                tz=channels[alert.channel_id].tz,
                 watch_phrase=alert.watch_phrase,
                 key=alert.key,
                 payload=alert.payload,
