@@ -1579,11 +1579,35 @@ def _digest_text(cs: ChannelSettings) -> str:
     return f"{escape_mrkdwn(cs.digest_every)} {hour}"
 
 
-def settings_message(cs: ChannelSettings, now: datetime) -> Message:
+def budget_text(budget: int | None, default: int) -> str:
+    """ "20 story messages an hour (the default)", "no budget", …"""
+    effective = default if budget is None else budget
+    text = f"{effective} story messages an hour" if effective > 0 else "no budget"
+    return text + (" (the default)" if budget is None else "")
+
+
+def budget_message(channel_id: str, budget: int | None, default: int, changed: bool) -> Message:
+    """The reply to `/diplo budget`: the channel's flood budget and what it does."""
+    where = channel_mention(channel_id)
+    shown = budget_text(budget, default)
+    lead = f"Flood budget {'now ' if changed else ''}in {where}: *{shown}*."
+    effective = default if budget is None else budget
+    if effective > 0:
+        lead += (
+            " Beyond it, further new stories are listed in one “more stories” message that is"
+            " edited as they come; replies and edits don't count, urgent stories never fold."
+        )
+    else:
+        lead += " Every new story gets its own message."
+    hint = f"Change with {usage('budget <N>')}, {usage('budget off')} or {usage('budget default')}."
+    return notice(f"{lead}\n{hint}", public=changed)
+
+
+def settings_message(cs: ChannelSettings, now: datetime, default_budget: int = 20) -> Message:
     """`/diplo settings`: every setting of the channel, defaults named."""
     zone = escape_mrkdwn(getattr(cs.zone, "key", str(cs.zone)))
     origin = "" if cs.tz else " (the default)"
-    budget = "the default" if cs.flood_budget is None else f"{cs.flood_budget} story messages/hour"
+    budget = budget_text(cs.flood_budget, default_budget)
     paused = (
         f":double_vertical_bar: paused — {escape_mrkdwn(truncate(cs.paused_reason or '', 200))}"
         f" (subscribe again to resume)"

@@ -23,6 +23,7 @@ from handlers.blocks import (
     Message,
     SubscriptionView,
     alerts_message,
+    budget_message,
     code,
     digest_now_message,
     digest_setting_text,
@@ -97,6 +98,7 @@ from models.channel import (
     paused_reasons,
     set_alerts,
     set_digest,
+    set_flood_budget,
     set_quiet,
     set_reminders,
     set_threads,
@@ -123,6 +125,7 @@ from news.zones import suggest_zones, zone_name
 logger = logging.getLogger(__name__)
 
 MAX_TOPICS_PER_COMMAND = 20
+MAX_BUDGET = 1000  # story messages per channel and hour (settings: DIPLO_FLOOD_BUDGET)
 USERS_INFO_TIMEOUT = 2.0  # seconds: the subscriber's zone must not hold the reply up
 
 # Slack wraps links and mentions in command text: <https://x|x>, <https://x>, <#C1|general>,
@@ -493,7 +496,37 @@ def show_settings(deps: Deps, request: Request, client: WebClient) -> Message:
         return notice("Settings belong to a channel: run this in the channel.")
     with deps.sessions() as s:
         cs = settings_of(s, request.channel_id, deps.settings.default_tz)
-    return settings_message(cs, deps.clock())
+    return settings_message(cs, deps.clock(), deps.settings.flood_budget)
+
+
+def set_channel_budget(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`budget [<N>|off|default]`: story messages an hour before they fold into one message."""
+    channel, default = request.channel_id, deps.settings.flood_budget
+    if not _in_channel(request):
+        return notice("The flood budget is a channel setting: run this in the channel.")
+    words = _words(request.args)
+    if not words:
+        with deps.sessions() as s:
+            cs = settings_of(s, channel, deps.settings.default_tz)
+        return budget_message(channel, cs.flood_budget, default, changed=False)
+    if len(words) > 1:
+        return _usage("budget", "Give one number, `off` or `default`.")
+    word = words[0]
+    budget: int | None
+    if word == "default":
+        budget = None
+    elif word in ("off", "none", "0"):
+        budget = 0
+    elif _COUNT.fullmatch(word) and 1 <= int(word) <= MAX_BUDGET:
+        budget = int(word)
+    else:
+        return _usage(
+            "budget",
+            f"{code(word, 20)} is not a number from 1 to {MAX_BUDGET:,}, `off` or `default`.",
+        )
+    with deps.sessions.begin() as s:
+        set_flood_budget(s, channel, budget, deps.clock())
+    return budget_message(channel, budget, default, changed=True)
 
 
 def set_channel_tz(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -866,6 +899,12 @@ COMMANDS: dict[str, Command] = {
         "remind <duration>…|off",
         "reminders before contacts with an exact date, e.g. `24h 1h` (the default), `2d`, "
         "`90m`; at most 3, up to 14d",
+    ),
+    "budget": Command(
+        set_channel_budget,
+        "budget [<N>|off|default]",
+        "new story messages an hour in this channel before further ones fold into one "
+        "edited “more stories” message (default from DIPLO_FLOOD_BUDGET)",
     ),
     "help": Command(show_help, "help", "this message"),
 }

@@ -287,6 +287,11 @@ def set_reminders(s: Session, channel_id: str, offsets: Sequence[int], now: date
     _set(s, channel_id, now, reminders=offsets_column(offsets))
 
 
+def set_flood_budget(s: Session, channel_id: str, budget: int | None, now: datetime) -> None:
+    """Story messages an hour before "more stories" folds them; 0: none; None: the default."""
+    _set(s, channel_id, now, flood_budget=budget)
+
+
 def pause(s: Session, channel_id: str, reason: str, now: datetime | None = None) -> bool:
     """Pause a channel Slack refuses to post to; False when it was paused already."""
     when = now or utcnow()
