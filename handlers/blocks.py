@@ -1379,18 +1379,6 @@ def _digest_story_line(entry: DigestStory) -> str:
     )
 
 
-def _upcoming_line(story: StoryView) -> str:
-    day = story.when.strftime("%a %d %b") if story.when else "date not announced"
-    parts = [f"*{day}*"]
-    if story.kind:
-        parts.append(escape_mrkdwn(truncate(story.kind, 40)))
-    if story.parties:
-        parts.append(escape_mrkdwn(truncate(" – ".join(story.parties[:6]), 120)))
-    if story.where:
-        parts.append(escape_mrkdwn(truncate(story.where, 80)))
-    return "• " + " · ".join(parts) + f" · {_entry_link(story.headline, 120)} · #{story.id}"
-
-
 def digest_title(kind: str, end: datetime, zone: tzinfo) -> str:
     """`Daily digest · Mon 2 Nov`: the digest's header (plain text), also the chart's title."""
     local = end.astimezone(zone)
@@ -1438,7 +1426,7 @@ def digest_message(view: DigestView, chart: bool | None = None) -> Message:
         blocks += [section("*Watch-words*"), *_lines_to_sections(lines)]
     if view.upcoming:
         blocks.append(section("*Coming up in the next 7 days*"))
-        blocks += _lines_to_sections([_upcoming_line(s) for s in view.upcoming])
+        blocks += upcoming_blocks(view.upcoming, {}, view.end.astimezone(zone).date())
     if chart is not None:
         blocks.append(context(CHART_IN_THREAD if chart else CHART_MISSING))
     count = _plural(len(view.stories) + view.more_stories, "story", "stories")
