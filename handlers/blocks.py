@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from models.channel import ChannelSettings
 from models.digest import DigestStory, DigestView
 from models.item import ItemView
+from models.outbox import OP_NAMES
 from models.story_view import StoryEntry, StoryView
 from models.upcoming import UpcomingContact
 from models.why import Why
@@ -94,6 +95,7 @@ class FailedAlertView:
     channel_id: str
     title: str
     error: str | None
+    op: str = "post"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class StatusReport:
     alerts: Mapping[str, int]  # outbox status -> count
     paused: Sequence[SubscriptionView]
     failed: Sequence[FailedAlertView] = ()  # the most recent ones
+    queue: Mapping[str, int] = field(default_factory=dict)  # op -> pending or sending
 
 
 # --- primitives -----------------------------------------------------------------------------
@@ -773,7 +776,7 @@ def status_message(report: StatusReport, tz: tzinfo | None = None) -> Message:
         f"• Feeds: {len(feeds)} — {_health(feeds)}\n"
         f"• Last poll: {last}\n"
         f"• Items stored today (UTC): {report.items_today}\n"
-        f"• Alerts: {queued} queued, {failed_alerts} failed, {report.alerts.get('sent', 0)} sent"
+        f"• Messages: {queue_text(report.alerts, report.queue)}"
     )
     blocks = [section(overview)]
     troubled = [f for f in feeds if f.needs_attention]
@@ -794,7 +797,7 @@ def status_message(report: StatusReport, tz: tzinfo | None = None) -> Message:
             + code(f.error or "failed", 300)
             for f in report.failed
         ]
-        blocks.append(section("*Alerts that failed for good (most recent)*"))
+        blocks.append(section("*Messages that failed for good (most recent)*"))
         blocks += _lines_to_sections(lines)
     text = (
         f"Feeds: {_health(feeds)}. "
@@ -802,6 +805,25 @@ def status_message(report: StatusReport, tz: tzinfo | None = None) -> Message:
         f"Paused subscriptions: {len(report.paused)}."
     )
     return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def queue_text(alerts: Mapping[str, int], queue: Mapping[str, int]) -> str:
+    """ "3 queued (2 alerts, 1 reminder), 1 failed, 40 sent, 4 folded, 1 skipped" (plain)."""
+    queued = alerts.get("pending", 0) + alerts.get("sending", 0)
+    text = f"{queued} queued"
+    kinds = [
+        f"{n} {OP_NAMES.get(op, op)}{'s' if n != 1 else ''}"
+        for op, n in sorted(queue.items(), key=lambda kv: (-kv[1], kv[0]))
+        if n
+    ]
+    if kinds:
+        text += f" ({', '.join(kinds)})"
+    text += f", {alerts.get('failed', 0)} failed, {alerts.get('sent', 0)} sent"
+    if alerts.get("folded"):
+        text += f", {alerts['folded']} folded into catch-up or more-stories messages"
+    if alerts.get("skipped"):
+        text += f", {alerts['skipped']} skipped (out of date when due)"
+    return text
 
 
 def other_command_text(command: str) -> str:
