@@ -5,8 +5,9 @@ Each command is one entry of `READ_COMMANDS`: its arguments, the function of
 terminal rendering. Output is a rich table on a TTY, plain aligned text in a pipe, or a
 JSON document with `--json` (stable keys, times in ISO-8601 UTC).
 
-To add a command (`upcoming`, once `/diplo upcoming` exists): write its gather, JSON and
-render functions here and add one `ReadCommand` to the table; `register` does the rest.
+To add a command: write its gather, JSON and render functions here and add one
+`ReadCommand` to the table; `register` does the rest. (`upcoming` has its own module,
+cli/upcoming.py, for its `--tz` and `--limit`.)
 """
 
 from __future__ import annotations
@@ -496,7 +497,6 @@ READ_COMMANDS: dict[str, ReadCommand] = {
         _sources_json,
         _render_sources,
     ),
-    # "upcoming": ReadCommand(…): one entry, once handlers.reads can gather /diplo upcoming.
 }
 
 
