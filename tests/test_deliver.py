@@ -145,7 +145,14 @@ def test_an_outage_delays_alerts_then_each_arrives_once_in_order(
     slack.stop()
     summary = deliver_pending(deps)
     assert (summary.sent, summary.retried) == (0, 2)  # one try per channel; the rest wait
-    assert status_counts_now(deps) == {PENDING: 6, "sending": 0, SENT: 0, FAILED: 0}
+    assert status_counts_now(deps) == {
+        PENDING: 6,
+        "sending": 0,
+        SENT: 0,
+        FAILED: 0,
+        "folded": 0,
+        "skipped": 0,
+    }
     clock.advance(seconds=backoff(1).total_seconds())
     assert deliver_pending(deps).retried == 2  # history lookups fail too: nothing is posted
     slack.restart()
