@@ -580,19 +580,15 @@ def _parties(
     verdict: Verdict | None,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Each side's people: the title's (outside context clauses), filled in from the summary."""
-    found: dict[tuple[bool, bool], dict[str, list[str]]] = {}
-    for in_title, text, context in (
-        (True, title, title_context),
-        (False, summary, summary_context),
-    ):
-        for m in rules.entity.finditer(text):
-            if m.lastgroup in _MASKS:
-                continue
-            is_context = _inside(m.start(), context)
-            sides = found.setdefault((in_title, is_context), {"us": [], "china": []})
-            for side, key in _entities(rules, m, day):
-                if key not in sides[side]:
-                    sides[side].append(key)
+    in_title = _people(rules, title, title_context, day)
+    title_direct = in_title.get(False)
+    if title_direct and title_direct["us"] and title_direct["china"]:  # the summary adds none
+        return tuple(sorted(title_direct["us"])), tuple(sorted(title_direct["china"]))
+    in_summary = _people(rules, summary, summary_context, day)
+    found = {
+        **{(True, is_context): sides for is_context, sides in in_title.items()},
+        **{(False, is_context): sides for is_context, sides in in_summary.items()},
+    }
     result: dict[str, list[str]] = {"us": [], "china": []}
     direct = {side: [*found.get((True, False), {}).get(side, [])] for side in ("us", "china")}
     for side in ("us", "china"):
@@ -619,6 +615,22 @@ def _parties(
                         if not result[side]:
                             result[side].append(key)
     return tuple(sorted(result["us"])), tuple(sorted(result["china"]))
+
+
+def _people(
+    rules: ContactRules, text: str, context: list[tuple[int, int]], day: date
+) -> dict[bool, dict[str, list[str]]]:
+    """The people `text` names, by side, under whether they stand in a context clause (a
+    key for each of the two only when a name or role stands there)."""
+    found: dict[bool, dict[str, list[str]]] = {}
+    for m in rules.entity.finditer(text):
+        if m.lastgroup in _MASKS:
+            continue
+        sides = found.setdefault(_inside(m.start(), context), {"us": [], "china": []})
+        for side, key in _entities(rules, m, day):
+            if key not in sides[side]:
+                sides[side].append(key)
+    return found
 
 
 def _entities(rules: ContactRules, m: re.Match[str], day: date) -> list[tuple[str, str]]:
@@ -654,23 +666,7 @@ def _kind_and_place(
 ) -> tuple[Kind, _Place | None, bool]:
     """The heaviest kind (title cues ×2), the first place outside context clauses, and
     whether any cue named the kind (else the kind is "meeting", a guess)."""
-    candidates: list[tuple[int, _Place]] = []
-    for rank, (text, context) in enumerate(((title, title_context), (summary, summary_context))):
-        for m in rules.place.finditer(text):
-            if m.lastgroup in _MASKS or _inside(m.start(), context):
-                continue
-            name = m.group()
-            entry = rules.place_names.get(name)
-            if entry is None:
-                continue  # a forum: only a weak signal, see _forum
-            before = text[max(0, m.start() - 40) : m.start()]
-            if name in entry.prep and not (
-                _PREP_BEFORE.search(before[-24:]) or _PREP_AFTER.match(text[m.end() : m.end() + 24])
-            ):
-                continue
-            # a place in the future ("talks to continue in Washington") only if none is not
-            candidates.append((rank + 2 * bool(_PLACE_FUTURE.search(before)), entry))
-    place: _Place | None = min(candidates, key=lambda c: c[0])[1] if candidates else None
+    place = _place(rules, title, summary, title_context, summary_context)
     scores = dict.fromkeys(KINDS, 0.0)
     for weight, text, context in ((2.0, title, title_context), (1.0, summary, summary_context)):
         for kind, pattern in rules.kind_strong.items():
@@ -686,6 +682,37 @@ def _kind_and_place(
             scores["call"] += weight * rules.call_weak.count(text)
     best: Kind = max(KINDS, key=lambda k: (scores[k], -KINDS.index(k)))
     return best, place, bool(scores[best])
+
+
+def _place(
+    rules: ContactRules,
+    title: str,
+    summary: str,
+    title_context: list[tuple[int, int]],
+    summary_context: list[tuple[int, int]],
+) -> _Place | None:
+    """The first place outside context clauses, the title's before the summary's; a place in
+    the future ("talks to continue in Washington") only if none is not."""
+    best: tuple[int, _Place] | None = None
+    for base, (text, context) in enumerate(((title, title_context), (summary, summary_context))):
+        for m in rules.place.finditer(text):
+            if m.lastgroup in _MASKS or _inside(m.start(), context):
+                continue
+            name = m.group()
+            entry = rules.place_names.get(name)
+            if entry is None:
+                continue  # a forum: only a weak signal, see _forum
+            before = text[max(0, m.start() - 40) : m.start()]
+            if name in entry.prep and not (
+                _PREP_BEFORE.search(before[-24:]) or _PREP_AFTER.match(text[m.end() : m.end() + 24])
+            ):
+                continue
+            rank = base + 2 * bool(_PLACE_FUTURE.search(before))
+            if rank == base:  # none later ranks lower (the title's future ones rank 2)
+                return entry
+            if best is None or rank < best[0]:
+                best = (rank, entry)
+    return best[1] if best else None
 
 
 def _forum(rules: ContactRules, text: str) -> str | None:
