@@ -555,20 +555,40 @@ def set_channel_tz(deps: Deps, request: Request, client: WebClient) -> Message:
 def contact_links(
     client: WebClient, channel: str, contacts: Sequence[UpcomingContact]
 ) -> dict[int, str]:
-    """The permalinks of the contacts' story messages posted in the channel."""
+    """The permalinks of the contacts' story messages posted in the channel.
+
+    One `chat.getPermalink` call, not one per contact: a top-level message's permalink is the
+    channel's archive URL and its ts without the dot, so the first link gives the others. A
+    link of another shape (or a failed call) falls back to asking for the next one.
+    """
     links: dict[int, str] = {}
+    base: str | None = None
     for contact in contacts:
-        if contact.story_ts is None:
+        ts = contact.story_ts
+        if ts is None:
+            continue
+        if base is not None:
+            links[contact.story_id] = base + ts.replace(".", "")
             continue
         try:
-            reply = client.chat_getPermalink(channel=channel, message_ts=contact.story_ts)
+            reply = client.chat_getPermalink(channel=channel, message_ts=ts)
         except (SlackClientError, OSError) as exc:
             logger.info("no permalink for story %s in %s: %s", contact.story_id, channel, exc)
             continue
         link = reply.get("permalink")
         if isinstance(link, str):
             links[contact.story_id] = link
+            base = permalink_base(link, channel, ts)
     return links
+
+
+def permalink_base(link: str, channel: str, ts: str) -> str | None:
+    """ "https://team.slack.com/archives/C1/p" from C1's permalink of `ts`, when it has that
+    shape (`https://…/archives/<channel>/p<ts digits>`), else None."""
+    tail = f"/archives/{channel}/p{ts.replace('.', '')}"
+    if link.startswith("https://") and link.endswith(tail) and "?" not in link:
+        return link[: -len(ts.replace(".", ""))]
+    return None
 
 
 def show_upcoming(deps: Deps, request: Request, client: WebClient) -> Message:
