@@ -4,6 +4,7 @@ and the read-only `/diplo` sub-commands (`latest`, `search`, `status`, `story`, 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -49,3 +50,19 @@ def main(run_bot: Command, argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return closed_pipe()
+
+
+def closed_pipe() -> int:
+    """The reader of our output went away (`bot.py latest | head -1`): exit 141 quietly.
+
+    What a shell reports for a process killed by SIGPIPE (128 + 13), without a traceback;
+    stdout is pointed at /dev/null so the flush at exit cannot fail again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141

@@ -74,6 +74,8 @@ def run(
     try:
         with args.file.open(encoding="utf-8") as lines:
             return classify_lines(lines, classifier, stdout)
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): cli.main exits 141
     except (OSError, UnicodeDecodeError) as exc:
         print(f"classify: cannot read {args.file}: {_reason(exc)}", file=stderr)
         return 2

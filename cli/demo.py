@@ -14,7 +14,7 @@ What is the demo's own:
   one step every ~3 s (60 s in all, `--speed N` N times faster, `--fast` no waiting); each
   step, every feed is due (DIPLO_POLL_SECONDS is 1 s of demo time), so each is polled once;
 - a throwaway database (a temporary SQLite file, deleted at the end) unless `--db URL`;
-- the narration lines, and the planned contacts at the end (see `planned_contacts`).
+- the narration lines, and the planned contacts at the end (as `bot.py upcoming` lists them).
 """
 
 from __future__ import annotations
@@ -29,15 +29,13 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TextIO
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from cli.context import StartupError, configure_logging, open_deps, settings_or_exit
+from cli.upcoming import as_line
 from deps import Deps
 from handlers.sender import ConsoleSender, Sender
 from jobs.deliver import deliver_pending
@@ -47,10 +45,10 @@ from jobs.scheduler import guarded, poll_job
 from jobs.wakeup import Delivery, start_delivery
 from models.feed import all_feeds, lease_owners
 from models.outbox import pending_count
-from models.story import Story
-from models.story_view import StoryView, load_story
 from models.subscription import ALL_TOPICS, subscribe
+from models.upcoming import UpcomingContact, upcoming
 from news.demo import CONTENT_TYPES, DemoDataError, DemoFeed, Scenario, load_scenario, render_feed
+from news.zones import zone
 from settings import Settings, SettingsError, load_settings
 
 DEMO_SECONDS = 60.0  # the whole replay at --speed 1
@@ -298,8 +296,8 @@ def run_demo(
             player.step()
         left = player.finish(DRAIN_SECONDS["slack" if slack else "console"])
         with deps.sessions() as s:
-            upcoming = planned_contacts(s, clock().date())
-        narrator.upcoming(clock(), upcoming)
+            ahead = upcoming(s, clock(), zone(deps.settings.default_tz, "UTC"), None, 10)
+        narrator.upcoming(clock(), ahead)
         narrator.outro(left, options)
     return 0
 
@@ -377,20 +375,6 @@ class LivePlayer(Player):
             self.delivery = None
 
 
-# ---- Upcoming: a stand-in ----------------------------------------------------------------------
-# COORDINATOR: `/diplo upcoming` (issue 14) is being built on another branch. When it lands,
-# replace `planned_contacts` and `Narrator.upcoming` with its query and its terminal rendering.
-def planned_contacts(s: Session, today: date, limit: int = 10) -> list[StoryView]:
-    """Stories still planned whose date is today or later, soonest first."""
-    ids = s.scalars(
-        select(Story.id)
-        .where(Story.stage == "planned", Story.scheduled_end >= today)
-        .order_by(Story.scheduled_start, Story.id)
-        .limit(limit)
-    )
-    return [story for story in (load_story(s, i) for i in list(ids)) if story is not None]
-
-
 def _when(at: datetime) -> str:
     return at.strftime("%a %d %b %Y %H:%M UTC")
 
@@ -449,19 +433,14 @@ class Narrator:
         verb = "publishes" if len(outlets) == 1 else "publish"
         self.say(f"▸ {_when(at)}  {', '.join(outlets)} {verb} {_plural(len(items), 'item')}")
 
-    def upcoming(self, now: datetime, stories: list[StoryView]) -> None:
-        """The planned contacts, as `upcoming` lists them."""
+    def upcoming(self, now: datetime, contacts: list[UpcomingContact]) -> None:
+        """The planned contacts, as `bot.py upcoming` lists them."""
         self.say()
         self.say(f"Upcoming (planned contacts, as of {_when(now)}):")
-        if not stories:
+        if not contacts:
             self.say("  none")
-        for story in stories:
-            parts = [story.when.strftime("%a %d %b %Y") if story.when else "date unknown"]
-            parts += [p for p in (story.kind, " – ".join(story.parties), story.where) if p]
-            parts += [_plural(len(story.outlets), "source"), f"story #{story.id}"]
-            head = story.headline
-            self.say(f"  • {' · '.join(parts)}")
-            self.say(f"    {head.item.title} ({head.outlet})")
+        for contact in contacts:
+            self.say("  " + as_line(contact).replace("\n", "\n  "))
 
     def outro(self, left: int, options: DemoOptions) -> None:
         """How it ended, and what to try next."""

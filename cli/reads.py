@@ -5,8 +5,9 @@ Each command is one entry of `READ_COMMANDS`: its arguments, the function of
 terminal rendering. Output is a rich table on a TTY, plain aligned text in a pipe, or a
 JSON document with `--json` (stable keys, times in ISO-8601 UTC).
 
-To add a command (`upcoming`, once `/diplo upcoming` exists): write its gather, JSON and
-render functions here and add one `ReadCommand` to the table; `register` does the rest.
+To add a command: write its gather, JSON and render functions here and add one
+`ReadCommand` to the table; `register` does the rest. (`upcoming` has its own module,
+cli/upcoming.py, for its `--tz` and `--limit`.)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rich.text import Text
 from cli.context import configure_logging, open_deps, settings_or_exit
 from cli.terminal import iso, plain, safe, short_time, show, table, write_json
 from deps import Deps
-from handlers.blocks import SOURCE_KIND_TITLES, FeedView, StatusReport, source_label
+from handlers.blocks import SOURCE_KIND_TITLES, FeedView, StatusReport, queue_text, source_label
 from handlers.reads import (
     DEFAULT_LATEST,
     MAX_LATEST,
@@ -351,24 +352,21 @@ def _status_json(report: StatusReport) -> dict[str, Any]:
             {"channel": p.channel_id, "topic": p.topic, "reason": p.paused_reason}
             for p in report.paused
         ],
+        "queue": dict(sorted(report.queue.items())),
         "failed_alerts": [
-            {"channel": f.channel_id, "title": f.title, "error": f.error} for f in report.failed
+            {"channel": f.channel_id, "title": f.title, "error": f.error, "op": f.op}
+            for f in report.failed
         ],
     }
 
 
 def _render_status(console: Console, report: StatusReport) -> None:
-    queued = report.alerts.get("pending", 0) + report.alerts.get("sending", 0)
     overview = table("", "")
     overview.show_header = False
     overview.add_row("feeds", f"{len(report.feeds)} — {_health(report.feeds)}")
     overview.add_row("last poll (UTC)", short_time(report.last_poll))
     overview.add_row("items stored today (UTC)", str(report.items_today))
-    overview.add_row(
-        "alerts",
-        f"{queued} queued, {report.alerts.get('failed', 0)} failed, "
-        f"{report.alerts.get('sent', 0)} sent",
-    )
+    overview.add_row("messages", queue_text(report.alerts, report.queue))
     console.print("[bold]diplo status[/bold]")
     console.print(overview)
     troubled = [f for f in report.feeds if f.needs_attention]
@@ -397,7 +395,7 @@ def _render_status(console: Console, report: StatusReport) -> None:
         t = table("channel", "alert", "error")
         for a in report.failed:
             t.add_row(plain(a.channel_id, 30), plain(a.title, 120), plain(a.error or "failed", 200))
-        console.print("[bold]Alerts that failed for good (most recent)[/bold]")
+        console.print("[bold]Messages that failed for good (most recent)[/bold]")
         console.print(t)
 
 
@@ -499,7 +497,6 @@ READ_COMMANDS: dict[str, ReadCommand] = {
         _sources_json,
         _render_sources,
     ),
-    # "upcoming": ReadCommand(…): one entry, once handlers.reads can gather /diplo upcoming.
 }
 
 

@@ -177,6 +177,8 @@ def run(
             return _write(teller, stdin, stdout, args.given_order)
         with args.file.open(encoding="utf-8") as lines:
             return _write(teller, lines, stdout, args.given_order)
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): cli.main exits 141
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(

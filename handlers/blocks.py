@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from models.channel import ChannelSettings
 from models.digest import DigestStory, DigestView
 from models.item import ItemView
+from models.outbox import OP_NAMES
 from models.story_view import StoryEntry, StoryView
 from models.upcoming import UpcomingContact
 from models.why import Why
@@ -94,6 +95,7 @@ class FailedAlertView:
     channel_id: str
     title: str
     error: str | None
+    op: str = "post"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class StatusReport:
     alerts: Mapping[str, int]  # outbox status -> count
     paused: Sequence[SubscriptionView]
     failed: Sequence[FailedAlertView] = ()  # the most recent ones
+    queue: Mapping[str, int] = field(default_factory=dict)  # op -> pending or sending
 
 
 # --- primitives -----------------------------------------------------------------------------
@@ -276,14 +279,19 @@ def _titled(url: str | None, title: str, rest: str) -> list[Block]:
     return blocks + ([section(own)] if own else [])
 
 
-def _date(when: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
-    """A date Slack shows in each reader's time zone, with a UTC fallback."""
+def _date(when: datetime, tz: tzinfo | None = None, *, beijing: bool = False) -> str:
+    """A time in the channel's zone `tz`, zone named (Beijing time beside when `beijing`).
+
+    Without a channel (App Home, a DM) Slack shows it in each reader's own zone.
+    """
+    if tz is not None:
+        return local_time(when, tz, beijing=beijing)
     fallback = when.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(when.timestamp())}^{fmt}|{fallback}>"
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def _when(item: ItemView) -> str:
-    return _date(item.published_at)
+def _when(item: ItemView, tz: tzinfo | None = None, *, beijing: bool = False) -> str:
+    return _date(item.published_at, tz, beijing=beijing)
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -320,15 +328,18 @@ def _source_of(item: ItemView, limit: int = 120) -> str:
     return escape_mrkdwn(truncate(source_label(item.source, item.source_kind), limit))
 
 
-def alert_message(item: ItemView, watch_phrase: str | None = None) -> Message:
+def alert_message(
+    item: ItemView, watch_phrase: str | None = None, tz: tzinfo | None = None
+) -> Message:
     """The alert posted to a subscribed channel for one relevant (or watched) item.
 
-    `watch_phrase`: the channel's watch-word the item matched (shown in its own context line).
+    `watch_phrase`: the channel's watch-word the item matched (shown in its own context line);
+    `tz`: the channel's zone, for the time.
     """
     title = truncate(item.title, 250) or "Untitled"
     source = _source_of(item)
     topics = ", ".join(item.topics) or "—"
-    blocks = _titled(item.url, title, f"\n{source} · {_when(item)}")
+    blocks = _titled(item.url, title, f"\n{source} · {_when(item, tz)}")
     if item.summary.strip():
         blocks.append(section(escape_mrkdwn(truncate(item.summary, 500))))
     why = escape_mrkdwn(truncate("; ".join(item.reasons[:6]), 300)) if item.reasons else ""
@@ -346,10 +357,12 @@ def _quoted(phrase: str) -> str:
     return f'"{escape_mrkdwn(truncate(" ".join(phrase.split()), 80))}"'
 
 
-def _item_text(item: ItemView, summary_chars: int = 200, show_label: bool = False) -> str:
+def _item_text(
+    item: ItemView, summary_chars: int = 200, show_label: bool = False, tz: tzinfo | None = None
+) -> str:
     """One item as mrkdwn: linked title, source, date, topics, a short summary."""
     source = _source_of(item)
-    meta = [source, _when(item)]
+    meta = [source, _when(item, tz)]
     if item.topics:
         meta.append(escape_mrkdwn(truncate(", ".join(item.topics), 200)))
     if show_label and item.label and item.label != "relevant":
@@ -364,14 +377,21 @@ def _item_text(item: ItemView, summary_chars: int = 200, show_label: bool = Fals
 
 
 def item_list(
-    items: Sequence[ItemView], heading: str, empty: str = "Nothing yet.", show_label: bool = False
+    items: Sequence[ItemView],
+    heading: str,
+    empty: str = "Nothing yet.",
+    show_label: bool = False,
+    tz: tzinfo | None = None,
 ) -> Message:
-    """A heading (plain text) and one section per item; `empty` (mrkdwn) when there are none."""
+    """A heading (plain text) and one section per item; `empty` (mrkdwn) when there are none.
+
+    `tz`: the channel's zone, for the times.
+    """
     title = escape_mrkdwn(heading)
     if not items:
         return notice(f"*{title}*\n{empty}")
     blocks = [section(f"*{title}*")]
-    blocks += [section(_item_text(item, show_label=show_label)) for item in items]
+    blocks += [section(_item_text(item, show_label=show_label, tz=tz)) for item in items]
     lines = [
         "• "
         + escape_mrkdwn(
@@ -444,9 +464,9 @@ def _snippet(text: str, terms: Sequence[Term], chars: int) -> str:
     return "…" + truncate(text[start:], chars - 1)
 
 
-def _search_item_text(item: ItemView, terms: Sequence[Term]) -> str:
+def _search_item_text(item: ItemView, terms: Sequence[Term], tz: tzinfo | None) -> str:
     """One search result: the linked title and a summary snippet, matched words in bold."""
-    meta = [_source_of(item, 80), _when(item)]
+    meta = [_source_of(item, 80), _when(item, tz)]
     if item.topics:
         meta.append(escape_mrkdwn(truncate(", ".join(item.topics), 200)))
     if item.label and item.label != "relevant":
@@ -463,9 +483,16 @@ def _search_item_text(item: ItemView, terms: Sequence[Term]) -> str:
 
 
 def search_results_message(
-    items: Sequence[ItemView], shown: str, terms: Sequence[Term], recent_window: int | None
+    items: Sequence[ItemView],
+    shown: str,
+    terms: Sequence[Term],
+    recent_window: int | None,
+    tz: tzinfo | None = None,
 ) -> Message:
-    """Search results, newest first; `recent_window`: only that many newest items were searched."""
+    """Search results, newest first; `recent_window`: only that many newest items were searched.
+
+    `tz`: the channel's zone, for the times.
+    """
     title = f"*Stored items matching {code(shown, 200)}*"
     note = None
     if recent_window:
@@ -477,7 +504,7 @@ def search_results_message(
         empty = "Nothing stored matches all of that."
         return notice(f"{title}\n{empty}" + (f"\n{note}" if note else ""))
     blocks = [section(title)]
-    blocks += [section(_search_item_text(item, terms)) for item in items]
+    blocks += [section(_search_item_text(item, terms, tz)) for item in items]
     if note:
         blocks.append(context(note))
     lines = [
@@ -735,10 +762,13 @@ def not_admin_message(can_check: bool = True) -> Message:
     return notice("Only admins can change the feed list. `/diplo feeds` shows it to everyone.")
 
 
-def status_message(report: StatusReport) -> Message:
-    """Feed health, last poll, items today, the alert queue and paused subscriptions."""
+def status_message(report: StatusReport, tz: tzinfo | None = None) -> Message:
+    """Feed health, last poll, items today, the alert queue and paused subscriptions.
+
+    `tz`: the channel's zone, for the times.
+    """
     feeds = report.feeds
-    last = _date(report.last_poll) if report.last_poll else "never"
+    last = _date(report.last_poll, tz) if report.last_poll else "never"
     queued = report.alerts.get("pending", 0) + report.alerts.get("sending", 0)
     failed_alerts = report.alerts.get("failed", 0)
     overview = (
@@ -746,7 +776,7 @@ def status_message(report: StatusReport) -> Message:
         f"• Feeds: {len(feeds)} — {_health(feeds)}\n"
         f"• Last poll: {last}\n"
         f"• Items stored today (UTC): {report.items_today}\n"
-        f"• Alerts: {queued} queued, {failed_alerts} failed, {report.alerts.get('sent', 0)} sent"
+        f"• Messages: {queue_text(report.alerts, report.queue)}"
     )
     blocks = [section(overview)]
     troubled = [f for f in feeds if f.needs_attention]
@@ -767,7 +797,7 @@ def status_message(report: StatusReport) -> Message:
             + code(f.error or "failed", 300)
             for f in report.failed
         ]
-        blocks.append(section("*Alerts that failed for good (most recent)*"))
+        blocks.append(section("*Messages that failed for good (most recent)*"))
         blocks += _lines_to_sections(lines)
     text = (
         f"Feeds: {_health(feeds)}. "
@@ -775,6 +805,25 @@ def status_message(report: StatusReport) -> Message:
         f"Paused subscriptions: {len(report.paused)}."
     )
     return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
+
+
+def queue_text(alerts: Mapping[str, int], queue: Mapping[str, int]) -> str:
+    """ "3 queued (2 alerts, 1 reminder), 1 failed, 40 sent, 4 folded, 1 skipped" (plain)."""
+    queued = alerts.get("pending", 0) + alerts.get("sending", 0)
+    text = f"{queued} queued"
+    kinds = [
+        f"{n} {OP_NAMES.get(op, op)}{'s' if n != 1 else ''}"
+        for op, n in sorted(queue.items(), key=lambda kv: (-kv[1], kv[0]))
+        if n
+    ]
+    if kinds:
+        text += f" ({', '.join(kinds)})"
+    text += f", {alerts.get('failed', 0)} failed, {alerts.get('sent', 0)} sent"
+    if alerts.get("folded"):
+        text += f", {alerts['folded']} folded into catch-up or more-stories messages"
+    if alerts.get("skipped"):
+        text += f", {alerts['skipped']} skipped (out of date when due)"
+    return text
 
 
 def other_command_text(command: str) -> str:
@@ -893,9 +942,13 @@ def _entry_link(entry: StoryEntry, chars: int = 200) -> str:
     return _story_link(entry.item.url, truncate(entry.item.title, chars) or "untitled")
 
 
-def _entry_line(entry: StoryEntry, chars: int = 200) -> str:
-    """`Outlet: linked title · date`."""
-    return f"{_outlet(entry)}: {_entry_link(entry, chars)} · {_when(entry.item)}"
+def _entry_line(
+    entry: StoryEntry, chars: int = 200, tz: tzinfo | None = None, beijing: bool = False
+) -> str:
+    """`Outlet: linked title · date` (`tz`: the channel's zone; `beijing`: Beijing time too)."""
+    return (
+        f"{_outlet(entry)}: {_entry_link(entry, chars)} · {_when(entry.item, tz, beijing=beijing)}"
+    )
 
 
 def _contact_line(story: StoryView) -> str:
@@ -937,18 +990,22 @@ def story_text(story: StoryView) -> str:
     return _cut(f"[{stage}] {title} ({_plural(len(story.outlets), 'source')})", TEXT_LIMIT)
 
 
-def story_message(story: StoryView, *, list_sources: bool = False) -> Message:
+def story_message(
+    story: StoryView, *, list_sources: bool = False, tz: tzinfo | None = None
+) -> Message:
     """The story message of a channel: what the contact is, how far it got, who reports it.
 
-    `list_sources` (threads off) lists every item in the message itself.
+    `list_sources` (threads off) lists every item in the message itself; `tz`: the channel's
+    zone, for the times (Beijing time beside them for a contact in China).
     """
+    in_china = story.in_china
     head = story.headline
     blocks: list[Block] = [
         section(f"*{_entry_link(head, 250)}*\n{_outlet(head)} · {_contact_line(story)}"),
     ]
     sources = _plural(len(story.outlets), "source")
     latest = story.latest
-    development = f"*{sources}* · latest: {_entry_line(latest)}"
+    development = f"*{sources}* · latest: {_entry_line(latest, tz=tz, beijing=in_china)}"
     blocks.append(section(development))
     paired = story.paired
     if paired:
@@ -956,7 +1013,7 @@ def story_message(story: StoryView, *, list_sources: bool = False) -> Message:
         fields = [_field(_account("us", us)), _field(_account("china", china))]
         blocks.append({**section("*Both sides' accounts*"), "fields": fields})
     if list_sources and len(story.entries) > 1:
-        lines = _listed([f"• {_entry_line(e, 150)}" for e in story.entries])
+        lines = _listed([f"• {_entry_line(e, 150, tz, in_china)}" for e in story.entries])
         blocks += _lines_to_sections(lines)[: MAX_BLOCKS - 6]
     reasons = head.item.reasons
     topics = ", ".join(head.item.topics) or "—"
@@ -968,19 +1025,24 @@ def story_message(story: StoryView, *, list_sources: bool = False) -> Message:
     return Message(text=story_text(story), blocks=_fit(blocks))
 
 
-def story_reply(entries: Sequence[StoryEntry]) -> Message:
-    """A thread reply: one item (`Outlet: title`), or a burst as one `+N outlets` message."""
+def story_reply(
+    entries: Sequence[StoryEntry], tz: tzinfo | None = None, beijing: bool = False
+) -> Message:
+    """A thread reply: one item (`Outlet: title`), or a burst as one `+N outlets` message.
+
+    `tz`: the channel's zone, for the times; `beijing`: a contact in China (Beijing time too).
+    """
     if not entries:
         return notice("No new reports.")
     if len(entries) == 1:
-        line = _entry_line(entries[0], 250)
+        line = _entry_line(entries[0], 250, tz, beijing)
         return Message(text=_cut(line, TEXT_LIMIT), blocks=[section(line)])
     outlets = list(dict.fromkeys(_outlet(e) for e in entries))
     count = _plural(len(outlets), "outlet")
     if len(entries) > len(outlets):
         count += f" ({len(entries)} reports)"
     names = ", ".join(outlets[:12]) + (", …" if len(outlets) > 12 else "")
-    lines = _listed([f"• {_entry_line(e, 150)}" for e in entries])
+    lines = _listed([f"• {_entry_line(e, 150, tz, beijing)}" for e in entries])
     blocks = [section(f"*+{count}:* {names}"), *_lines_to_sections(lines)]
     return Message(text=_cut(f"+{count}: {names}", TEXT_LIMIT), blocks=_fit(blocks))
 
@@ -1265,8 +1327,11 @@ def _not_alerted_text(code_: str | None, why: Why) -> str:
     return "no alert was queued for it here."
 
 
-def why_message(why: Why) -> Message:
-    """`/diplo why`: the stored verdict of an item, its reasons, and whether it was alerted here."""
+def why_message(why: Why, tz: tzinfo | None = None) -> Message:
+    """`/diplo why`: the stored verdict of an item, its reasons, and whether it was alerted here.
+
+    `tz`: the channel's zone, for the times.
+    """
     item = why.item
     label = _LABELS.get(item.label or "", escape_mrkdwn(item.label or "not classified yet"))
     score = f"{item.score:.2f}" if item.score is not None else "—"
@@ -1282,13 +1347,13 @@ def why_message(why: Why) -> Message:
         f"• Verdict: {label} · score {score}",
         f"• Topics: {topics}",
         f"• Source: {source} · feed {feed}",
-        f"• Published {_date(item.published_at)} · seen {_date(why.fetched_at)}",
+        f"• Published {_date(item.published_at, tz)} · seen {_date(why.fetched_at, tz)}",
     ]
     reasons = [f"  ◦ {escape_mrkdwn(truncate(reason_text(r), 200))}" for r in item.reasons[:12]]
     status = why.alert_status
     via = f" (watch-word {_quoted(why.watch_phrase)})" if why.watch_phrase and status else ""
     if status == "sent":
-        sent = f" {_date(why.alert_sent_at)}" if why.alert_sent_at else ""
+        sent = f" {_date(why.alert_sent_at, tz)}" if why.alert_sent_at else ""
         here = f":white_check_mark: Alerted to this channel{sent}{via}."
     elif status in ("pending", "sending"):
         here = f":hourglass_flowing_sand: Queued for this channel{via}; it will be posted shortly."
@@ -1323,12 +1388,8 @@ CHART_MISSING = "No chart this time (it could not be made or uploaded)."
 
 
 def digest_time(when: datetime, zone: tzinfo) -> str:
-    """`Sun 1 Nov, 08:00 EST` in the channel's zone.
-
-    Coordinator: switch to the shared `local_time(dt, tz)` helper once merged.
-    """
-    local = when.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M} {local.tzname() or ''}".rstrip()
+    """`Sun 1 Nov, 08:00 EST` in the channel's zone (the year only when not this one's)."""
+    return local_time(when, zone, now=when)
 
 
 def _digest_story_line(entry: DigestStory) -> str:
@@ -1338,18 +1399,6 @@ def _digest_story_line(entry: DigestStory) -> str:
         f"• *{_badge(story.stage)}* · {_entry_link(story.headline, 150)} · "
         f"{_plural(len(story.outlets), 'source')}{new} · #{story.id}"
     )
-
-
-def _upcoming_line(story: StoryView) -> str:
-    day = story.when.strftime("%a %d %b") if story.when else "date not announced"
-    parts = [f"*{day}*"]
-    if story.kind:
-        parts.append(escape_mrkdwn(truncate(story.kind, 40)))
-    if story.parties:
-        parts.append(escape_mrkdwn(truncate(" – ".join(story.parties[:6]), 120)))
-    if story.where:
-        parts.append(escape_mrkdwn(truncate(story.where, 80)))
-    return "• " + " · ".join(parts) + f" · {_entry_link(story.headline, 120)} · #{story.id}"
 
 
 def digest_title(kind: str, end: datetime, zone: tzinfo) -> str:
@@ -1399,7 +1448,7 @@ def digest_message(view: DigestView, chart: bool | None = None) -> Message:
         blocks += [section("*Watch-words*"), *_lines_to_sections(lines)]
     if view.upcoming:
         blocks.append(section("*Coming up in the next 7 days*"))
-        blocks += _lines_to_sections([_upcoming_line(s) for s in view.upcoming])
+        blocks += upcoming_blocks(view.upcoming, {}, view.end.astimezone(zone).date())
     if chart is not None:
         blocks.append(context(CHART_IN_THREAD if chart else CHART_MISSING))
     count = _plural(len(view.stories) + view.more_stories, "story", "stories")
@@ -1540,11 +1589,35 @@ def _digest_text(cs: ChannelSettings) -> str:
     return f"{escape_mrkdwn(cs.digest_every)} {hour}"
 
 
-def settings_message(cs: ChannelSettings, now: datetime) -> Message:
+def budget_text(budget: int | None, default: int) -> str:
+    """ "20 story messages an hour (the default)", "no budget", …"""
+    effective = default if budget is None else budget
+    text = f"{effective} story messages an hour" if effective > 0 else "no budget"
+    return text + (" (the default)" if budget is None else "")
+
+
+def budget_message(channel_id: str, budget: int | None, default: int, changed: bool) -> Message:
+    """The reply to `/diplo budget`: the channel's flood budget and what it does."""
+    where = channel_mention(channel_id)
+    shown = budget_text(budget, default)
+    lead = f"Flood budget {'now ' if changed else ''}in {where}: *{shown}*."
+    effective = default if budget is None else budget
+    if effective > 0:
+        lead += (
+            " Beyond it, further new stories are listed in one “more stories” message that is"
+            " edited as they come; replies and edits don't count, urgent stories never fold."
+        )
+    else:
+        lead += " Every new story gets its own message."
+    hint = f"Change with {usage('budget <N>')}, {usage('budget off')} or {usage('budget default')}."
+    return notice(f"{lead}\n{hint}", public=changed)
+
+
+def settings_message(cs: ChannelSettings, now: datetime, default_budget: int = 20) -> Message:
     """`/diplo settings`: every setting of the channel, defaults named."""
     zone = escape_mrkdwn(getattr(cs.zone, "key", str(cs.zone)))
     origin = "" if cs.tz else " (the default)"
-    budget = "the default" if cs.flood_budget is None else f"{cs.flood_budget} story messages/hour"
+    budget = budget_text(cs.flood_budget, default_budget)
     paused = (
         f":double_vertical_bar: paused — {escape_mrkdwn(truncate(cs.paused_reason or '', 200))}"
         f" (subscribe again to resume)"
@@ -1746,12 +1819,16 @@ def catchup_message(
     until: datetime | None,
     stories: Sequence[StoryView],
     items: Sequence[ItemView],
+    tz: tzinfo | None = None,
 ) -> Message:
-    """The one message standing for what was held: each story once, at its current stage."""
+    """The one message standing for what was held: each story once, at its current stage.
+
+    `tz`: the channel's zone, for the times.
+    """
     heading = CATCHUP_HEADINGS.get(reason, CATCHUP_HEADINGS["quiet"])
     span = ""
     if since is not None and until is not None:
-        span = f" ({_date(since)} – {_date(until)})"
+        span = f" ({_date(since, tz)} – {_date(until, tz)})"
     counts = [_plural(len(stories), "story", "stories")]
     if items:
         counts.append(_plural(len(items), "alert"))
@@ -1767,10 +1844,15 @@ def catchup_message(
     return Message(text=_cut(text, TEXT_LIMIT), blocks=_fit(blocks))
 
 
-def more_stories_message(stories: Sequence[StoryView], since: datetime | None) -> Message:
-    """The rolling "more stories" message past the flood budget; edited as more fold in."""
+def more_stories_message(
+    stories: Sequence[StoryView], since: datetime | None, tz: tzinfo | None = None
+) -> Message:
+    """The rolling "more stories" message past the flood budget; edited as more fold in.
+
+    `tz`: the channel's zone, for the time.
+    """
     count = _plural(len(stories), "more story", "more stories")
-    when = f" since {_date(since)}" if since is not None else ""
+    when = f" since {_date(since, tz)}" if since is not None else ""
     lead = (
         f"*+{count}*{when}: this channel reached its limit of story messages for the hour, "
         "so further new stories are listed here (this message is updated)."

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -22,6 +23,7 @@ from handlers.blocks import (
     Message,
     SubscriptionView,
     alerts_message,
+    budget_message,
     code,
     digest_now_message,
     digest_setting_text,
@@ -88,15 +90,15 @@ from handlers.reads import (
 )
 from handlers.sender import make_web_client
 from jobs.catchup import fold_policy
-from jobs.digests import default_zone_name, queue_digest_now
+from jobs.digests import queue_digest_now
 from jobs.feeds import FeedAdded, add_feed_checked
 from models.channel import (
     alerts_on,
-    channel_zone,
     digest_schedule,
     paused_reasons,
     set_alerts,
     set_digest,
+    set_flood_budget,
     set_quiet,
     set_reminders,
     set_threads,
@@ -123,6 +125,7 @@ from news.zones import suggest_zones, zone_name
 logger = logging.getLogger(__name__)
 
 MAX_TOPICS_PER_COMMAND = 20
+MAX_BUDGET = 1000  # story messages per channel and hour (settings: DIPLO_FLOOD_BUDGET)
 USERS_INFO_TIMEOUT = 2.0  # seconds: the subscriber's zone must not hold the reply up
 
 # Slack wraps links and mentions in command text: <https://x|x>, <https://x>, <#C1|general>,
@@ -179,6 +182,12 @@ def help_reply(reason: str | None = None) -> Message:
     return help_message([(c.usage, c.summary) for c in COMMANDS.values()], reason)
 
 
+def channel_zone(deps: Deps, channel_id: str) -> ZoneInfo:
+    """The zone this channel's times are shown in (its own, else DIPLO_DEFAULT_TZ)."""
+    with deps.sessions() as s:
+        return settings_of(s, channel_id, deps.settings.default_tz).zone
+
+
 def _usage(name: str, problem: str) -> Message:
     return notice(f"{problem} Usage: {usage(COMMANDS[name].usage)}")
 
@@ -215,13 +224,12 @@ def show_latest(deps: Deps, request: Request, client: WebClient) -> Message:
     found = latest_news(deps, count or DEFAULT_LATEST, topic)
     if isinstance(found, UnknownTopic):
         return unknown_topics_message([found.topic], list(found.known))
+    zone = channel_zone(deps, request.channel_id)
     if found.stories:  # items stored before stories existed are listed as items
-        with deps.sessions() as s:
-            zone = settings_of(s, request.channel_id, deps.settings.default_tz).zone
         heading = f"Latest stories on {found.topic}" if found.topic else "Latest stories"
         return story_list(found.stories, heading, tz=zone, now=deps.clock())
     heading = f"Latest relevant items on {found.topic}" if found.topic else "Latest relevant items"
-    return item_list(found.items, heading, empty="No relevant items stored yet.")
+    return item_list(found.items, heading, empty="No relevant items stored yet.", tz=zone)
 
 
 def show_story(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -241,10 +249,7 @@ def story_reply(deps: Deps, number: str, channel_id: str | None = None) -> Messa
     found = story(deps, int(number))
     if found is None:
         return story_not_found_message(number)
-    zone = None
-    if channel_id:
-        with deps.sessions() as s:
-            zone = settings_of(s, channel_id, deps.settings.default_tz).zone
+    zone = channel_zone(deps, channel_id) if channel_id else None
     return story_timeline(found, tz=zone, now=deps.clock())
 
 
@@ -400,7 +405,10 @@ def search_items(deps: Deps, request: Request, client: WebClient) -> Message:
     if isinstance(found, SearchRefused):
         return search_refused_message(found.reason, COMMANDS["search"].usage)
     query = found.query
-    return search_results_message(found.items, query.shown, query.terms, found.recent_window)
+    zone = channel_zone(deps, request.channel_id)
+    return search_results_message(
+        found.items, query.shown, query.terms, found.recent_window, tz=zone
+    )
 
 
 def set_channel_threads(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -488,7 +496,37 @@ def show_settings(deps: Deps, request: Request, client: WebClient) -> Message:
         return notice("Settings belong to a channel: run this in the channel.")
     with deps.sessions() as s:
         cs = settings_of(s, request.channel_id, deps.settings.default_tz)
-    return settings_message(cs, deps.clock())
+    return settings_message(cs, deps.clock(), deps.settings.flood_budget)
+
+
+def set_channel_budget(deps: Deps, request: Request, client: WebClient) -> Message:
+    """`budget [<N>|off|default]`: story messages an hour before they fold into one message."""
+    channel, default = request.channel_id, deps.settings.flood_budget
+    if not _in_channel(request):
+        return notice("The flood budget is a channel setting: run this in the channel.")
+    words = _words(request.args)
+    if not words:
+        with deps.sessions() as s:
+            cs = settings_of(s, channel, deps.settings.default_tz)
+        return budget_message(channel, cs.flood_budget, default, changed=False)
+    if len(words) > 1:
+        return _usage("budget", "Give one number, `off` or `default`.")
+    word = words[0]
+    budget: int | None
+    if word == "default":
+        budget = None
+    elif word in ("off", "none", "0"):
+        budget = 0
+    elif _COUNT.fullmatch(word) and 1 <= int(word) <= MAX_BUDGET:
+        budget = int(word)
+    else:
+        return _usage(
+            "budget",
+            f"{code(word, 20)} is not a number from 1 to {MAX_BUDGET:,}, `off` or `default`.",
+        )
+    with deps.sessions.begin() as s:
+        set_flood_budget(s, channel, budget, deps.clock())
+    return budget_message(channel, budget, default, changed=True)
 
 
 def set_channel_tz(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -517,20 +555,40 @@ def set_channel_tz(deps: Deps, request: Request, client: WebClient) -> Message:
 def contact_links(
     client: WebClient, channel: str, contacts: Sequence[UpcomingContact]
 ) -> dict[int, str]:
-    """The permalinks of the contacts' story messages posted in the channel."""
+    """The permalinks of the contacts' story messages posted in the channel.
+
+    One `chat.getPermalink` call, not one per contact: a top-level message's permalink is the
+    channel's archive URL and its ts without the dot, so the first link gives the others. A
+    link of another shape (or a failed call) falls back to asking for the next one.
+    """
     links: dict[int, str] = {}
+    base: str | None = None
     for contact in contacts:
-        if contact.story_ts is None:
+        ts = contact.story_ts
+        if ts is None:
+            continue
+        if base is not None:
+            links[contact.story_id] = base + ts.replace(".", "")
             continue
         try:
-            reply = client.chat_getPermalink(channel=channel, message_ts=contact.story_ts)
+            reply = client.chat_getPermalink(channel=channel, message_ts=ts)
         except (SlackClientError, OSError) as exc:
             logger.info("no permalink for story %s in %s: %s", contact.story_id, channel, exc)
             continue
         link = reply.get("permalink")
         if isinstance(link, str):
             links[contact.story_id] = link
+            base = permalink_base(link, channel, ts)
     return links
+
+
+def permalink_base(link: str, channel: str, ts: str) -> str | None:
+    """ "https://team.slack.com/archives/C1/p" from C1's permalink of `ts`, when it has that
+    shape (`https://…/archives/<channel>/p<ts digits>`), else None."""
+    tail = f"/archives/{channel}/p{ts.replace('.', '')}"
+    if link.startswith("https://") and link.endswith(tail) and "?" not in link:
+        return link[: -len(ts.replace(".", ""))]
+    return None
 
 
 def show_upcoming(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -573,10 +631,9 @@ def set_channel_digest(deps: Deps, request: Request, client: WebClient) -> Messa
     if refused := _channel_only(request):
         return refused
     channel, words = request.channel_id, [w.lower() for w in request.args]
-    default_tz = default_zone_name(deps)
     with deps.sessions() as s:
         current = digest_schedule(s, channel)
-        zone = channel_zone(s, channel, default_tz)
+    zone = channel_zone(deps, channel)
     tz = zone.key
     shown = digest_setting_text(current.every, current.weekday, current.at, tz)
     if not words:
@@ -623,7 +680,7 @@ def set_channel_alerts(deps: Deps, request: Request, client: WebClient) -> Messa
     words, channel = _words(request.args), request.channel_id
     with deps.sessions() as s:
         schedule = digest_schedule(s, channel)
-        tz = channel_zone(s, channel, default_zone_name(deps)).key
+        tz = settings_of(s, channel, deps.settings.default_tz).zone.key
         on = alerts_on(s, channel)
     digest = digest_setting_text(schedule.every, schedule.weekday, schedule.at, tz)
     if not words:
@@ -638,7 +695,7 @@ def set_channel_alerts(deps: Deps, request: Request, client: WebClient) -> Messa
 
 def show_status(deps: Deps, request: Request, client: WebClient) -> Message:
     """`status`: feeds, last poll, items today, the alert queue, paused subscriptions."""
-    return status_message(status_report(deps))
+    return status_message(status_report(deps), tz=channel_zone(deps, request.channel_id))
 
 
 def manage_feeds(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -751,7 +808,9 @@ def explain_item(deps: Deps, request: Request, client: WebClient) -> Message:
     url = request.args[0]
     with deps.sessions() as s:
         why = explain(s, url, request.channel_id)
-    return not_seen_message(url) if why is None else why_message(why)
+    if why is None:
+        return not_seen_message(url)
+    return why_message(why, tz=channel_zone(deps, request.channel_id))
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -860,6 +919,12 @@ COMMANDS: dict[str, Command] = {
         "remind <duration>…|off",
         "reminders before contacts with an exact date, e.g. `24h 1h` (the default), `2d`, "
         "`90m`; at most 3, up to 14d",
+    ),
+    "budget": Command(
+        set_channel_budget,
+        "budget [<N>|off|default]",
+        "new story messages an hour in this channel before further ones fold into one "
+        "edited “more stories” message (default from DIPLO_FLOOD_BUDGET)",
     ),
     "help": Command(show_help, "help", "this message"),
 }

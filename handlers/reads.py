@@ -17,7 +17,7 @@ from models.feed import Feed, all_feeds, last_poll
 from models.feed import count_by_source_kind as feeds_by_kind
 from models.item import ItemView, count_since, latest
 from models.item import count_by_source_kind as items_by_kind
-from models.outbox import failed_reasons, status_counts
+from models.outbox import failed_reasons, queue_by_op, status_counts
 from models.search import RECENT_WINDOW, search
 from models.story_view import StoryView, load_story, recent_stories
 from models.subscription import ALL_TOPICS, Subscription, paused
@@ -145,6 +145,7 @@ def status_report(deps: Deps) -> StatusReport:
             alerts=status_counts(s),
             paused=[subscription_view(sub, reason) for sub, reason in paused(s)],
             failed=[FailedAlertView(*row) for row in failed_reasons(s, FAILED_SHOWN)],
+            queue=queue_by_op(s),
         )
 
 

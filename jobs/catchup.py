@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -54,8 +54,11 @@ def catch_up(deps: Deps, now: datetime | None = None) -> list[int]:
     return made
 
 
-def render_folded(sessions: sessionmaker[Session], job: AlertJob) -> Message:
-    """The CATCHUP or MORE message of `job`, from its payload and the current stories."""
+def render_folded(sessions: sessionmaker[Session], job: AlertJob, tz: tzinfo) -> Message:
+    """The CATCHUP or MORE message of `job`, from its payload and the current stories.
+
+    `tz`: the channel's zone, for the times.
+    """
     try:
         payload = json.loads(job.payload or "{}")
     except ValueError:
@@ -71,8 +74,9 @@ def render_folded(sessions: sessionmaker[Session], job: AlertJob) -> Message:
     since = _when(payload.get("since"))
     if job.op == CATCHUP:
         reason = str(payload.get("reason") or "quiet")
-        return catchup_message(reason, since, _when(payload.get("until")), stories, items)
-    return more_stories_message(stories, since)
+        until = _when(payload.get("until"))
+        return catchup_message(reason, since, until, stories, items, tz)
+    return more_stories_message(stories, since, tz)
 
 
 def _when(raw: object) -> datetime | None:

@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from handlers.blocks import Message, alert_message, text_only
@@ -40,7 +40,6 @@ from handlers.sender import (
 )
 from jobs.catchup import fold_policy, render_folded
 from jobs.digest_delivery import DigestAttempt
-from jobs.digests import default_zone_name
 from jobs.reminders import render_reminder
 from jobs.story_delivery import RunStories, StoryAttempt, take_unit
 from models.lease import DEFAULT_TTL
@@ -145,7 +144,7 @@ class _Pacer:
             self.last[channel] = time.monotonic()
 
 
-def _attempt(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
+def _attempt(sender: Sender, job: AlertJob, pacer: _Pacer, tz: tzinfo) -> _Outcome:
     """Look up (when unsure), then post, joining the channel once if needed.
 
     A message Slack refuses (a content error at once, an unknown error from the
@@ -156,7 +155,7 @@ def _attempt(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
         found = _find(sender, job)
         if found is not None:
             return _Outcome(found, recovered=isinstance(found, Posted), lookup=True)
-    return _post(sender, job, alert_message(job.item, watch_phrase=job.watch_phrase), pacer)
+    return _post(sender, job, alert_message(job.item, watch_phrase=job.watch_phrase, tz=tz), pacer)
 
 
 def _post(sender: Sender, job: AlertJob, message: Message, pacer: _Pacer) -> _Outcome:
@@ -195,10 +194,10 @@ def _find(sender: Sender, job: AlertJob) -> LookupResult:
     return found
 
 
-def _attempt_safely(sender: Sender, job: AlertJob, pacer: _Pacer) -> _Outcome:
+def _attempt_safely(sender: Sender, job: AlertJob, pacer: _Pacer, tz: tzinfo) -> _Outcome:
     """`_attempt`, with a bug or an unexpected error turned into a retry (maybe posted)."""
     try:
-        return _attempt(sender, job, pacer)
+        return _attempt(sender, job, pacer, tz)
     except Exception:
         logger.exception(
             "alert %s: unexpected error while sending; it will be retried", job.alert_id
@@ -237,7 +236,7 @@ def _attempt_folded(
     Rendered now from its payload; one that may have landed is looked up first and, found,
     edited to the current list (its payload may have grown since).
     """
-    message = render_folded(stories.sessions, job)
+    message = render_folded(stories.sessions, job, stories.zone(job))
     ts, recovered = job.parent_ts, False
     if ts is None and job.maybe_posted_since is not None:
         found = _find(sender, job)
@@ -290,7 +289,7 @@ def _attempt_unit(
             logger.exception("%s %s: unexpected error; it will be retried", unit[0].op, unit[0])
             return [(unit[0], _Outcome(SlackFailed("unexpected_error", "transient")))]
     if unit[0].story_id is None:
-        return [(unit[0], _attempt_safely(sender, unit[0], pacer))]
+        return [(unit[0], _attempt_safely(sender, unit[0], pacer, stories.zone(unit[0])))]
     try:
         outcomes = stories.run(unit)
     except Exception:
@@ -457,7 +456,13 @@ def deliver_pending(
         return DeliverySummary()
     run = _Run(deps, owner, pace)
     stories = StoryAttempt(
-        deps.sender, deps.sessions, run.pacer.call, RunStories(), LOOKBACK, UNKNOWN_ATTEMPTS
+        deps.sender,
+        deps.sessions,
+        run.pacer.call,
+        RunStories(),
+        LOOKBACK,
+        UNKNOWN_ATTEMPTS,
+        deps.settings.default_tz,
     )
     digests = DigestAttempt(
         deps.sender,
@@ -465,7 +470,7 @@ def deliver_pending(
         run.pacer.call,
         LOOKBACK,
         UNKNOWN_ATTEMPTS,
-        default_zone_name(deps),
+        deps.settings.default_tz,
     )
     queues = _round_robin(jobs)
     deadline = started + RUN_TIME

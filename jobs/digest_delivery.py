@@ -31,7 +31,7 @@ from handlers.sender import (
 )
 from jobs.digests import DigestPayload
 from jobs.story_delivery import OpOutcome
-from models.channel import channel_zone
+from models.channel import settings_of
 from models.digest import DigestView, chart_data, digest_view
 from models.outbox import AlertJob
 from news.chart import digest_chart
@@ -106,7 +106,7 @@ class DigestAttempt:
 
     def _view(self, channel: str, payload: DigestPayload) -> DigestView:
         with self.sessions() as s:
-            zone = channel_zone(s, channel, self.default_tz)
+            zone = settings_of(s, channel, self.default_tz).zone
             return digest_view(
                 s, channel, payload.kind, payload.start, payload.end, zone, late=payload.late
             )

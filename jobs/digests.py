@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from models.channel import DigestSchedule, digest_schedules, zone_of
+from models.channel import DigestSchedule, digest_schedules
 from models.db import serialize
 from models.outbox import DIGEST, enqueue_keyed, keyed_since
 from news.schedule import EVERY, Every, Period, due_period
+from news.zones import zone
 
 if TYPE_CHECKING:
     from deps import Deps
@@ -72,9 +73,9 @@ def due_digest(schedule: DigestSchedule, now: datetime, default_tz: str) -> Dige
     every = schedule.every
     if every not in EVERY or schedule.at is None or schedule.paused:
         return None
-    zone = zone_of(schedule.tz, default_tz)
     kind: Every = "weekly" if every == "weekly" else "daily"
-    period: Period = due_period(kind, schedule.weekday, schedule.at, zone, now)
+    local = zone(schedule.tz, default_tz)
+    period: Period = due_period(kind, schedule.weekday, schedule.at, local, now)
     if schedule.updated_at is not None and period.end < schedule.updated_at:
         return None  # due before the settings changed: the next one is the first
     return DigestPayload(kind, period.start, period.end, late=now - period.end > LATE_AFTER)
@@ -83,7 +84,7 @@ def due_digest(schedule: DigestSchedule, now: datetime, default_tz: str) -> Dige
 def queue_due_digests(deps: Deps, now: datetime | None = None) -> int:
     """Insert the digests due at `now` not queued yet; returns how many were new."""
     now = now or deps.clock()
-    default_tz = default_zone_name(deps)
+    default_tz = deps.settings.default_tz
     queued = 0
     with deps.sessions.begin() as s:
         for schedule in digest_schedules(s):
@@ -119,8 +120,3 @@ def queue_digest_now(deps: Deps, channel_id: str, every: str | None) -> bool:
         if keyed_since(s, channel_id, DIGEST, "now:", now - NOW_AGAIN):
             return False
         return enqueue_keyed(s, channel_id, DIGEST, key, now, payload=payload.to_json()) is not None
-
-
-def default_zone_name(deps: Deps) -> str:
-    """DIPLO_DEFAULT_TZ (America/New_York unless set); coordinator: read it from settings."""
-    return str(getattr(deps.settings, "default_tz", None) or "America/New_York")

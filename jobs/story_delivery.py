@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeGuard
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,8 +32,10 @@ from handlers.blocks import (
     text_only,
 )
 from handlers.sender import LookupResult, Posted, PostResult, Sender, SlackFailed, story_metadata
+from models.channel import DEFAULT_TZ
 from models.outbox import POST, REPLY, UPDATE, AlertJob
 from models.story_view import StoryEntry, StoryView, load_story
+from news.zones import zone
 
 logger = logging.getLogger(__name__)
 
@@ -123,10 +126,16 @@ class StoryAttempt:
         known: RunStories,
         lookback: timedelta,
         unknown_attempts: int = 5,
+        default_tz: str = DEFAULT_TZ,
     ) -> None:
         self.sender, self.sessions, self.paced = sender, sessions, paced
         self.known, self.lookback = known, lookback
         self.unknown_attempts = unknown_attempts  # tries against an unknown error, then text
+        self.default_tz = default_tz  # a channel's zone until it has one
+
+    def zone(self, job: AlertJob) -> ZoneInfo:
+        """The zone of the job's channel, for the times its messages show."""
+        return zone(job.tz, self.default_tz)
 
     def run(self, unit: list[AlertJob]) -> list[OpOutcome]:
         """The outcome of each op of the unit."""
@@ -152,7 +161,7 @@ class StoryAttempt:
             found = self._find(job, None)
             if found is not None:
                 return OpOutcome(job, found, recovered=isinstance(found, Posted), lookup=True)
-        message = story_message(story, list_sources=not job.threads)
+        message = story_message(story, list_sources=not job.threads, tz=self.zone(job))
         return self._send_top(job, [job], message)
 
     def _update(self, job: AlertJob, story: StoryView) -> OpOutcome:
@@ -164,7 +173,7 @@ class StoryAttempt:
         if ts is None:
             why = "no_story_message"
             return OpOutcome(job, SlackFailed(why, "content"), given_up=why)
-        message = story_message(story, list_sources=not job.threads)
+        message = story_message(story, list_sources=not job.threads, tz=self.zone(job))
         channel = job.channel
         result, given_up = self._with_fallback(
             job, message, lambda m: self.sender.update(channel, ts, m)
@@ -198,19 +207,20 @@ class StoryAttempt:
             return outcomes
         entries = [e for e in (_entry(story, j) for j in todo) if e is not None]
         broadcast = todo[0].broadcast
+        reply = story_reply(entries, self.zone(job), story.in_china)
         if parent is None and not parent_failed:
             # its story message is neither posted nor given up: wait for it
             waiting = SlackFailed("story_message_pending", "transient")
             return [*outcomes, *(OpOutcome(j, waiting) for j in todo)]
         if parent is None:  # the story message failed for good: never let a reply vanish
-            message = stage_reply(story, entries[0]) if broadcast else story_reply(entries)
+            message = stage_reply(story, entries[0]) if broadcast else reply
             return [*outcomes, *self._send_top_all(todo, message)]
         if not job.threads:
             if not broadcast:  # the edited story message lists it
                 return [*outcomes, *(OpOutcome(j, Posted(parent), absorbed=True) for j in todo)]
             link = self.sender.permalink(job.channel, parent)
             return [*outcomes, *self._send_top_all(todo, stage_post(story, entries[0], link))]
-        message = stage_reply(story, entries[0]) if broadcast else story_reply(entries)
+        message = stage_reply(story, entries[0]) if broadcast else reply
         metadata = story_metadata(story.id, [j.alert_id for j in todo])
         channel = job.channel
         result, given_up = self._with_fallback(

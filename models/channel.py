@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, Integer, Select, String, Text, false, select, true, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -102,26 +102,6 @@ class DigestSchedule:
     tz: str | None
     updated_at: datetime | None
     paused: bool = False
-
-
-def zone_of(tz: str | None, default: str = DEFAULT_TZ) -> ZoneInfo:
-    """The channel's zone (`channels.tz`), else `default`; an unknown name falls back too.
-
-    One place for the coordinator to swap for `settings_of(...).zone`.
-    """
-    for name in (tz, default, DEFAULT_TZ):
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
-
-
-def channel_zone(s: Session, channel_id: str, default: str = DEFAULT_TZ) -> ZoneInfo:
-    """The channel's time zone as a ZoneInfo (see `zone_of`)."""
-    tz = s.scalar(select(Channel.tz).where(Channel.channel_id == channel_id))
-    return zone_of(tz, default)
 
 
 def digest_schedule(s: Session, channel_id: str) -> DigestSchedule:
@@ -305,6 +285,11 @@ def set_tz_if_unset(s: Session, channel_id: str, tz: str, now: datetime) -> bool
 def set_reminders(s: Session, channel_id: str, offsets: Sequence[int], now: datetime) -> None:
     """Remind this many minutes before exact-dated contacts; () turns reminders off."""
     _set(s, channel_id, now, reminders=offsets_column(offsets))
+
+
+def set_flood_budget(s: Session, channel_id: str, budget: int | None, now: datetime) -> None:
+    """Story messages an hour before "more stories" folds them; 0: none; None: the default."""
+    _set(s, channel_id, now, flood_budget=budget)
 
 
 def pause(s: Session, channel_id: str, reason: str, now: datetime | None = None) -> bool:

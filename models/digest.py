@@ -15,9 +15,10 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from models.item import Item, ItemView
-from models.story import Contact, Story, StoryTopic
+from models.story import Contact, StoryTopic
 from models.story_view import StoryView, load_story
 from models.subscription import ALL_TOPICS, Subscription
+from models.upcoming import UpcomingContact, upcoming
 from models.watch import for_channel as watches_for
 from news.chart import OTHER, ChartData
 from news.watch import WatchIndex, item_text
@@ -53,7 +54,7 @@ class DigestView:
     stories: tuple[DigestStory, ...]
     more_stories: int  # stories of the period not listed
     reports: int  # reports (items) of the listed and unlisted stories in the period
-    upcoming: tuple[StoryView, ...]
+    upcoming: tuple[UpcomingContact, ...]
     watched: tuple[tuple[str, ItemView], ...] = ()  # (watch-word, item), newest first
     more_watched: int = 0
 
@@ -116,7 +117,7 @@ def digest_view(
         stories=tuple(stories),
         more_stories=max(len(rows) - MAX_STORIES, 0),
         reports=sum(n for _, n in rows),
-        upcoming=tuple(upcoming_contacts(s, topics, end.astimezone(zone).date())) if topics else (),
+        upcoming=tuple(upcoming_on(s, channel_id, topics, end, zone)) if topics else (),
         watched=tuple(watched[:MAX_WATCHED]),
         more_watched=max(len(watched) - MAX_WATCHED, 0),
     )
@@ -149,24 +150,19 @@ def watched_items(
     return found
 
 
-def upcoming_contacts(s: Session, topics: tuple[str, ...], today: date) -> list[StoryView]:
-    """Planned contacts on the topics with a date in the next UPCOMING_DAYS days, soonest first.
-
-    Coordinator: switch to the `upcoming` helper's query (models/upcoming) once merged.
-    """
-    query = (
-        select(Story.id)
-        .where(
-            Story.stage == "planned",
-            Story.scheduled_start >= today,
-            Story.scheduled_start <= today + timedelta(days=UPCOMING_DAYS),
-            *_story_filter(topics, Story.id),
-        )
-        .order_by(Story.scheduled_start, Story.id)
-        .limit(MAX_UPCOMING)
+def upcoming_on(
+    s: Session, channel_id: str, topics: tuple[str, ...], now: datetime, zone: ZoneInfo
+) -> list[UpcomingContact]:
+    """`/diplo upcoming`'s list for a digest: the next UPCOMING_DAYS days, the channel's topics."""
+    return upcoming(
+        s,
+        now,
+        zone,
+        channel_id,
+        MAX_UPCOMING,
+        topics=None if topics == (ALL_TOPICS,) else topics,
+        within=timedelta(days=UPCOMING_DAYS),
     )
-    views = [load_story(s, story_id) for story_id in s.scalars(query)]
-    return [v for v in views if v is not None]
 
 
 def chart_data(

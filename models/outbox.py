@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models import lease as leases
-from models.channel import threads_by_channel
+from models.channel import settings_by_channel
 from models.db import Base, UTCDateTime, insert_ignore, rowcount
 from models.item import Item, ItemView
 from models.lease import Leased
@@ -54,6 +54,15 @@ REMIND = "remind"  # a planned contact is near (payload: offset, scheduled time)
 DIGEST = "digest"  # the channel's daily or weekly summary
 CATCHUP = "catchup"  # what was held during quiet hours or while diplo was away
 MORE = "more"  # the rolling "more stories" message beyond the flood budget
+OP_NAMES = {  # what each op is, for status lines
+    POST: "alert",  # a story message, or an item alert (v1, watch-words)
+    REPLY: "reply",
+    UPDATE: "edit",
+    REMIND: "reminder",
+    DIGEST: "digest",
+    CATCHUP: "catch-up",
+    MORE: "more-stories message",
+}
 FOLDED = "folded"  # status of an alert a catch-up or "more stories" message stands for
 SKIPPED = "skipped"  # status of a keyed message out of date at send time (never posted)
 KEYED_OPS = (REMIND, DIGEST, CATCHUP, MORE)
@@ -363,11 +372,21 @@ def drop_pending(s: Session, channel: str) -> int:
 
 
 def status_counts(s: Session) -> dict[str, int]:
-    """How many alerts are in each status."""
-    counts = {PENDING: 0, SENDING: 0, SENT: 0, FAILED: 0}
+    """How many alerts are in each status (folded and skipped ones included)."""
+    counts = {PENDING: 0, SENDING: 0, SENT: 0, FAILED: 0, FOLDED: 0, SKIPPED: 0}
     for status, n in s.execute(select(Alert.status, func.count(Alert.id)).group_by(Alert.status)):
         counts[status] = n
     return counts
+
+
+def queue_by_op(s: Session) -> dict[str, int]:
+    """The messages waiting to be sent (pending or sending) by kind: post, reply, remind, …"""
+    rows = s.execute(
+        select(Alert.op, func.count(Alert.id))
+        .where(Alert.status.in_((PENDING, SENDING)))
+        .group_by(Alert.op)
+    ).tuples()
+    return {op: n for op, n in rows if n}
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,6 +409,7 @@ class AlertJob:
     parent_ts: str | None = None
     parent_failed: bool = False
     threads: bool = True  # the channel's choice at claim time
+    tz: str | None = None  # the channel's zone at claim time (None: DIPLO_DEFAULT_TZ)
     watch_phrase: str | None = None  # the channel's watch-word that matched, if any
     key: str | None = None  # keyed ops (REMIND … MORE): the row's key
     payload: str | None = None  # keyed ops: the JSON they render from
@@ -525,7 +545,7 @@ def claim_batch(
     ).all()
     rows = sorted(rows, key=lambda row: order[row[0].id])
     parents = _story_messages(s, [a for a, _ in rows if a.op != POST and a.story_id is not None])
-    threads = threads_by_channel(s, {a.channel_id for a, _ in rows if a.story_id is not None})
+    channels = settings_by_channel(s, {a.channel_id for a, _ in rows})
     jobs = []
     for alert, item in rows:
         parent = parents.get((alert.story_id, alert.channel_id))
@@ -544,7 +564,8 @@ def claim_batch(
                 broadcast=alert.broadcast,
                 parent_ts=parent.slack_ts if parent is not None else own_ts,
                 parent_failed=parent is not None and parent.status == FAILED,
-                threads=threads.get(alert.channel_id, True),
+                threads=channels[alert.channel_id].threads,
+                tz=channels[alert.channel_id].tz,
                 watch_phrase=alert.watch_phrase,
                 key=alert.key,
                 payload=alert.payload,
@@ -767,16 +788,27 @@ def failed_recent(s: Session, limit: int) -> Sequence[Alert]:
     ).all()
 
 
-def failed_reasons(s: Session, limit: int) -> list[tuple[str, str, str | None]]:
-    """The most recently failed alerts as (channel, item title, error), newest first."""
+def failed_reasons(s: Session, limit: int) -> list[tuple[str, str, str | None, str]]:
+    """The most recently failed messages as (channel, what, error, op), newest first.
+
+    `what` is the item's title, or for an op without an item (an edit, a reminder, a digest,
+    a catch-up) its kind and story or key.
+    """
     rows = s.execute(
-        select(Alert.channel_id, Item.title, Alert.last_error)
-        .join(Item, Item.id == Alert.item_id)
+        select(Alert.channel_id, Item.title, Alert.last_error, Alert.op, Alert.story_id, Alert.key)
+        .outerjoin(Item, Item.id == Alert.item_id)
         .where(Alert.status == FAILED)
         .order_by(Alert.failed_at.desc(), Alert.id.desc())
         .limit(limit)
     )
-    return [(r.channel_id, r.title, r.last_error) for r in rows]
+    return [
+        (r.channel_id, r.title or _what(r.op, r.story_id, r.key), r.last_error, r.op) for r in rows
+    ]
+
+
+def _what(op: str, story_id: int | None, key: str | None) -> str:
+    story = f" of story #{story_id}" if story_id is not None else ""
+    return f"{OP_NAMES.get(op, op)}{story}" + (f" ({key})" if key and not story else "")
 
 
 def release_owned(s: Session, owner: str, now: datetime) -> int:

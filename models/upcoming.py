@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from models.item import Item
@@ -89,21 +89,37 @@ def _floor(now: datetime) -> date:
 
 
 def upcoming(
-    s: Session, now: datetime, fallback: tzinfo, channel: str | None = None, limit: int = 20
+    s: Session,
+    now: datetime,
+    fallback: tzinfo,
+    channel: str | None = None,
+    limit: int = 20,
+    *,
+    topics: Sequence[str] | None = None,
+    within: timedelta | None = None,
 ) -> list[UpcomingContact]:
     """Planned contacts whose date has not passed, soonest first; undated ones last.
 
     `fallback`: the zone a contact's day is counted in when its place is unknown (the
     channel's). Undated contacts are listed while their story is open (30 days after its
     latest report), newest first. `channel`: fill in the story message's ts there.
+    `topics`: only stories on one of these (None: all); `within`: only dated contacts that
+    start before `now` + `within` (a digest's "next 7 days").
     """
     floor = _floor(now)
+    narrower: list[ColumnElement[bool]] = []
+    if topics is not None:
+        on_topic = select(StoryTopic.story_id).where(StoryTopic.topic.in_(list(topics)))
+        narrower.append(Story.id.in_(on_topic))
+    if within is not None:
+        narrower.append(Story.scheduled_start <= (now + within).astimezone(fallback).date())
     query = (
         select(Story)
         .where(
             Story.open_until >= floor,
             Story.stage == PLANNED,
             or_(Story.scheduled_end.is_(None), Story.scheduled_end >= floor),
+            *narrower,
         )
         .order_by(
             Story.scheduled_start.is_(None),

@@ -307,7 +307,7 @@ class StoryIndex:
     def __init__(self) -> None:
         self._stories: dict[str, StoryState] = {}
         self._buckets: dict[tuple[str, int], set[str]] = {}
-        self._filed: dict[str, tuple[frozenset[str], int, int]] = {}
+        self._filed: dict[str, _Filed] = {}
 
     def __len__(self) -> int:
         return len(self._stories)
@@ -344,25 +344,36 @@ class StoryIndex:
         lo, hi = story.horizon()
         first = week(lo)
         last = min(week(hi), first + 2 * MAX_WHEN_WEEKS)
-        keys = frozenset(story_keys(story))
-        filed = self._filed.get(story.key)
-        if filed == (keys, first, last):
+        filed = (frozenset(story_keys(story)), first, last)
+        before = self._filed.get(story.key)
+        if filed == before:
             return
-        if filed is not None:
-            self._unfile(story.key, *filed)
-        for key in keys:
-            for w in range(first, last + 1):
-                self._buckets.setdefault((key, w), set()).add(story.key)
-        self._filed[story.key] = (keys, first, last)
+        if before is None:
+            self._file(story.key, _cells(filed))
+        else:  # a story moves on by a day or a key at a time: only the cells that changed
+            self._unfile(story.key, _cells(before, filed))
+            self._file(story.key, _cells(filed, before))
+        self._filed[story.key] = filed
 
-    def _unfile(self, story_key: str, keys: frozenset[str], first: int, last: int) -> None:
-        for key in keys:
-            for w in range(first, last + 1):
-                bucket = self._buckets.get((key, w))
+    def _file(self, story_key: str, cells: list[tuple[str, range]]) -> None:
+        buckets = self._buckets
+        for key, weeks in cells:
+            for w in weeks:
+                bucket = buckets.get((key, w))
+                if bucket is None:
+                    buckets[key, w] = {story_key}
+                else:
+                    bucket.add(story_key)
+
+    def _unfile(self, story_key: str, cells: list[tuple[str, range]]) -> None:
+        buckets = self._buckets
+        for key, weeks in cells:
+            for w in weeks:
+                bucket = buckets.get((key, w))
                 if bucket is not None:
                     bucket.discard(story_key)
                     if not bucket:
-                        del self._buckets[key, w]
+                        del buckets[key, w]
 
     def add(self, f: Features) -> Placed:
         """Assign item `f` to a story (opening one if none fits) and update the index."""
@@ -390,6 +401,24 @@ class StoryIndex:
         for key in gone:
             filed = self._filed.pop(key, None)
             if filed is not None:
-                self._unfile(key, *filed)
+                self._unfile(key, _cells(filed))
             del self._stories[key]
         return len(gone)
+
+
+_Filed = tuple[frozenset[str], int, int]  # a story's index keys, first and last week
+_NOWHERE: _Filed = (frozenset(), 0, -1)
+
+
+def _cells(filed: _Filed, minus: _Filed = _NOWHERE) -> list[tuple[str, range]]:
+    """The (key, week) buckets of `filed` that are not those of `minus`, as keys and weeks."""
+    keys, first, last = filed
+    old_keys, old_first, old_last = minus
+    cells = []
+    for key in keys:
+        if key not in old_keys:
+            cells.append((key, range(first, last + 1)))
+        else:  # the weeks before and after the old ones
+            cells.append((key, range(first, min(last, old_first - 1) + 1)))
+            cells.append((key, range(max(first, old_last + 1), last + 1)))
+    return cells

@@ -56,6 +56,9 @@ _SIDE_CLAUSE = re.compile(
 )
 _MASKS = frozenset({"mask", "mask_zh"})  # the groups of words that are not a name or place
 _SENTENCE_MEETING = re.compile(r"(?:^|[.;]\s+)meeting\b", re.IGNORECASE)
+_MAX_MASKS = 4096  # masks kept per cue book and cue list before they are forgotten
+_MAX_WORDS = 1 << 16  # words a cue book remembers (the words of the news: most recur)
+_KEY = re.compile(r"[a-z0-9]+")  # a run of letters and digits
 
 
 class ContactRulesError(ValueError):
@@ -132,7 +135,7 @@ class ContactRules:
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def begin(self, item: str) -> None:
-        """Start on a new item whose texts are all parts of `item`; forget the last one's."""
+        """Start on a new item (`item`: its whole text); forget what the last one's texts gave."""
         self._cache.clear()
         self.context.book.begin(item)
 
@@ -185,73 +188,110 @@ def _trie_regex(node: dict[str, Any]) -> str:
 class CueBook:
     """The cue lists of one rules file, and which of their cues can match a text.
 
-    A cue whose needed words (`needed_words`) a text lacks cannot match anywhere in it. The
-    book numbers every cue of every list and finds, once per text, the cues that can match:
-    the trigrams of the text's `gate_text` against each cue's first needed trigram.
+    A cue whose needed words (`needed_words`) a text's `gate_text` lacks cannot match anywhere
+    in it. The book numbers every cue of every list and finds, once per text, the cues that
+    can match, word by word (the text split at white space). An ASCII needed word is looked
+    for by its key, its longest run of letters and digits ("phone" for "by phone"), which lies
+    inside one word; another (Chinese) one by itself, unless it holds white space (then its
+    cues always run). What an ASCII word holds is found once, by a scan of the keys' trie, and
+    kept: a text of English costs a dictionary look-up per word.
     """
 
-    __slots__ = ("_always", "_by_gram", "_item", "_item_mask", "_masks", "_short", "_size", "_wide")
+    __slots__ = ("_always", "_by_word", "_keys", "_masks", "_scanners", "_size", "_wide")
 
     def __init__(self) -> None:
         self._size = 0
-        self._always = 0  # bits of the cues with no needed words: always run
-        self._by_gram: dict[str, int] = {}  # first trigram of an ASCII word → its cues' bits
-        self._short: dict[str, int] = {}  # ASCII words under three characters → bits
-        self._wide: dict[str, int] = {}  # other words (Chinese) → bits
+        self._always = 0  # bits of the cues with no needed words (or key): always run
+        self._keys: dict[str, int] = {}  # key of an ASCII needed word → its cues' bits
+        self._wide: dict[str, int] = {}  # other needed words → bits
+        self._scanners: _Scanners | None = None  # compiled on first use, after the lists
+        self._by_word: dict[str, int] = {}  # ASCII word of a text → the bits of its keys
         self._masks: dict[str, int] = {}  # the current item's texts' masks
-        self._item, self._item_mask = "", 0  # the current item's whole text (see `begin`)
 
     def cues(self, patterns: list[str]) -> Cues:
         """A new cue list in this book."""
         offset = self._size
         for i, pattern in enumerate(patterns):
             bit = 1 << (offset + i)
-            need = needed_words(pattern)
-            if need is None:
-                self._always |= bit
-                continue
-            for word in need:
-                if not word.isascii():
-                    table, key = self._wide, word
-                elif len(word) < 3:
-                    table, key = self._short, word
+            for word in needed_words(pattern) or ("",):
+                key = max(_KEY.findall(word), key=len, default="") if word.isascii() else word
+                if not key or any(c.isspace() for c in key):
+                    self._always |= bit
                 else:
-                    table, key = self._by_gram, word[:3]
-                table[key] = table.get(key, 0) | bit
+                    table = self._keys if key.isascii() else self._wide
+                    table[key] = table.get(key, 0) | bit
         self._size += len(patterns)
+        self._scanners = None
+        self._by_word.clear()
         self._masks.clear()
         return Cues(self, patterns, offset)
 
     def mask(self, text: str) -> int:
-        """The bits of the cues that can match somewhere in `text` (or in the item's text,
-        when `text` is part of it: a superset, found once per item)."""
+        """The bits of the cues that can match somewhere in `text`."""
         try:
             return self._masks[text]
         except KeyError:
             pass
-        mask = self._item_mask if text in self._item else self._mask(text)
-        self._masks[text] = mask  # one item's few texts are read many times, then never
+        if len(self._masks) >= _MAX_MASKS:
+            self._masks.clear()
+        mask = self._masks[text] = self._mask(text)  # one item's texts are read many times
         return mask
 
     def _mask(self, text: str) -> int:
-        gate = gate_text(text)
+        scanners = self._scanners or self._compile()
+        by_word = self._by_word
         mask = self._always
-        by_gram = self._by_gram
-        for gram in by_gram.keys() & set(map("".join, zip(gate, gate[1:], gate[2:], strict=False))):
-            mask |= by_gram[gram]
-        for word, bits in self._short.items():
-            if word in gate:
-                mask |= bits
-        if not gate.isascii():
-            for word, bits in self._wide.items():
-                if word in gate:
-                    mask |= bits
+        for word in gate_text(text).split():
+            bits = by_word.get(word)
+            if bits is None:
+                bits = self._word_bits(word, scanners)
+            mask |= bits
         return mask
 
+    def _word_bits(self, word: str, scanners: _Scanners) -> int:
+        """The bits of the needed words inside `word` (kept when it is ASCII)."""
+        bits = 0
+        for key in scanners.keys.findall(word):
+            bits |= scanners.bits[key]
+        if not word.isascii():
+            for wide in scanners.wide.findall(word):
+                bits |= scanners.bits[wide]
+            return bits
+        if len(self._by_word) >= _MAX_WORDS:
+            self._by_word.clear()
+        self._by_word[word] = bits
+        return bits
+
+    def _compile(self) -> _Scanners:
+        bits: dict[str, int] = {}
+        for words in (self._keys, self._wide):
+            for word in words:  # the trie finds the longest word at a place: add its prefixes'
+                bits[word] = 0
+                for prefix, prefix_bits in words.items():
+                    if word.startswith(prefix):
+                        bits[word] |= prefix_bits
+        self._scanners = _Scanners(_scanner(list(self._keys)), _scanner(list(self._wide)), bits)
+        return self._scanners
+
     def begin(self, item: str) -> None:
-        """Start on a new item whose texts are all parts of `item`; forget the last one's."""
+        """Start on a new item; forget the last one's texts."""
         self._masks.clear()
-        self._item, self._item_mask = item, self._mask(item)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scanners:
+    keys: re.Pattern[str]  # finds, at each place, the longest key there
+    wide: re.Pattern[str]  # … the longest needed word that is not ASCII
+    bits: dict[str, int]  # found key or word → the bits of the cues needing it or a prefix
+
+
+def _scanner(words: list[str]) -> re.Pattern[str]:
+    """A regex whose `findall` gives the longest of `words` starting at each place of a text
+    (a place whose character starts none of them fails on one look at a set)."""
+    if not words:
+        return re.compile("(?!)")
+    starts = "".join(sorted({re.escape(word[0]) for word in words}))
+    return re.compile(f"(?=[{starts}])(?=({_trie(words)}))")
 
 
 class Cues:
@@ -264,7 +304,7 @@ class Cues:
     a cue can match the empty string, where the merge would not be the same).
     """
 
-    __slots__ = ("_all", "_offset", "_single", "book", "full")
+    __slots__ = ("_all", "_offset", "_picked", "_single", "book", "full")
 
     def __init__(self, book: CueBook, patterns: list[str], offset: int) -> None:
         self.full = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
@@ -273,13 +313,21 @@ class Cues:
         self._single = tuple(re.compile(f"(?:{p})", re.IGNORECASE) for p in patterns)
         empty = any(_parser.parse(p, re.IGNORECASE).getwidth()[0] == 0 for p in patterns)
         self._all = (1 << len(patterns)) - 1 if not empty else 0
+        self._picked: dict[int, tuple[re.Pattern[str], ...]] = {}  # mask → its cues
 
-    def _cues(self, text: str) -> list[re.Pattern[str]] | None:
+    def _cues(self, text: str) -> tuple[re.Pattern[str], ...] | None:
         """The regexes of the cues that can match `text`, in order (None: run `full`)."""
         if not self._all:
             return None
         mask = (self.book.mask(text) >> self._offset) & self._all
-        return [p for i, p in enumerate(self._single) if mask >> i & 1]
+        try:
+            return self._picked[mask]
+        except KeyError:
+            pass
+        if len(self._picked) >= _MAX_MASKS:
+            self._picked.clear()
+        picked = self._picked[mask] = tuple(p for i, p in enumerate(self._single) if mask >> i & 1)
+        return picked
 
     def search(self, text: str) -> re.Match[str] | None:
         """Like `full.search(text)`."""
@@ -303,7 +351,7 @@ class Cues:
         return self._merged(cues, text)
 
     @staticmethod
-    def _merged(cues: list[re.Pattern[str]], text: str) -> Iterator[re.Match[str]]:
+    def _merged(cues: tuple[re.Pattern[str], ...], text: str) -> Iterator[re.Match[str]]:
         ahead = [cue.search(text) for cue in cues]  # each cue's next match from `pos` on
         pos = 0
         while True:
@@ -532,19 +580,15 @@ def _parties(
     verdict: Verdict | None,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Each side's people: the title's (outside context clauses), filled in from the summary."""
-    found: dict[tuple[bool, bool], dict[str, list[str]]] = {}
-    for in_title, text, context in (
-        (True, title, title_context),
-        (False, summary, summary_context),
-    ):
-        for m in rules.entity.finditer(text):
-            if m.lastgroup in _MASKS:
-                continue
-            is_context = _inside(m.start(), context)
-            sides = found.setdefault((in_title, is_context), {"us": [], "china": []})
-            for side, key in _entities(rules, m, day):
-                if key not in sides[side]:
-                    sides[side].append(key)
+    in_title = _people(rules, title, title_context, day)
+    title_direct = in_title.get(False)
+    if title_direct and title_direct["us"] and title_direct["china"]:  # the summary adds none
+        return tuple(sorted(title_direct["us"])), tuple(sorted(title_direct["china"]))
+    in_summary = _people(rules, summary, summary_context, day)
+    found = {
+        **{(True, is_context): sides for is_context, sides in in_title.items()},
+        **{(False, is_context): sides for is_context, sides in in_summary.items()},
+    }
     result: dict[str, list[str]] = {"us": [], "china": []}
     direct = {side: [*found.get((True, False), {}).get(side, [])] for side in ("us", "china")}
     for side in ("us", "china"):
@@ -571,6 +615,22 @@ def _parties(
                         if not result[side]:
                             result[side].append(key)
     return tuple(sorted(result["us"])), tuple(sorted(result["china"]))
+
+
+def _people(
+    rules: ContactRules, text: str, context: list[tuple[int, int]], day: date
+) -> dict[bool, dict[str, list[str]]]:
+    """The people `text` names, by side, under whether they stand in a context clause (a
+    key for each of the two only when a name or role stands there)."""
+    found: dict[bool, dict[str, list[str]]] = {}
+    for m in rules.entity.finditer(text):
+        if m.lastgroup in _MASKS:
+            continue
+        sides = found.setdefault(_inside(m.start(), context), {"us": [], "china": []})
+        for side, key in _entities(rules, m, day):
+            if key not in sides[side]:
+                sides[side].append(key)
+    return found
 
 
 def _entities(rules: ContactRules, m: re.Match[str], day: date) -> list[tuple[str, str]]:
@@ -606,23 +666,7 @@ def _kind_and_place(
 ) -> tuple[Kind, _Place | None, bool]:
     """The heaviest kind (title cues ×2), the first place outside context clauses, and
     whether any cue named the kind (else the kind is "meeting", a guess)."""
-    candidates: list[tuple[int, _Place]] = []
-    for rank, (text, context) in enumerate(((title, title_context), (summary, summary_context))):
-        for m in rules.place.finditer(text):
-            if m.lastgroup in _MASKS or _inside(m.start(), context):
-                continue
-            name = m.group()
-            entry = rules.place_names.get(name)
-            if entry is None:
-                continue  # a forum: only a weak signal, see _forum
-            before = text[max(0, m.start() - 40) : m.start()]
-            if name in entry.prep and not (
-                _PREP_BEFORE.search(before[-24:]) or _PREP_AFTER.match(text[m.end() : m.end() + 24])
-            ):
-                continue
-            # a place in the future ("talks to continue in Washington") only if none is not
-            candidates.append((rank + 2 * bool(_PLACE_FUTURE.search(before)), entry))
-    place: _Place | None = min(candidates, key=lambda c: c[0])[1] if candidates else None
+    place = _place(rules, title, summary, title_context, summary_context)
     scores = dict.fromkeys(KINDS, 0.0)
     for weight, text, context in ((2.0, title, title_context), (1.0, summary, summary_context)):
         for kind, pattern in rules.kind_strong.items():
@@ -638,6 +682,37 @@ def _kind_and_place(
             scores["call"] += weight * rules.call_weak.count(text)
     best: Kind = max(KINDS, key=lambda k: (scores[k], -KINDS.index(k)))
     return best, place, bool(scores[best])
+
+
+def _place(
+    rules: ContactRules,
+    title: str,
+    summary: str,
+    title_context: list[tuple[int, int]],
+    summary_context: list[tuple[int, int]],
+) -> _Place | None:
+    """The first place outside context clauses, the title's before the summary's; a place in
+    the future ("talks to continue in Washington") only if none is not."""
+    best: tuple[int, _Place] | None = None
+    for base, (text, context) in enumerate(((title, title_context), (summary, summary_context))):
+        for m in rules.place.finditer(text):
+            if m.lastgroup in _MASKS or _inside(m.start(), context):
+                continue
+            name = m.group()
+            entry = rules.place_names.get(name)
+            if entry is None:
+                continue  # a forum: only a weak signal, see _forum
+            before = text[max(0, m.start() - 40) : m.start()]
+            if name in entry.prep and not (
+                _PREP_BEFORE.search(before[-24:]) or _PREP_AFTER.match(text[m.end() : m.end() + 24])
+            ):
+                continue
+            rank = base + 2 * bool(_PLACE_FUTURE.search(before))
+            if rank == base:  # none later ranks lower (the title's future ones rank 2)
+                return entry
+            if best is None or rank < best[0]:
+                best = (rank, entry)
+    return best[1] if best else None
 
 
 def _forum(rules: ContactRules, text: str) -> str | None:

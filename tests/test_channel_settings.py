@@ -188,10 +188,36 @@ def test_settings_shows_every_setting(bot: Bot, clock: Clock) -> None:
         "Live alerts: on",
         "Reminders: 2d and 90m before",
         "Threads: off",
-        "Flood budget: the default",
+        "Flood budget: 20 story messages an hour (the default)",
         "paused — is_archived",
     ):
         assert words in shown, words
+
+
+def test_budget_sets_shows_and_refuses(bot: Bot) -> None:
+    """`/diplo budget <N>|off|default`: validated, announced, shown in settings."""
+    shown = text_of(bot.command("budget"))
+    assert "Flood budget in <#C1>: *20 story messages an hour (the default)*" in shown
+    reply = bot.command("budget 5")
+    assert reply["response_type"] == "in_channel"
+    assert "now in <#C1>: *5 story messages an hour*" in text_of(reply)
+    with bot.deps.sessions() as s:
+        assert settings_of(s, "C1").flood_budget == 5
+    assert "Flood budget: 5 story messages an hour" in text_of(bot.command("settings"))
+    assert "*no budget*" in text_of(bot.command("budget off"))
+    with bot.deps.sessions() as s:
+        assert settings_of(s, "C1").flood_budget == 0
+    for bad in ("budget -3", "budget 1001", "budget lots", "budget 5 6"):
+        refused = bot.command(bad)
+        assert refused["response_type"] == "ephemeral", bad
+        assert "/diplo budget" in text_of(refused), bad
+    assert "not a number from 1 to 1,000" in text_of(bot.command("budget 1001"))
+    assert "channel setting" in text_of(bot.command("budget 3", channel="D1"))
+    with bot.deps.sessions() as s:
+        assert settings_of(s, "C1").flood_budget == 0  # nothing refused changed it
+    assert "(the default)" in text_of(bot.command("budget default"))
+    with bot.deps.sessions() as s:
+        assert settings_of(s, "C1").flood_budget is None
 
 
 # --- the subscriber's zone -------------------------------------------------------------------

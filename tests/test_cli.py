@@ -169,3 +169,28 @@ def test_console_mode_prints_new_relevant_items(
     assert "alert 1 for console" in second.stdout
     assert TRUMP_XI_CALL.title in second.stdout
     assert "https://wire.example/world/trump-xi-call" in second.stdout
+
+
+@pytest.mark.parametrize("command", ["stories", "classify"])
+def test_a_closed_pipe_exits_141_without_a_traceback(command: str, tmp_path: Path) -> None:
+    """`bot.py stories big.jsonl | head -1`: the reader goes away, diplo stops quietly."""
+    line = (
+        '{"id": "x%d", "title": "Trump and Xi speak by phone about trade", "summary": "", '
+        '"source": "Reuters", "published": "2026-11-30T09:00:00Z"}\n'
+    )
+    big = tmp_path / "big.jsonl"
+    big.write_text("".join(line % n for n in range(3000)), encoding="utf-8")  # > a pipe's 64 KiB
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIPLO_"))}
+    with subprocess.Popen(
+        [sys.executable, str(ROOT / "bot.py"), command, str(big)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environ,
+        cwd=ROOT,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().startswith(b'{"id": "x0"')
+        proc.stdout.close()  # what `head -1` does after its line
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 141
+    assert err == ""

@@ -127,9 +127,21 @@ def test_status_topics_and_sources_json(stories: Deps, clock: Clock) -> None:
         "last_poll",
         "items_today",
         "alerts",
+        "queue",
         "paused",
         "failed_alerts",
     }
+    queued = status["alerts"]["pending"] + status["alerts"]["sending"]
+    assert sum(status["queue"].values()) == queued and set(status["queue"]) <= {
+        "post",
+        "reply",
+        "update",
+        "remind",
+        "digest",
+        "catchup",
+        "more",
+    }
+    assert {"folded", "skipped"} <= set(status["alerts"])
     topics = as_json(stories, "topics")["topics"]
     assert {"name": "call", "description": topics[1]["description"]} in topics
     sources = as_json(stories, "sources")

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_sdk import WebClient
+from sqlalchemy import update
 
 from deps import Deps
 from handlers.blocks import UNSUBSCRIBE_ACTION, Message, escape_mrkdwn
@@ -19,7 +20,17 @@ from jobs.fetch import FetchConfig, Fetcher
 from models.channel import paused_reasons
 from models.feed import add_feed, all_feeds
 from models.item import save_new
-from models.outbox import enqueue
+from models.outbox import (
+    CATCHUP,
+    DIGEST,
+    FAILED,
+    FOLDED,
+    REMIND,
+    SKIPPED,
+    Alert,
+    enqueue,
+    enqueue_keyed,
+)
 from models.subscription import for_channel, pause_channel, subscribe
 from news.entry import Entry
 from tests.fakes.feed_server import FeedServer
@@ -363,8 +374,34 @@ def test_status(bot: Bot) -> None:
     assert "1 ok, 1 failing, 1 disabled" in body
     assert "http_503" in body and "http_410_gone" in body
     assert "Items stored today (UTC): 4" in body
-    assert "2 queued, 0 failed" in body
+    assert "2 queued (2 alerts), 0 failed" in body
     assert "<#CGONE>" in body and "channel_not_found" in body
+
+
+def test_status_counts_the_queue_by_kind_and_names_failed_keyed_messages(bot: Bot) -> None:
+    """Reminders, digests and catch-ups are in the queue, folded and skipped rows counted,
+    and a reminder that failed for good is named though it has no item."""
+    now = bot.deps.clock()
+    with bot.deps.sessions.begin() as s:
+        reminder = enqueue_keyed(s, "C1", REMIND, "7:60:2026-12-01T10:00", now, payload="{}")
+        digest = enqueue_keyed(s, "C1", DIGEST, "2026-11-30T08:00", now, payload="{}")
+        enqueue_keyed(s, "C2", DIGEST, "2026-11-30T09:00", now, payload="{}")
+        folded = enqueue_keyed(s, "C1", CATCHUP, "quiet:1", now, payload="{}")
+        skipped = enqueue_keyed(s, "C1", REMIND, "7:1440:2026-12-01T10:00", now, payload="{}")
+        states = {reminder: (FAILED, "channel_not_found"), folded: (FOLDED, None)}
+        states[skipped] = (SKIPPED, None)
+        for alert_id, (status, error) in states.items():
+            s.execute(
+                update(Alert)
+                .where(Alert.id == alert_id)
+                .values(status=status, last_error=error, failed_at=now)
+            )
+    assert digest is not None
+    body = text_of(bot.command("status"))
+    assert "2 queued (2 digests), 1 failed, 0 sent" in body
+    assert "1 folded into catch-up or more-stories messages" in body
+    assert "1 skipped (out of date when due)" in body
+    assert "reminder (7:60:2026-12-01T10:00)" in body and "channel_not_found" in body
 
 
 def _entry(key: str) -> Entry:

@@ -13,6 +13,7 @@ import logging
 import threading
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -116,7 +117,8 @@ def test_alerts_are_posted_once_to_exactly_the_queued_channels(
     with deps.sessions() as s:
         item = s.get(Item, first)
         assert item is not None
-        expected = alert_message(ItemView.of(item))
+        # the time in the channel's zone (none set: DIPLO_DEFAULT_TZ, America/New_York)
+        expected = alert_message(ItemView.of(item), tz=ZoneInfo("America/New_York"))
         rows = s.scalars(select(Alert)).all()
     assert (body["text"], body["blocks"]) == (expected.text, expected.blocks)
     assert {r.status for r in rows} == {SENT}
@@ -143,7 +145,14 @@ def test_an_outage_delays_alerts_then_each_arrives_once_in_order(
     slack.stop()
     summary = deliver_pending(deps)
     assert (summary.sent, summary.retried) == (0, 2)  # one try per channel; the rest wait
-    assert status_counts_now(deps) == {PENDING: 6, "sending": 0, SENT: 0, FAILED: 0}
+    assert status_counts_now(deps) == {
+        PENDING: 6,
+        "sending": 0,
+        SENT: 0,
+        FAILED: 0,
+        "folded": 0,
+        "skipped": 0,
+    }
     clock.advance(seconds=backoff(1).total_seconds())
     assert deliver_pending(deps).retried == 2  # history lookups fail too: nothing is posted
     slack.restart()

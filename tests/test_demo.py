@@ -140,7 +140,8 @@ def check_console_demo(out: str, live: bool = False) -> None:
         if stage == "planned" and dates:
             (when,) = dates
             assert f"{when:%d %b %Y}" in latest.splitlines()[1], f"{event}: shows its date"
-            assert f"{when:%d %b %Y}" in upcoming and first.title in upcoming, f"{event}: upcoming"
+            listed = f"{when:%a} {when.day} {when:%b %Y}"  # as `bot.py upcoming` prints it
+            assert listed in upcoming and first.title in upcoming, f"{event}: upcoming"
         else:
             assert first.title not in upcoming, f"{event}: not upcoming any more"
     for item in quiet(SCENARIO):

@@ -19,6 +19,7 @@ from handlers.sender import ConsoleSender, Posted, Uploaded
 from models.digest import DigestStory, DigestView
 from models.item import ItemView
 from models.story_view import StoryEntry, StoryView
+from models.upcoming import UpcomingContact
 from news.chart import ChartData, digest_chart
 from news.schedule import (
     due_period,
@@ -177,14 +178,32 @@ def view(stories: list[StoryView], **kw: object) -> DigestView:
 
 
 def test_the_digest_message_names_the_local_period_and_each_story() -> None:
-    planned = story(9, "Xi to visit", stage="planned", when=date(2026, 11, 4))
+    planned = UpcomingContact(
+        story_id=9,
+        kind="visit",
+        parties=("Trump", "Xi"),
+        place="Washington",
+        region=None,
+        forum=None,
+        start=date(2026, 11, 4),
+        end=date(2026, 11, 4),
+        precision="day",
+        said="Nov 4",
+        source_count=2,
+        title="Xi to visit",
+        url="https://news.example/9",
+        confirmed_by="White House",
+    )
     message = digest_message(view([story(1, "Trump and Xi talk")], upcoming=(planned,)), True)
     assert_message_ok(message)
     body = str(message.blocks)
     assert "Daily digest · Sun 1 Nov 2026" in body
     assert "Sat 31 Oct, 08:00 EDT to Sun 1 Nov, 08:00 EST" in body
     assert "Trump and Xi talk" in body and "2 new reports" in body and "1 source" in body
-    assert "Wed 04 Nov" in body and "Trump – Xi" in body
+    # the /diplo upcoming line: day, contact, sources, who confirmed it
+    assert "*Wed 4 Nov* · Trump–Xi visit in Washington" in body
+    assert "<https://news.example/9|Xi to visit>" in body and "2 sources" in body
+    assert "confirmed by White House" in body
     assert "in the thread" in body and "Daily digest" in message.text
 
 

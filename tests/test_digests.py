@@ -20,16 +20,19 @@ import pytest
 from sqlalchemy import select
 
 from deps import Deps
+from handlers.blocks import digest_message
 from handlers.sender import SlackSender, make_web_client
 from jobs.classify import classify_and_alert
 from jobs.deliver import MAX_BACKOFF, deliver_pending
 from jobs.digests import DigestPayload, queue_due_digests
 from models.channel import set_alerts, set_digest
+from models.digest import digest_view
 from models.feed import add_feed
 from models.item import save_new
 from models.outbox import DIGEST, SENT, Alert, pending_count
 from models.story import Story
 from models.subscription import subscribe
+from models.upcoming import upcoming
 from news.entry import Entry
 from tests import stories
 from tests.conftest import Clock
@@ -281,6 +284,40 @@ def test_digest_now_posts_one_message_with_the_channels_stories_and_a_png_chart(
     [upload] = slack.calls("files.getUploadURLExternal")
     assert int(upload["length"]) == len(chart["data"]) and upload["filename"].endswith(".png")
     assert deliver_pending(deps).sent == 0 and len(slack.top_level("C1")) == 1
+
+
+def test_the_digest_lists_the_upcoming_contacts_of_the_next_7_days_on_its_topics(
+    deps: Deps, clock: Clock
+) -> None:
+    """The digest's list is `/diplo upcoming`'s, narrowed to the channel's topics and a week."""
+    ny = ZoneInfo("America/New_York")
+    planned = {  # story: (topic, days ahead or None, stage)
+        4: ("call", 3, "planned"),
+        5: ("trade", 3, "planned"),  # not a topic of the channel
+        6: ("call", 10, "planned"),  # beyond the week
+        7: ("call", None, "planned"),  # no date: in /diplo upcoming, not in the week
+        8: ("call", 2, "held"),  # took place: never upcoming
+        9: ("call", 6, "planned"),
+    }
+    with deps.sessions.begin() as s:
+        subscribe(s, "C1", ["call"], "U1", clock())
+        for story_id, (topic, days, stage) in planned.items():
+            stories.store_item(
+                s, deps, story_id, "AP", f"Contact {story_id}", stage=stage, topics=topic
+            )
+            row = s.get(Story, story_id)
+            assert row is not None
+            if days is not None:
+                row.scheduled_start = row.scheduled_end = (clock() + timedelta(days=days)).date()
+    with deps.sessions() as s:
+        view = digest_view(s, "C1", "now", clock() - timedelta(days=1), clock(), ny)
+        listed = [c.story_id for c in upcoming(s, clock(), ny, "C1")]
+    assert [c.story_id for c in view.upcoming] == [4, 9]
+    assert listed == [4, 5, 9, 6, 7]  # the same query, unnarrowed
+    body = text_of({"blocks": digest_message(view).blocks})
+    assert (
+        "Coming up in the next 7 days" in body and "Contact 4" in body and "Contact 7" not in body
+    )
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)

@@ -97,6 +97,14 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> tuple[int, float
     return code, time.monotonic() - started
 
 
+def exit_code(proc: subprocess.Popen[bytes], log: Path, timeout: float = 15) -> int:
+    """The exit code of a process told to stop; a failure showing its log when it hangs."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{log.name}: still running {timeout:.0f} s after SIGTERM:\n{log.read_text()}")
+
+
 # --- start-up races ---------------------------------------------------------------------------
 
 
@@ -117,7 +125,9 @@ def test_three_bots_started_together_on_a_fresh_postgres_database_all_run(
                 running = [
                     wait_for(log, "diplo running", p) for p, log in zip(procs, logs, strict=True)
                 ]
-                codes = [stop(p)[0] for p in procs]
+                for p in procs:  # the whole fleet stopped at once, as a deploy does
+                    p.send_signal(signal.SIGTERM)
+                codes = [exit_code(p, log) for p, log in zip(procs, logs, strict=True)]
             text = {log.name: log.read_text() for log in logs}
             assert all(running) and codes == [0, 0, 0], (round_, codes, text)
             assert not any("Traceback" in t or "error" in t.lower() for t in text.values()), text

@@ -8,10 +8,9 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
 from deps import Deps
-from models.channel import Channel, ensure
+from models.channel import set_flood_budget
 from models.outbox import FOLDED, MORE, POST, SENT
 from tests.conftest import Clock
 from tests.fakes.slack_server import FakeSlack
@@ -79,8 +78,7 @@ def test_urgent_stories_are_never_folded_and_a_channel_budget_wins(
 ) -> None:
     deps = slack_deps(deps, slack)
     with deps.sessions.begin() as s:
-        ensure(s, "C2", clock())
-        s.execute(update(Channel).where(Channel.channel_id == "C2").values(flood_budget=2))
+        set_flood_budget(s, "C2", 2, clock())  # what `/diplo budget 2` stores
     for story in range(1, 5):
         queue(deps, story, "Reuters", ("C2",))
     queue(deps, 5, "White House", ("C2",), urgent="confirmed")

@@ -272,3 +272,19 @@ def test_a_channel_subscribed_before_stories_keeps_its_queued_alerts(
     top = slack.top_level("C1")
     assert "alert_id" in payload(top[0]) and "story_id" in payload(top[1])
     assert len(top) == 2 and len(slack.all_replies("C1")[top[1]["ts"]]) == 1
+
+
+def test_story_messages_and_replies_show_times_in_the_channels_zone(
+    bot: Bot, slack: FakeSlack, feed_server: FeedServer, clock: Clock
+) -> None:
+    """`/diplo tz Asia/Tokyo`: the story message and its replies show Tokyo time, named."""
+    start(bot, feed_server, clock)
+    assert "Asia/Tokyo" in json.dumps(command(bot, "tz Asia/Tokyo"))
+    feed(feed_server, bot, *CALL_PLANNED, version=1)
+    poll(bot, clock)
+    drain(bot, clock)
+    [top] = slack.top_level("C1")
+    replies = slack.all_replies("C1")[top["ts"]]
+    # DAY1 08:00 UTC = 17:00 in Tokyo; AP's item came ten minutes later
+    shown = json.dumps([slack.message("C1", top["ts"]), *replies], ensure_ascii=False)
+    assert "Mon 30 Nov 2026, 17:10 JST" in shown and "<!date^" not in shown

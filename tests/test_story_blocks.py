@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -198,3 +199,24 @@ def test_every_story_message_stays_within_slack_limits_and_carries_no_live_marku
         for text in mrkdwn_texts(message.text, message.blocks):
             assert live_markup(text) == [], text
     assert_slack_limits(home_story_blocks([s] * 30), max_blocks=100)
+
+
+def test_story_times_are_in_the_channels_zone_with_beijing_time_for_china() -> None:
+    """Every time a story message or reply shows is in the channel's zone, zone named."""
+    london, new_york = ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
+    s = story(entry(1, "Reuters"), entry(2, "AP"), where="Busan")
+    body = texts(story_message(s, tz=london))
+    assert "<!date^" not in body
+    assert "AP: <https://news.example/2|Trump and Xi to talk by phone (2)> · " in body
+    assert "Mon 30 Nov 2026, 09:02 GMT" in body and "Beijing" not in body  # Busan: no Beijing
+    beijing = story(entry(1, "Reuters"), entry(2, "AP"), where="Beijing", region="beijing")
+    assert beijing.in_china
+    shown = texts(story_message(beijing, tz=new_york, list_sources=True))
+    assert "Mon 30 Nov 2026, 04:01 EST (17:01 Beijing)" in shown  # every listed source too
+    assert "Mon 30 Nov 2026, 04:02 EST (17:02 Beijing)" in shown
+    reply = texts(story_reply([entry(3, "CNN")], tz=new_york, beijing=True))
+    assert "04:03 EST (17:03 Beijing)" in reply
+    burst = texts(story_reply([entry(3, "CNN"), entry(4, "BBC")], tz=london))
+    assert "09:03 GMT" in burst and "09:04 GMT" in burst
+    # no channel (App Home, a DM): Slack shows each reader's own zone
+    assert "<!date^" in texts(story_message(s))

@@ -82,6 +82,27 @@ def test_the_story_link_is_the_story_message_here_once_posted(bot: Bot) -> None:
     assert "reuters.com/g1" in text_of(bot.command("upcoming", channel="C2"))  # not posted there
 
 
+def test_the_story_links_cost_one_permalink_call_not_one_per_contact(bot: Bot) -> None:
+    """Slack is asked once; the other story messages' links follow from its answer."""
+    with bot.deps.sessions.begin() as s:
+        subscribe(s, "C1", ["all"], "U1", PUBLISHED)
+    ingest(
+        bot.deps,
+        [
+            GYEONGJU,
+            ("Wang Yi to visit Washington for talks with Rubio on Nov 20", "https://apnews.com/w"),
+            ("He Lifeng and Bessent to hold trade talks in Madrid", "https://www.reuters.com/m"),
+        ],
+        PUBLISHED,
+    )
+    assert deliver_pending(bot.deps).sent == 3
+    posted = [m["ts"] for m in bot.slack.top_level("C1")]
+    shown = text_of(bot.command("upcoming"))
+    assert len(bot.slack.calls("chat.getPermalink")) == 1
+    for ts in posted:
+        assert f"https://diplo-test.slack.com/archives/C1/p{ts.replace('.', '')}|" in shown, ts
+
+
 def test_soonest_first_undated_last_vague_dates_as_said_and_confirmed_by(bot: Bot) -> None:
     ingest(
         bot.deps,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -231,7 +232,8 @@ def test_why_explains_alerted_related_and_unseen_items(
     shown = text_of(reply)
     for words in ("relevant", "US side: Trump", "China side: Xi", "Alerted to this channel"):
         assert words in shown, words
-    assert "<!date^" in shown  # published time in Slack date formatting
+    # published time in the channel's zone (the default, New York), the zone named
+    assert re.search(r"Published \w{3} \d+ \w{3} \d{4}, \d\d:\d\d E[SD]T", shown), shown
 
     # the same item seen from a channel not subscribed to its topics
     other = text_of(bot.command("why https://wire.example/world/trump-xi-rare-earths", "C2"))
