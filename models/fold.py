@@ -38,6 +38,7 @@ from models.outbox import (
     MORE,
     PENDING,
     POST,
+    POST_OP,
     REPLY,
     SENDING,
     SENT,
@@ -316,7 +317,7 @@ def _posted(s: Session, rows: Sequence[Waiting]) -> set[tuple[int, str]]:
         return set()
     found = s.execute(
         select(Alert.story_id, Alert.channel_id).where(
-            Alert.op == POST,
+            Alert.op == POST_OP,
             Alert.status == SENT,
             Alert.story_id.in_(stories),
             Alert.channel_id.in_({r.channel for r in rows}),
@@ -491,7 +492,7 @@ def before_story_ops(
         r.channel_id: r
         for r in s.execute(
             select(Alert.id, Alert.channel_id, Alert.status).where(
-                Alert.op == POST, Alert.story_id == story_id, Alert.channel_id.in_(wanted)
+                Alert.op == POST_OP, Alert.story_id == story_id, Alert.channel_id.in_(wanted)
             )
         )
     }
@@ -542,7 +543,7 @@ def _over_budget(s: Session, channel: str, f: ChannelFolding, now: datetime) -> 
     queued = s.scalar(
         select(func.count(Alert.id)).where(
             Alert.channel_id == channel,
-            Alert.op == POST,
+            Alert.op == POST_OP,
             Alert.story_id.is_not(None),
             Alert.status.in_((PENDING, SENDING, SENT)),
             Alert.created_at > now - FLOOD_WINDOW,

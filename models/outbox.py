@@ -26,6 +26,7 @@ from sqlalchemy import (
     delete,
     false,
     func,
+    literal_column,
     select,
     text,
     true,
@@ -46,6 +47,9 @@ FAILED = "failed"
 UNFINISHED = (PENDING, SENDING)
 # What an outbox row does (`op`): item alerts of v1 and story messages are `post`.
 POST = "post"
+# `op = 'post'` written out in the SQL, not bound: SQLite's planner uses a partial index (here
+# ux_alerts_story_post) only when the query states its condition literally.
+POST_OP: ColumnElement[str] = literal_column("'post'")
 REPLY = "reply"
 UPDATE = "update"
 # Messages of the channel, not of one item (issue 11): each has a `key`, unique per
@@ -260,7 +264,7 @@ def enqueue_story(
             s.execute(
                 update(Alert)
                 .where(
-                    Alert.op == POST,
+                    Alert.op == POST_OP,
                     Alert.story_id == story_id,
                     Alert.channel_id == channel,
                     Alert.status == PENDING,
@@ -583,7 +587,7 @@ def _story_messages(
         return {}
     rows = s.execute(
         select(Alert.story_id, Alert.channel_id, Alert.status, Alert.slack_ts).where(
-            Alert.op == POST,
+            Alert.op == POST_OP,
             Alert.story_id.in_(stories),
             Alert.channel_id.in_({a.channel_id for a in ops}),
             Alert.status.in_((SENT, FAILED)),
@@ -596,7 +600,7 @@ def story_message_ts(s: Session, story_id: int, channel: str) -> str | None:
     """The ts of the story's message in the channel, once posted."""
     return s.scalar(
         select(Alert.slack_ts).where(
-            Alert.op == POST,
+            Alert.op == POST_OP,
             Alert.story_id == story_id,
             Alert.channel_id == channel,
             Alert.status == SENT,

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from models.item import Item
-from models.outbox import POST, SENT, Alert
+from models.outbox import POST_OP, SENT, Alert
 from models.story import Contact, Story, StoryTopic
 from models.story_view import people_names
 from news.dates import When
@@ -205,7 +205,7 @@ def _views(s: Session, stories: list[Story], channel: str | None) -> list[Upcomi
     if channel is not None:
         rows = s.execute(
             select(Alert.story_id, Alert.slack_ts).where(
-                Alert.op == POST,
+                Alert.op == POST_OP,
                 Alert.channel_id == channel,
                 Alert.status == SENT,
                 Alert.story_id.in_(ids),
