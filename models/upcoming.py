@@ -203,15 +203,18 @@ def _views(s: Session, stories: list[Story], channel: str | None) -> list[Upcomi
         official.setdefault(story_id, name)
     posted: dict[int, str] = {}
     if channel is not None:
+        # one story message per (story, channel): its unique index finds them; the status is
+        # checked here, not in SQL, where SQLite would rather walk every sent alert
         rows = s.execute(
-            select(Alert.story_id, Alert.slack_ts).where(
-                Alert.op == POST_OP,
-                Alert.channel_id == channel,
-                Alert.status == SENT,
-                Alert.story_id.in_(ids),
+            select(Alert.story_id, Alert.slack_ts, Alert.status).where(
+                Alert.op == POST_OP, Alert.channel_id == channel, Alert.story_id.in_(ids)
             )
         ).tuples()
-        posted = {story_id: ts for story_id, ts in rows if story_id is not None and ts}
+        posted = {
+            story_id: ts
+            for story_id, ts, status in rows
+            if story_id is not None and ts and status == SENT
+        }
     return [
         UpcomingContact(
             story_id=st.id,
