@@ -373,11 +373,12 @@ class Cues:
 
 def gate_text(text: str) -> str:
     """`text` in the case every needed word is in: a case-insensitive ASCII letter match of
-    `text` is a plain substring of this ("ſ" and "ı" match "s" and "i"; "K" lowers to "k")."""
+    `text` is a plain substring of this ("ſ", "ı" and "İ" match "s" and "i"; "K" lowers to
+    "k"; "İ" lowers to "i" and a combining dot, so it is replaced first)."""
     low = text.lower()
     if low.isascii():
         return low
-    return low.replace("ſ", "s").replace("ı", "i")
+    return text.replace("İ", "i").lower().replace("ſ", "s").replace("ı", "i")
 
 
 def needed_words(pattern: str) -> frozenset[str] | None:

@@ -75,6 +75,7 @@ def _spans(pattern: re.Pattern[str] | Cues, text: str) -> list[tuple[int, int]]:
 @example(text="they ſpoke; talkſ", before="", after="")
 @example(text="", before="", after="")
 @example(text="Trump will meet Xi; he will visit", before="", after="")  # two cues, one start
+@example(text="Trump VİSİTS China", before="", after="")  # "İ".lower() is "i" + a dot
 def test_cues_find_what_the_whole_alternation_finds(text: str, before: str, after: str) -> None:
     RULES.begin(f"{before}{text}{after}")  # the item's whole text holds this part
     for name, cues in CUES.items():
@@ -89,6 +90,12 @@ def test_cues_agree_without_an_item(text: str) -> None:
     RULES.begin("")  # the text is not part of the item: its own mask
     for name, cues in CUES.items():
         assert _spans(cues, text) == _spans(cues.full, text), name
+
+
+def test_a_dotted_capital_i_is_an_i_in_the_gate() -> None:
+    """ "VİSİTS" matches "visits" case-insensitively, so its gate text must hold "visits"."""
+    assert "visits" in gate_text("Trump VİSİTS China")
+    assert re.search("visits", "VİSİTS", re.IGNORECASE)
 
 
 def test_gate_text_holds_every_ascii_letter_a_case_insensitive_match_sees() -> None:
