@@ -1601,8 +1601,7 @@ def budget_message(channel_id: str, budget: int | None, default: int, changed: b
     where = channel_mention(channel_id)
     shown = budget_text(budget, default)
     lead = f"Flood budget {'now ' if changed else ''}in {where}: *{shown}*."
-    effective = default if budget is None else budget
-    if effective > 0:
+    if shown != "no budget":
         lead += (
             " Beyond it, further new stories are listed in one “more stories” message that is"
             " edited as they come; replies and edits don't count, urgent stories never fold."

@@ -11,7 +11,6 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -93,8 +92,7 @@ from jobs.catchup import fold_policy
 from jobs.digests import queue_digest_now
 from jobs.feeds import FeedAdded, add_feed_checked
 from models.channel import (
-    alerts_on,
-    digest_schedule,
+    ChannelSettings,
     paused_reasons,
     set_alerts,
     set_digest,
@@ -182,10 +180,10 @@ def help_reply(reason: str | None = None) -> Message:
     return help_message([(c.usage, c.summary) for c in COMMANDS.values()], reason)
 
 
-def channel_zone(deps: Deps, channel_id: str) -> ZoneInfo:
-    """The zone this channel's times are shown in (its own, else DIPLO_DEFAULT_TZ)."""
+def channel_settings(deps: Deps, channel_id: str) -> ChannelSettings:
+    """The channel's settings, defaults resolved (its zone: its own, else DIPLO_DEFAULT_TZ)."""
     with deps.sessions() as s:
-        return settings_of(s, channel_id, deps.settings.default_tz).zone
+        return settings_of(s, channel_id, deps.settings.default_tz)
 
 
 def _usage(name: str, problem: str) -> Message:
@@ -224,7 +222,7 @@ def show_latest(deps: Deps, request: Request, client: WebClient) -> Message:
     found = latest_news(deps, count or DEFAULT_LATEST, topic)
     if isinstance(found, UnknownTopic):
         return unknown_topics_message([found.topic], list(found.known))
-    zone = channel_zone(deps, request.channel_id)
+    zone = channel_settings(deps, request.channel_id).zone
     if found.stories:  # items stored before stories existed are listed as items
         heading = f"Latest stories on {found.topic}" if found.topic else "Latest stories"
         return story_list(found.stories, heading, tz=zone, now=deps.clock())
@@ -249,7 +247,7 @@ def story_reply(deps: Deps, number: str, channel_id: str | None = None) -> Messa
     found = story(deps, int(number))
     if found is None:
         return story_not_found_message(number)
-    zone = channel_zone(deps, channel_id) if channel_id else None
+    zone = channel_settings(deps, channel_id).zone if channel_id else None
     return story_timeline(found, tz=zone, now=deps.clock())
 
 
@@ -405,7 +403,7 @@ def search_items(deps: Deps, request: Request, client: WebClient) -> Message:
     if isinstance(found, SearchRefused):
         return search_refused_message(found.reason, COMMANDS["search"].usage)
     query = found.query
-    zone = channel_zone(deps, request.channel_id)
+    zone = channel_settings(deps, request.channel_id).zone
     return search_results_message(
         found.items, query.shown, query.terms, found.recent_window, tz=zone
     )
@@ -494,8 +492,7 @@ def show_settings(deps: Deps, request: Request, client: WebClient) -> Message:
     """`settings`: every setting of this channel (ephemeral)."""
     if not _in_channel(request):
         return notice("Settings belong to a channel: run this in the channel.")
-    with deps.sessions() as s:
-        cs = settings_of(s, request.channel_id, deps.settings.default_tz)
+    cs = channel_settings(deps, request.channel_id)
     return settings_message(cs, deps.clock(), deps.settings.flood_budget)
 
 
@@ -506,8 +503,7 @@ def set_channel_budget(deps: Deps, request: Request, client: WebClient) -> Messa
         return notice("The flood budget is a channel setting: run this in the channel.")
     words = _words(request.args)
     if not words:
-        with deps.sessions() as s:
-            cs = settings_of(s, channel, deps.settings.default_tz)
+        cs = channel_settings(deps, channel)
         return budget_message(channel, cs.flood_budget, default, changed=False)
     if len(words) > 1:
         return _usage("budget", "Give one number, `off` or `default`.")
@@ -537,8 +533,7 @@ def set_channel_tz(deps: Deps, request: Request, client: WebClient) -> Message:
     if len(request.args) > 1:
         return _usage("tz", "Give one zone name, like `America/New_York`.")
     if not request.args:
-        with deps.sessions() as s:
-            cs = settings_of(s, channel, deps.settings.default_tz)
+        cs = channel_settings(deps, channel)
         return tz_message(channel, getattr(cs.zone, "key", "UTC"), deps.clock(), changed=False)
     raw = request.args[0]
     if raw.lower() == "default":
@@ -611,8 +606,7 @@ def set_channel_reminders(deps: Deps, request: Request, client: WebClient) -> Me
         return notice("Reminders are a channel setting: run this in the channel.")
     words = _words(request.args)
     if not words:
-        with deps.sessions() as s:
-            cs = settings_of(s, channel, deps.settings.default_tz)
+        cs = channel_settings(deps, channel)
         return remind_message(channel, cs.reminders, changed=False)
     if words == ["off"]:
         offsets: tuple[int, ...] = ()
@@ -631,18 +625,16 @@ def set_channel_digest(deps: Deps, request: Request, client: WebClient) -> Messa
     if refused := _channel_only(request):
         return refused
     channel, words = request.channel_id, [w.lower() for w in request.args]
-    with deps.sessions() as s:
-        current = digest_schedule(s, channel)
-    zone = channel_zone(deps, channel)
-    tz = zone.key
-    shown = digest_setting_text(current.every, current.weekday, current.at, tz)
+    cs = channel_settings(deps, channel)
+    zone, tz = cs.zone, cs.zone.key
+    shown = digest_setting_text(cs.digest_every, cs.digest_weekday, cs.digest_at, tz)
     if not words:
         return digest_settings_message(channel, shown, changed=False, next_due=None, zone=zone)
     action, rest = words[0], words[1:]
     if action == "now":
         if rest:
             return _usage("digest", "`digest now` takes nothing after it.")
-        return digest_now_message(queue_digest_now(deps, channel, current.every))
+        return digest_now_message(queue_digest_now(deps, channel, cs.digest_every))
     if action == "off":
         if rest:
             return _usage("digest", "`digest off` takes nothing after it.")
@@ -678,11 +670,9 @@ def set_channel_alerts(deps: Deps, request: Request, client: WebClient) -> Messa
     if refused := _channel_only(request):
         return refused
     words, channel = _words(request.args), request.channel_id
-    with deps.sessions() as s:
-        schedule = digest_schedule(s, channel)
-        tz = settings_of(s, channel, deps.settings.default_tz).zone.key
-        on = alerts_on(s, channel)
-    digest = digest_setting_text(schedule.every, schedule.weekday, schedule.at, tz)
+    cs = channel_settings(deps, channel)
+    on = cs.alerts_on
+    digest = digest_setting_text(cs.digest_every, cs.digest_weekday, cs.digest_at, cs.zone.key)
     if not words:
         return alerts_message(channel, on, changed=False, digest=digest)
     if words not in (["on"], ["off"]):
@@ -695,7 +685,7 @@ def set_channel_alerts(deps: Deps, request: Request, client: WebClient) -> Messa
 
 def show_status(deps: Deps, request: Request, client: WebClient) -> Message:
     """`status`: feeds, last poll, items today, the alert queue, paused subscriptions."""
-    return status_message(status_report(deps), tz=channel_zone(deps, request.channel_id))
+    return status_message(status_report(deps), tz=channel_settings(deps, request.channel_id).zone)
 
 
 def manage_feeds(deps: Deps, request: Request, client: WebClient) -> Message:
@@ -810,7 +800,7 @@ def explain_item(deps: Deps, request: Request, client: WebClient) -> Message:
         why = explain(s, url, request.channel_id)
     if why is None:
         return not_seen_message(url)
-    return why_message(why, tz=channel_zone(deps, request.channel_id))
+    return why_message(why, tz=channel_settings(deps, request.channel_id).zone)
 
 
 # --- the table ------------------------------------------------------------------------------

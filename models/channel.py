@@ -77,17 +77,6 @@ def threads_on(s: Session, channel_id: str) -> bool:
     return THREADS_DEFAULT if value is None else bool(value)
 
 
-def threads_by_channel(s: Session, channel_ids: Iterable[str]) -> dict[str, bool]:
-    """`threads_on` for several channels at once."""
-    wanted = list(dict.fromkeys(channel_ids))
-    found = dict(
-        s.execute(select(Channel.channel_id, Channel.threads).where(Channel.channel_id.in_(wanted)))
-        .tuples()
-        .all()
-    )
-    return {c: bool(found.get(c, THREADS_DEFAULT)) for c in wanted}
-
-
 # --- digests and alerts on/off (`settings_of` bundles these for display) ---------------------
 
 

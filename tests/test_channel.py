@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.channel import Channel, ensure, set_threads, threads_by_channel, threads_on
+from models.channel import Channel, ensure, set_threads, settings_by_channel, threads_on
 from models.db import make_engine
 from models.migrate import downgrade, upgrade
 from models.outbox import POST, Alert
@@ -25,7 +25,8 @@ def test_threads_are_on_until_turned_off(sessions: sessionmaker[Session]) -> Non
         ensure(s, "C2", NOW)
     with sessions() as s:
         assert threads_on(s, "C1") is False and threads_on(s, "C2") is True
-        assert threads_by_channel(s, ["C1", "C2", "C3", "C1"]) == {
+        settings = settings_by_channel(s, ["C1", "C2", "C3", "C1"])
+        assert {c: cs.threads for c, cs in settings.items()} == {
             "C1": False,
             "C2": True,
             "C3": True,
